@@ -1,0 +1,78 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// Numeric targets are compiled with -O even in debug builds: unoptimised SIMD code is about
+/// 300 times slower, which would make `swift test` crawl. On x86_64 they also target haswell (x86-64-v3 level: AVX2 + FMA)
+/// (AVX2 + FMA), which every x86 machine since 2015 has.
+#if arch(x86_64)
+let numericFlags: [SwiftSetting] = [.unsafeFlags(["-O", "-target-cpu", "haswell"])]
+#else
+let numericFlags: [SwiftSetting] = [.unsafeFlags(["-O"])]
+#endif
+
+let package = Package(
+    name: "Engram",
+    products: [
+        .executable(name: "engram", targets: ["engram"]),
+        .executable(name: "engram-bench", targets: ["engram-bench"]),
+        .library(name: "Tensors", targets: ["Tensors"]),
+        .library(name: "PhaseChange", targets: ["PhaseChange"]),
+        .library(name: "Spiking", targets: ["Spiking"]),
+        .library(name: "ServoBus", targets: ["ServoBus"]),
+        .library(name: "Robot", targets: ["Robot"]),
+        .library(name: "Control", targets: ["Control"]),
+        .library(name: "Perception", targets: ["Perception"]),
+    ],
+    targets: [
+        // System libraries from Debian.
+        .systemLibrary(
+            name: "CSerialPort", pkgConfig: "libserialport",
+            providers: [.apt(["libserialport-dev"])]),
+        .systemLibrary(
+            name: "CYAML", pkgConfig: "yaml-0.1",
+            providers: [.apt(["libyaml-dev"])]),
+
+        // Libraries, lowest first. An arrow may only point down this list (../shared/DESIGN.md).
+        .target(name: "Tensors", swiftSettings: numericFlags),
+        .target(name: "YAMLCoding", dependencies: ["CYAML"]),
+        .target(name: "PhaseChange", dependencies: ["Tensors"], swiftSettings: numericFlags),
+        .target(name: "Spiking", dependencies: ["Tensors", "PhaseChange"], swiftSettings: numericFlags),
+        .target(name: "MetaLearning", dependencies: ["Spiking", "Tensors", "PhaseChange"], swiftSettings: numericFlags),
+        .target(name: "ServoBus", dependencies: ["CSerialPort", "Tensors"], swiftSettings: numericFlags),
+        .target(name: "Robot", dependencies: ["ServoBus", "YAMLCoding", "Tensors"], swiftSettings: numericFlags),
+        .target(
+            name: "Control", dependencies: ["Robot", "Spiking", "MetaLearning", "PhaseChange", "Tensors"],
+            swiftSettings: numericFlags),
+        .target(name: "Perception", dependencies: ["Tensors", "PhaseChange"], swiftSettings: numericFlags),
+
+        // Executables.
+        .executableTarget(
+            name: "engram",
+            dependencies: [
+                "Tensors", "YAMLCoding", "PhaseChange", "Spiking", "MetaLearning", "ServoBus", "Robot",
+                "Control", "Perception",
+            ],
+            swiftSettings: numericFlags),
+        .executableTarget(
+            name: "engram-bench",
+            dependencies: [
+                "Tensors", "PhaseChange", "Spiking", "MetaLearning", "ServoBus", "Robot", "Control",
+                "Perception",
+            ],
+            swiftSettings: numericFlags),
+
+        // Tests: one target per module, plus shared fixtures.
+        .target(name: "EngramTestSupport", dependencies: ["Tensors"], path: "Tests/EngramTestSupport"),
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors", "EngramTestSupport"], swiftSettings: numericFlags),
+        .testTarget(name: "YAMLCodingTests", dependencies: ["YAMLCoding", "EngramTestSupport"]),
+        .testTarget(name: "PhaseChangeTests", dependencies: ["PhaseChange", "EngramTestSupport"], swiftSettings: numericFlags),
+        .testTarget(name: "SpikingTests", dependencies: ["Spiking", "EngramTestSupport"], swiftSettings: numericFlags),
+        .testTarget(name: "MetaLearningTests", dependencies: ["MetaLearning", "EngramTestSupport"], swiftSettings: numericFlags),
+        .testTarget(name: "ServoBusTests", dependencies: ["ServoBus", "EngramTestSupport"]),
+        .testTarget(name: "RobotTests", dependencies: ["Robot", "EngramTestSupport"]),
+        .testTarget(name: "ControlTests", dependencies: ["Control", "EngramTestSupport"]),
+        .testTarget(name: "PerceptionTests", dependencies: ["Perception", "EngramTestSupport"], swiftSettings: numericFlags),
+        .testTarget(name: "EngramCLITests", dependencies: ["engram", "EngramTestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,1 @@
+// The Control module: see ../shared/DESIGN.md for what it owns.

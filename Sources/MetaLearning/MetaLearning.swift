@@ -1,0 +1,1 @@
+// The MetaLearning module: see ../shared/DESIGN.md for what it owns.

@@ -1,0 +1,1 @@
+// The Perception module: see ../shared/DESIGN.md for what it owns.

@@ -1,0 +1,1 @@
+// The PhaseChange module: see ../shared/DESIGN.md for what it owns.

@@ -1,0 +1,1 @@
+// The Robot module: see ../shared/DESIGN.md for what it owns.

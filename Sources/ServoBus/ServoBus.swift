@@ -1,0 +1,1 @@
+// The ServoBus module: see ../shared/DESIGN.md for what it owns.

@@ -1,0 +1,1 @@
+// The Spiking module: see ../shared/DESIGN.md for what it owns.

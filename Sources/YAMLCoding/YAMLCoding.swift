@@ -1,0 +1,1 @@
+// The YAMLCoding module: see ../shared/DESIGN.md for what it owns.

@@ -1,0 +1,172 @@
+import Foundation
+
+/// Arguments after parsing against a command's `OptionSpec`s.
+struct ParsedArguments {
+    /// The command path, e.g. `pcm characterize`, for messages.
+    var commandPath: String
+    /// Option values by option name (with dashes); flags map to an empty list.
+    var values: [String: [String]] = [:]
+    /// Positional arguments, in order.
+    var positionals: [String] = []
+    /// The specs the arguments were parsed against.
+    var specs: [OptionSpec] = []
+
+    /// Whether the flag or option was given.
+    func has(_ name: String) -> Bool { values[name] != nil }
+
+    /// The option's (last) value, or nil when absent.
+    func string(_ name: String) -> String? { values[name]?.last }
+
+    /// Every value the option was given.
+    func strings(_ name: String) -> [String] { values[name] ?? [] }
+
+    /// The option's value, or a usage error naming it.
+    func required(_ name: String) throws -> String {
+        guard let v = string(name) else {
+            let spec = specs.first { $0.name == name }
+            let ph = spec?.placeholder.map { " <\($0)>" } ?? ""
+            throw UsageError("missing \(name)\(ph): \(spec?.abstract ?? "required"); see 'engram help \(commandPath)'")
+        }
+        return v
+    }
+
+    /// The option as an integer within `range`, or `default` when absent.
+    func int(_ name: String, default value: Int? = nil, in range: ClosedRange<Int>? = nil) throws -> Int? {
+        guard let s = string(name) else { return value }
+        guard let v = Int(s.replacingOccurrences(of: "_", with: "")) else {
+            throw UsageError("\(name) \(placeholder(name)): '\(s)' is not a whole number")
+        }
+        if let range, !range.contains(v) {
+            throw UsageError("\(name) \(placeholder(name)): \(v) is out of range; use \(range.lowerBound)...\(range.upperBound)")
+        }
+        return v
+    }
+
+    /// The option as a number within `range`, or `default` when absent.
+    func double(_ name: String, default value: Double? = nil, in range: ClosedRange<Double>? = nil) throws -> Double? {
+        guard let s = string(name) else { return value }
+        guard let v = Double(s), v.isFinite else {
+            throw UsageError("\(name) \(placeholder(name)): '\(s)' is not a number")
+        }
+        if let range, !range.contains(v) {
+            throw UsageError("\(name) \(placeholder(name)): \(v) is out of range; use \(range.lowerBound)...\(range.upperBound)")
+        }
+        return v
+    }
+
+    /// The option's value, which parsing already checked against its choices.
+    func choice(_ name: String, default value: String) -> String { string(name) ?? value }
+
+    /// A UInt64 seed (default 0).
+    func seed(_ name: String = "--seed", default value: UInt64 = 0) throws -> UInt64 {
+        guard let s = string(name) else { return value }
+        guard let v = UInt64(s) else { throw UsageError("\(name) <seed>: '\(s)' is not a non-negative whole number") }
+        return v
+    }
+
+    private func placeholder(_ name: String) -> String {
+        specs.first { $0.name == name }?.placeholder.map { "<\($0)>" } ?? ""
+    }
+}
+
+/// Splits and checks argv against a command's specs.
+enum Arguments {
+    /// Parses `tokens` (the words after the command) for `command`.
+    ///
+    /// Accepts `--name value`, `--name=value`, repeated options, several values after a repeating
+    /// option (`--target a.csv b.csv`), short aliases, and `--` to end options. `--help` and `-h` are
+    /// handled by the caller before this is reached.
+    static func parse(_ tokens: [String], for command: any EngramCommand.Type, path: String) throws -> ParsedArguments {
+        var parsed = ParsedArguments(commandPath: path, specs: command.options)
+        var i = 0
+        var optionsEnded = false
+        while i < tokens.count {
+            let token = tokens[i]
+            i += 1
+            if optionsEnded || !token.hasPrefix("-") || token == "-" || isNegativeNumber(token) {
+                parsed.positionals.append(token)
+                continue
+            }
+            if token == "--" { optionsEnded = true; continue }
+            var name = token
+            var inlineValue: String? = nil
+            if let eq = token.firstIndex(of: "="), token.hasPrefix("--") {
+                name = String(token[..<eq])
+                inlineValue = String(token[token.index(after: eq)...])
+            }
+            guard let spec = command.options.first(where: { $0.name == name || $0.alias == name }) else {
+                var message = "unknown option '\(name)' for 'engram \(path)'"
+                if let near = nearest(name, among: command.options.map { $0.name }) { message += "; did you mean '\(near)'?" } else { message += "; see 'engram help \(path)'" }
+                throw UsageError(message)
+            }
+            guard let placeholder = spec.placeholder else {
+                if inlineValue != nil { throw UsageError("\(spec.name) is a flag and takes no value") }
+                parsed.values[spec.name] = []
+                continue
+            }
+            var given: [String] = []
+            if let inlineValue {
+                given.append(inlineValue)
+            } else {
+                guard i < tokens.count, !tokens[i].hasPrefix("--") || isNegativeNumber(tokens[i]) else {
+                    throw UsageError("\(spec.name) <\(placeholder)> needs a value: \(spec.abstract)")
+                }
+                given.append(tokens[i]); i += 1
+                if spec.repeating {
+                    while i < tokens.count, !tokens[i].hasPrefix("-") { given.append(tokens[i]); i += 1 }
+                }
+            }
+            if let choices = spec.choices {
+                for v in given where !choices.contains(v) {
+                    throw UsageError("\(spec.name) <\(placeholder)>: '\(v)' is not one of \(choices.joined(separator: ", "))")
+                }
+            }
+            if spec.repeating {
+                parsed.values[spec.name, default: []] += given
+            } else {
+                parsed.values[spec.name] = given
+            }
+        }
+        let required = command.positionals.filter { !$0.optional }.count
+        let allowsMany = command.positionals.contains { $0.repeating }
+        if parsed.positionals.count < required {
+            let missing = command.positionals[parsed.positionals.count]
+            throw UsageError("missing <\(missing.name)>: \(missing.abstract); see 'engram help \(path)'")
+        }
+        if !allowsMany, parsed.positionals.count > command.positionals.count {
+            throw UsageError("unexpected argument '\(parsed.positionals[command.positionals.count])' for 'engram \(path)'; see 'engram help \(path)'")
+        }
+        return parsed
+    }
+
+    static func isNegativeNumber(_ s: String) -> Bool {
+        s.count > 1 && s.hasPrefix("-") && Double(s) != nil
+    }
+
+    /// The candidate nearest to `word` within an edit distance of 2 (or 3 for long words).
+    static func nearest(_ word: String, among candidates: [String]) -> String? {
+        let limit = word.count > 8 ? 3 : 2
+        var best: (String, Int)? = nil
+        for c in candidates {
+            let d = editDistance(word, c)
+            if d <= limit, d < (best?.1 ?? Int.max) { best = (c, d) }
+        }
+        return best?.0
+    }
+
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        if a.isEmpty { return b.count }
+        if b.isEmpty { return a.count }
+        var prev = Array(0...b.count)
+        var cur = [Int](repeating: 0, count: b.count + 1)
+        for i in 1...a.count {
+            cur[0] = i
+            for j in 1...b.count {
+                cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            swap(&prev, &cur)
+        }
+        return prev[b.count]
+    }
+}

@@ -1,0 +1,74 @@
+/// One `engram` command: its static description (rendered by `help`) and how it runs.
+///
+/// Each command lives in its own file under Sources/engram/Commands and is listed once in
+/// `Registry.commands`. Parsing, validation and running are separate: `Arguments.parse` turns argv
+/// into `ParsedArguments` (throwing `UsageError`), then `run` does the work (throwing `RuntimeError`).
+protocol EngramCommand: Sendable {
+    /// The word after `engram` (for a subcommand, the word after its parent).
+    static var name: String { get }
+    /// One line for the command list.
+    static var abstract: String { get }
+    /// Paragraphs shown by `engram help <command>`.
+    static var discussion: String { get }
+    /// The options the command takes (`--help` is implicit).
+    static var options: [OptionSpec] { get }
+    /// Positional arguments, for the usage line and for checking their count.
+    static var positionals: [PositionalSpec] { get }
+    /// Subcommands, for commands such as `engram pcm characterize`.
+    static var subcommands: [any EngramCommand.Type] { get }
+    /// Runs with parsed arguments; returns the exit status.
+    static func run(_ arguments: ParsedArguments) throws -> Int32
+}
+
+extension EngramCommand {
+    static var discussion: String { "" }
+    static var options: [OptionSpec] { [] }
+    static var positionals: [PositionalSpec] { [] }
+    static var subcommands: [any EngramCommand.Type] { [] }
+}
+
+/// An option: `--name <placeholder>` takes a value, `--name` alone is a flag.
+struct OptionSpec: Sendable {
+    /// The spelling with dashes, e.g. `--rate`.
+    var name: String
+    /// The value's placeholder, e.g. `hz`; nil for a flag.
+    var placeholder: String?
+    /// What the option does, one line.
+    var abstract: String
+    /// Allowed values, when the value is one of a fixed set.
+    var choices: [String]? = nil
+    /// Whether the option may be given more than once or take several values (`--target A B`).
+    var repeating: Bool = false
+    /// A short alias, e.g. `-o`.
+    var alias: String? = nil
+
+    static func flag(_ name: String, _ abstract: String) -> OptionSpec {
+        OptionSpec(name: name, placeholder: nil, abstract: abstract)
+    }
+
+    static func value(_ name: String, _ placeholder: String, _ abstract: String, choices: [String]? = nil, repeating: Bool = false, alias: String? = nil) -> OptionSpec {
+        OptionSpec(name: name, placeholder: placeholder, abstract: abstract, choices: choices, repeating: repeating, alias: alias)
+    }
+}
+
+/// A positional argument.
+struct PositionalSpec: Sendable {
+    var name: String
+    var abstract: String
+    var optional: Bool = false
+    var repeating: Bool = false
+}
+
+/// A mistake in how the command was called: one line on stderr, exit status 2.
+struct UsageError: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
+    init(_ message: String) { self.message = message }
+}
+
+/// A failure while running (bad file, port error, ...): one line on stderr, exit status 1.
+struct RuntimeError: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
+    init(_ message: String) { self.message = message }
+}

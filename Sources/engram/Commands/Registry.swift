@@ -1,0 +1,7 @@
+/// Every top-level command, in the order `engram help` lists them. Add a command by writing its file
+/// under Commands/ and naming it here.
+enum Registry {
+    static let commands: [any EngramCommand.Type] = [
+        VersionCommand.self,
+    ]
+}

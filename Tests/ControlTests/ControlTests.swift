@@ -1,0 +1,1 @@
+// Tests for Control live here.

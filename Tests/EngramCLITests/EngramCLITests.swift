@@ -1,0 +1,1 @@
+// Tests for EngramCLI live here.

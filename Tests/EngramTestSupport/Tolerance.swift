@@ -1,0 +1,44 @@
+import Foundation
+import Tensors
+
+/// Where the shared reference data lives (../shared beside the checkout), or nil when absent.
+///
+/// Tests that use it must skip with a message when this is nil: CI and users may not have it.
+public enum SharedData {
+    /// The `shared` folder beside the repository, found from this source file's location or
+    /// `ENGRAM_SHARED`.
+    public static var root: String? {
+        if let env = ProcessInfo.processInfo.environment["ENGRAM_SHARED"], FileManager.default.fileExists(atPath: env) {
+            return env
+        }
+        // Tests/EngramTestSupport/Tolerance.swift → repository root is two levels up.
+        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let shared = repo.deletingLastPathComponent().appendingPathComponent("shared").path
+        return FileManager.default.fileExists(atPath: shared) ? shared : nil
+    }
+
+    /// A path below the shared folder, or nil when that file is absent.
+    public static func path(_ relative: String) -> String? {
+        guard let root else { return nil }
+        let p = root + "/" + relative
+        return FileManager.default.fileExists(atPath: p) ? p : nil
+    }
+
+    /// The repository root (for Robots/, Calibration/ and the built binaries).
+    public static var repositoryRoot: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    }
+}
+
+/// Whether `observed` is within `absolute + relative·|expected|` of `expected`.
+public func isClose(_ observed: Double, _ expected: Double, absolute: Double = 0, relative: Double = 0) -> Bool {
+    abs(observed - expected) <= absolute + relative * abs(expected)
+}
+
+/// The largest absolute difference between two equally long arrays.
+public func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float {
+    precondition(a.count == b.count)
+    var m: Float = 0
+    for i in a.indices { m = max(m, abs(a[i] - b[i])) }
+    return m
+}

@@ -1,0 +1,1 @@
+// Tests for YAMLCoding live here.
