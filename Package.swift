@@ -39,7 +39,7 @@ let package = Package(
         .target(name: "Spiking", dependencies: ["Tensors", "PhaseChange"], swiftSettings: numericFlags),
         .target(name: "MetaLearning", dependencies: ["Spiking", "Tensors", "PhaseChange"], swiftSettings: numericFlags),
         .target(name: "ServoBus", dependencies: ["CSerialPort", "Tensors"], swiftSettings: numericFlags),
-        .target(name: "Robot", dependencies: ["ServoBus", "YAMLCoding", "Tensors"], swiftSettings: numericFlags),
+        .target(name: "Robot", dependencies: ["ServoBus", "YAMLCoding", "MetaLearning", "Tensors"], swiftSettings: numericFlags),
         .target(
             name: "Control", dependencies: ["Robot", "Spiking", "MetaLearning", "PhaseChange", "Tensors"],
             swiftSettings: numericFlags),

@@ -1,1 +1,0 @@
-// The MetaLearning module: see ../shared/DESIGN.md for what it owns.
