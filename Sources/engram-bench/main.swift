@@ -1,1 +1,17 @@
-print("{}")
+import Foundation
+
+/// engram-bench: benchmarks printing one JSON line per measurement.
+/// Usage: engram-bench [group ...]   (groups: tensors; default: all)
+let groups: [(String, () -> Void)] = [
+    ("tensors", runTensorsBenchmarks),
+]
+let requested = Array(CommandLine.arguments.dropFirst())
+if requested.contains("--help") || requested.contains("-h") {
+    print("usage: engram-bench [group ...]\ngroups: \(groups.map { $0.0 }.joined(separator: ", ")) (default: all)\nPrints one JSON line per measurement. Build with -c release.")
+    exit(0)
+}
+for name in requested where !groups.contains(where: { $0.0 == name }) {
+    FileHandle.standardError.write("engram-bench: unknown group '\(name)'; groups: \(groups.map { $0.0 }.joined(separator: ", "))\n".data(using: .utf8)!)
+    exit(2)
+}
+for (name, run) in groups where requested.isEmpty || requested.contains(name) { run() }
