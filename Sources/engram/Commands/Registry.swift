@@ -4,5 +4,6 @@ enum Registry {
     static let commands: [any EngramCommand.Type] = [
         VersionCommand.self,
         FewShotCommand.self,
+        FewShotTrainCommand.self,
     ]
 }
