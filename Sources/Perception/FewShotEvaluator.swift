@@ -1,4 +1,5 @@
 import Foundation
+import PhaseChange
 import Tensors
 
 /// Few-shot accuracy over many episodes, with a 95% confidence interval.
@@ -92,36 +93,104 @@ final class DoneCounter: @unchecked Sendable {
     func add(_ k: Int) -> Int { lock.lock(); defer { lock.unlock() }; n += k; return n }
 }
 
+/// How a PCM evaluation maps the network onto crossbars, and when things happen.
+public struct PCMEvaluationSettings: Sendable {
+    /// Device model of the convolution crossbars.
+    public var convolutions: PCMParameters
+    /// Device model of the readout crossbar.
+    public var readout: PCMParameters
+    /// Program each layer as W / max|W| and scale outputs back digitally (see `CrossbarConvolutions`).
+    public var scaleToRange: Bool
+    /// When the convolutions are programmed (once per run), seconds.
+    public var convolutionProgrammingTime: Double = 0
+    /// When each episode's readout is programmed and every read and update of the episode happens, seconds.
+    public var episodeTime: Double = 30
+
+    /// The settings of a mode: `paper` follows the official code (raw weights clipped to [−1, 1]; read-noise
+    /// factor of the √½ variant on the convolutions and 4.24 on the dense readout); `physical` uses the
+    /// aihwkit-like model with range scaling. Nil for `off`.
+    public init?(mode: WeightMode) {
+        switch mode {
+        case .off:
+            return nil
+        case .paper:
+            var conv = PCMParameters.paper
+            conv.paperReadNoiseFactor = PCMParameters.paperRobotReadNoiseFactor
+            var head = PCMParameters.paper
+            head.paperReadNoiseFactor = PCMParameters.paperCNNReadNoiseFactor
+            convolutions = conv
+            readout = head
+            scaleToRange = false
+        case .physical:
+            convolutions = .physical
+            readout = .physical
+            scaleToRange = true
+        }
+    }
+}
+
 /// One thread's episode machinery (tapes, and in PCM mode its copy of the programmed crossbars).
 final class EpisodeRunner: @unchecked Sendable {
     let model: FewShotCNN
     let inner: InnerLoop
-    let mode: WeightMode
+    let pcm: PCMEvaluationSettings?
     let worker: TaskWorker
+    var crossbars: CrossbarConvolutions?
 
+    /// In PCM mode the convolutions are programmed from `seed`, so every thread holds the same devices.
     init(model: FewShotCNN, inner: InnerLoop, mode: WeightMode, seed: UInt64) {
         self.model = model
         self.inner = inner
-        self.mode = mode
+        pcm = PCMEvaluationSettings(mode: mode)
         worker = TaskWorker(architecture: model.architecture)
+        if let pcm {
+            var rng = RandomSource(seed: seed ^ 0x5043_4D5F_4348_4950)
+            crossbars = CrossbarConvolutions(weights: model.convolutions, parameters: pcm.convolutions,
+                                             scaleToRange: pcm.scaleToRange, programmingTime: pcm.convolutionProgrammingTime,
+                                             readTime: pcm.episodeTime, rng: &rng)
+        }
     }
 
     /// Query accuracy after each of 0...K inner steps, and the devices the updates re-programmed.
     func run(_ episode: Episode, rng: inout RandomSource) -> (steps: [Float], devices: Int) {
         let net = model.withWays(episode.ways)
         let c = net.architecture.channels
+        let nq = episode.queryLabels.count
+        func accuracy(_ probabilitiesOrLogits: [Float]) -> Float {
+            var correct = 0
+            for b in 0..<nq {
+                var best = 0
+                for n in 1..<episode.ways where probabilitiesOrLogits[b * episode.ways + n] > probabilitiesOrLogits[b * episode.ways + best] { best = n }
+                if best == episode.queryLabels[b] { correct += 1 }
+            }
+            return Float(correct) / Float(nq)
+        }
+        if let pcm, var conv = crossbars {
+            conv.rng = rng.derived(1)
+            let fs = TaskWorker.features(worker.support, pixels: episode.supportPixels, batch: episode.supportLabels.count, multiplier: &conv)
+            let fq = TaskWorker.features(worker.query, pixels: episode.queryPixels, batch: nq, multiplier: &conv)
+            var readout = CrossbarReadout(initial: net.readout, parameters: pcm.readout, scaleToRange: pcm.scaleToRange,
+                                          time: pcm.episodeTime, rng: &rng)
+            var steps = [accuracy(readout.logits(fq, batch: nq, rng: &rng))]
+            var devices = 0
+            for _ in 0..<inner.steps {
+                devices += readout.sgdStep(features: fs, labels: episode.supportLabels, rate: inner.learningRate, rng: &rng)
+                steps.append(accuracy(readout.logits(fq, batch: nq, rng: &rng)))
+            }
+            return (steps, devices)
+        }
         var dense = DenseConvolutions(weights: net.convolutions)
         let fs = TaskWorker.features(worker.support, pixels: episode.supportPixels, batch: episode.supportLabels.count, multiplier: &dense)
-        let fq = TaskWorker.features(worker.query, pixels: episode.queryPixels, batch: episode.queryLabels.count, multiplier: &dense)
+        let fq = TaskWorker.features(worker.query, pixels: episode.queryPixels, batch: nq, multiplier: &dense)
         let trace = ReadoutLearning.adapt(support: fs, labels: episode.supportLabels, initial: net.readout.storage,
                                           channels: c, ways: episode.ways, inner: inner)
         var steps: [Float] = []
         var p: [Float] = []
         var devices = 0
         for (k, w) in trace.weights.enumerated() {
-            let (_, correct) = ReadoutLearning.probabilities(features: fq, weights: w, labels: episode.queryLabels,
-                                                             channels: c, ways: episode.ways, into: &p)
-            steps.append(Float(correct) / Float(episode.queryLabels.count))
+            _ = ReadoutLearning.probabilities(features: fq, weights: w, labels: episode.queryLabels,
+                                              channels: c, ways: episode.ways, into: &p)
+            steps.append(accuracy(p))
             if k > 0 { devices += zip(w, trace.weights[k - 1]).reduce(0) { $0 + ($1.0 != $1.1 ? 1 : 0) } }
         }
         return (steps, devices)

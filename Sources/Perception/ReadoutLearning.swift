@@ -63,6 +63,17 @@ public enum ReadoutLearning {
         return (Float(loss / Double(max(batch, 1))), correct)
     }
 
+    /// Replaces each row of `logits` (`rows × ways`) by its softmax.
+    public static func softmaxInPlace(_ logits: inout [Float], ways: Int) {
+        for b in 0..<(logits.count / ways) {
+            var m = -Float.infinity
+            for n in 0..<ways { m = max(m, logits[b * ways + n]) }
+            var sum: Float = 0
+            for n in 0..<ways { let e = expf(logits[b * ways + n] - m); logits[b * ways + n] = e; sum += e }
+            for n in 0..<ways { logits[b * ways + n] /= sum }
+        }
+    }
+
     /// The mean-cross-entropy gradient ∂L/∂W = Fᵀ(P − Y)/B (`channels × ways`).
     public static func weightGradient(features: [Float], probabilities p: [Float], labels: [Int], channels: Int,
                                       ways: Int) -> [Float] {
