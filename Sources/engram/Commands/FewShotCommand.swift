@@ -26,6 +26,7 @@ enum FewShotCommand: EngramCommand {
     """
     static let options: [OptionSpec] = [
         .value("--data", "prefix", "IDX data to sample episodes from"),
+        .flag("--synthetic", "sample from synthetic stroke glyphs (8 alphabets × 20 characters × 20 drawers, --seed) instead of --data"),
         .value("--support", "prefix", "fixed support set (with --query)"),
         .value("--query", "prefix", "fixed query set (with --support)"),
         .value("--ways", "n", "classes per episode (N)"),
@@ -53,7 +54,7 @@ enum FewShotCommand: EngramCommand {
         let threads = try arguments.int("--threads", default: 2, in: 1...64)!
         let mode = WeightMode(rawValue: arguments.choice("--pcm", default: "off"))!
         let invert = arguments.has("--invert")
-        let checkpoint = arguments.string("--checkpoint") ?? "Models/omniglot-fewshot.safetensors"
+        let checkpoint = arguments.string("--checkpoint") ?? shippedCheckpoint()
         guard FileManager.default.fileExists(atPath: checkpoint) else {
             throw RuntimeError("\(checkpoint): no such checkpoint; pass --checkpoint FILE (e.g. the official omniglot-maml-official.safetensors or one written by 'engram fewshot-train')")
         }
@@ -64,11 +65,13 @@ enum FewShotCommand: EngramCommand {
         let progress = TerminalProgress(label: "fewshot")
         let result: FewShotEvaluation
         do {
-            if let data = arguments.string("--data") {
-                guard !arguments.has("--support"), !arguments.has("--query") else {
-                    throw UsageError("--data and --support/--query exclude each other; use one")
+            if arguments.has("--data") || arguments.has("--synthetic") {
+                guard !arguments.has("--support"), !arguments.has("--query"), !(arguments.has("--data") && arguments.has("--synthetic")) else {
+                    throw UsageError("--data, --synthetic and --support/--query exclude each other; use one")
                 }
-                var set = try FewShotDataset(prefix: data, invert: invert)
+                let data = arguments.string("--data") ?? "synthetic"
+                var set = try arguments.string("--data").map { try FewShotDataset(prefix: $0, invert: invert) }
+                    ?? syntheticGlyphs(seed: seed, invert: invert)
                 if let a = arguments.string("--alphabets") { set = try set.filtered(alphabets: splitList(a)) }
                 guard set.imageSize == model.architecture.imageSize else {
                     throw RuntimeError("\(data): images are \(set.imageSize)×\(set.imageSize), the network takes \(model.architecture.imageSize)×\(model.architecture.imageSize)")
@@ -109,6 +112,28 @@ enum FewShotCommand: EngramCommand {
         }
         return 0
     }
+}
+
+/// The shipped checkpoint: Models/omniglot-fewshot.safetensors in the working directory or in the
+/// repository the executable was built in (found by walking up from the executable).
+func shippedCheckpoint() -> String {
+    let relative = "Models/omniglot-fewshot.safetensors"
+    if FileManager.default.fileExists(atPath: relative) { return relative }
+    var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+    for _ in 0..<5 {
+        let candidate = url.appendingPathComponent(relative).path
+        if FileManager.default.fileExists(atPath: candidate) { return candidate }
+        url = url.deletingLastPathComponent()
+    }
+    return relative
+}
+
+/// The synthetic stand-in for Omniglot: 8 alphabets × 20 characters × 20 drawers of stroke glyphs
+/// (bright ink on dark, like the shipped IDX files; `invert` flips it).
+func syntheticGlyphs(seed: UInt64, invert: Bool) -> FewShotDataset {
+    var set = StrokeGlyphs().dataset(alphabets: 8, characters: 20, drawers: 20, seed: seed)
+    if invert { set.pixels = set.pixels.map { 1 - $0 } }
+    return set
 }
 
 /// Splits `A,B,C` into names.

@@ -25,6 +25,7 @@ enum FewShotTrainCommand: EngramCommand {
     """
     static let options: [OptionSpec] = [
         .value("--data", "prefix", "IDX training data (PREFIX-images-idx3-ubyte, PREFIX-labels-idx1-int16)"),
+        .flag("--synthetic", "train on synthetic stroke glyphs (alphabets synthetic-0..7) instead of --data"),
         .value("--alphabets", "a,b", "train on these alphabets only (needs PREFIX-classes.tsv)"),
         .value("--validate-alphabets", "a,b", "held-out alphabets for validation (default: the others)"),
         .value("--iterations", "n", "outer steps to reach"),
@@ -49,7 +50,9 @@ enum FewShotTrainCommand: EngramCommand {
     ]
 
     static func run(_ arguments: ParsedArguments) throws -> Int32 {
-        let data = try arguments.required("--data")
+        guard arguments.has("--data") != arguments.has("--synthetic") else {
+            throw UsageError("give one of --data <prefix> or --synthetic; see 'engram help fewshot-train'")
+        }
         let out = try arguments.required("--out")
         let iterations = try arguments.int("--iterations", in: 1...10_000_000) ?? { throw UsageError("missing --iterations <n>: outer steps to reach; see 'engram help fewshot-train'") }()
         var settings = MetaTrainingSettings()
@@ -75,7 +78,8 @@ enum FewShotTrainCommand: EngramCommand {
         var validation: FewShotDataset?
         let trainAlphabets = arguments.string("--alphabets").map(splitList) ?? []
         do {
-            let all = try FewShotDataset(prefix: data, invert: invert)
+            let all = try arguments.string("--data").map { try FewShotDataset(prefix: $0, invert: invert) }
+                ?? syntheticGlyphs(seed: seed, invert: invert)
             train = trainAlphabets.isEmpty ? all : try all.filtered(alphabets: trainAlphabets)
             if let v = arguments.string("--validate-alphabets") {
                 validation = try all.filtered(alphabets: splitList(v))
