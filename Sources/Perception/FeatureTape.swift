@@ -62,7 +62,6 @@ public final class FeatureTape {
         for l in 0..<a.layerCount {
             let sIn = a.inputSize(l), sOut = a.outputSize(l), cin = a.inputChannels(l)
             let m = batch * sOut * sOut
-            let k = a.kernelRows(l)
             columns[l].withUnsafeMutableBufferPointer { colBuf in
                 let cols = colBuf.baseAddress!
                 if l == 0 {
@@ -76,7 +75,6 @@ public final class FeatureTape {
                     multiplier.multiply(layer: l, columns: UnsafePointer(cols), rows: m, into: z.baseAddress!)
                 }
             }
-            _ = k
             // ReLU, then BatchNorm over the m rows of each channel.
             preActivation[l].withUnsafeBufferPointer { z in
                 normalized[l].withUnsafeMutableBufferPointer { y in
