@@ -3,6 +3,7 @@
 enum Registry {
     static let commands: [any EngramCommand.Type] = [
         VersionCommand.self,
+        PCMCommand.self,
         EvaluateCommand.self,
     ]
 }
