@@ -1,5 +1,6 @@
 import Foundation
 import MetaLearning
+import PhaseChange
 import Spiking
 import Tensors
 
@@ -100,7 +101,15 @@ enum AdaptationSetup {
                 return adapter.adapt(to: target, rng: &rng)
             }
         default:
-            throw RuntimeError("--pcm \(pcm) is not available in this build yet; use --pcm off")
+            let parameters = PCMParameters(kind: pcm == "paper" ? .paper : .physical)
+            return ParallelJobs.run(count: count, threads: threads, makeWorker: {
+                OneShotAdaptation(architecture: a, weights: w, loss: loss, quantize: quantize) {
+                    Crossbar(rows: $0, columns: $1, parameters: parameters)
+                }
+            }) { adapter, i in
+                var (target, rng) = job(i)
+                return adapter.adapt(to: target, rng: &rng)
+            }
         }
     }
 
