@@ -90,6 +90,14 @@ enum AdaptationSetup {
     static func run(checkpoint: ControllerCheckpoint, pcm: String, quantize: Bool, family: TaskFamily<ScorbotKinematics>,
                     count: Int, threads: Int, keepAdapted: Bool = false,
                     _ job: @escaping @Sendable (Int) -> (TargetTrajectory, RandomSource)) throws -> [AdaptationResult] {
+        try runKeeping(checkpoint: checkpoint, pcm: pcm, quantize: quantize, family: family, count: count, threads: threads,
+                       keepAdapted: false, job).map { $0.0 }
+    }
+
+    /// Like `run`, also returning each task's adapted weights when `keepAdapted`.
+    static func runKeeping(checkpoint: ControllerCheckpoint, pcm: String, quantize: Bool, family: TaskFamily<ScorbotKinematics>,
+                           count: Int, threads: Int, keepAdapted: Bool,
+                           _ job: @escaping @Sendable (Int) -> (TargetTrajectory, RandomSource)) throws -> [(AdaptationResult, ControllerWeights?)] {
         let loss = TrajectoryLoss(family: family)
         let a = checkpoint.architecture, w = checkpoint.weights
         switch pcm {
@@ -98,7 +106,8 @@ enum AdaptationSetup {
                 OneShotAdaptation(architecture: a, weights: w, loss: loss, quantize: quantize)
             }) { adapter, i in
                 var (target, rng) = job(i)
-                return adapter.adapt(to: target, rng: &rng)
+                let result = adapter.adapt(to: target, rng: &rng)
+                return (result, keepAdapted ? adapter.adaptedWeights() : nil)
             }
         default:
             let parameters = PCMParameters(kind: pcm == "paper" ? .paper : .physical)
@@ -108,14 +117,15 @@ enum AdaptationSetup {
                 }
             }) { adapter, i in
                 var (target, rng) = job(i)
-                return adapter.adapt(to: target, rng: &rng)
+                let result = adapter.adapt(to: target, rng: &rng)
+                return (result, keepAdapted ? adapter.adaptedWeights() : nil)
             }
         }
     }
 
     /// Renders a JSON object with sorted keys.
     static func json(_ object: Any) -> String {
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return "{}" }
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return "{}" }
         return String(decoding: data, as: UTF8.self)
     }
 }
