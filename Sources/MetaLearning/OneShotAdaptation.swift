@@ -229,14 +229,16 @@ public struct AdaptationSummary: Sendable, Equatable {
 public enum ParallelJobs {
     private final class Slots<R>: @unchecked Sendable {
         var values: [R?]
+        var done = 0
         let lock = NSLock()
         init(_ n: Int) { values = [R?](repeating: nil, count: n) }
-        func set(_ i: Int, _ v: R) { lock.lock(); values[i] = v; lock.unlock() }
+        func set(_ i: Int, _ v: R) -> Int { lock.lock(); values[i] = v; done += 1; let d = done; lock.unlock(); return d }
     }
 
     /// Runs `body(&worker, job)` for every job in `0..<count` on `threads` threads; each thread makes
-    /// its worker with `makeWorker` and takes jobs i ≡ thread (mod threads).
-    public static func run<Worker, R>(count: Int, threads: Int, makeWorker: @Sendable () -> Worker,
+    /// its worker with `makeWorker` and takes jobs i ≡ thread (mod threads). `progress` gets the number of
+    /// finished jobs after each one.
+    public static func run<Worker, R>(count: Int, threads: Int, progress: (@Sendable (Int) -> Void)? = nil, makeWorker: @Sendable () -> Worker,
                                       _ body: @Sendable (inout Worker, Int) -> R) -> [R] {
         let threads = max(1, min(threads, count))
         let slots = Slots<R>(count)
@@ -244,7 +246,8 @@ public enum ParallelJobs {
             var worker = makeWorker()
             var job = thread
             while job < count {
-                slots.set(job, body(&worker, job))
+                let done = slots.set(job, body(&worker, job))
+                progress?(done)
                 job += threads
             }
         }

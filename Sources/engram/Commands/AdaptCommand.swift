@@ -23,6 +23,7 @@ enum AdaptCommand: EngramCommand {
         .value("--target", "csv", "target trajectory file(s)", repeating: true),
         .value("--pcm", "model", "trainee synapses: off (ideal), paper or physical PCM", choices: ["off", "paper", "physical"]),
         .value("--quantize", "on|off", "round the update to 1/16 of w_max", choices: ["on", "off"]),
+        .value("--drift", "on|off", "PCM conductance drift (default on; with --pcm only)", choices: ["on", "off"]),
         .value("--seed", "s", "seed of the device noise (default 0)"),
         .value("--out", "file", "write the adapted controller here (safetensors)"),
         .flag("--json", "print one JSON object"),
@@ -67,7 +68,8 @@ enum AdaptCommand: EngramCommand {
         }
         let base = RandomSource(seed: seed)
         let captured = targets
-        let results = try AdaptationSetup.runKeeping(checkpoint: checkpoint, pcm: pcm, quantize: quantize, family: family,
+        let drift = arguments.choice("--drift", default: "on") == "on"
+        let results = try AdaptationSetup.runKeeping(checkpoint: checkpoint, pcm: pcm, quantize: quantize, drift: drift, family: family,
                                                      count: targets.count, threads: ProcessInfo.processInfo.activeProcessorCount,
                                                      keepAdapted: out != nil) { i in (captured[i], base.derived(UInt64(i))) }
         if let out, let adapted = results.first?.1 {
