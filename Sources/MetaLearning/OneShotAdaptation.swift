@@ -36,6 +36,19 @@ public struct AdaptationResult: Sendable {
     public var outputBefore: [Float]
     /// Trainee output of trial 2, steps × joints (rad/s).
     public var outputAfter: [Float]
+
+    /// A result from its parts.
+    public init(lossBefore: TrajectoryLossValue, lossAfter: TrajectoryLossValue, changedInput: Double, changedRecurrent: Double,
+                traineeRateHz: Double, lsgRateHz: Double, outputBefore: [Float], outputAfter: [Float]) {
+        self.lossBefore = lossBefore
+        self.lossAfter = lossAfter
+        self.changedInput = changedInput
+        self.changedRecurrent = changedRecurrent
+        self.traineeRateHz = traineeRateHz
+        self.lsgRateHz = lsgRateHz
+        self.outputBefore = outputBefore
+        self.outputAfter = outputAfter
+    }
 }
 
 /// The paper's inner loop (paper-model.md §2.4), one task at a time, on preallocated buffers:

@@ -57,7 +57,13 @@ enum AdaptCommand: EngramCommand {
                     throw TrajectoryFileError(source: path, line: nil, message: "joint '\(unknown.0)' is not a Scorbot joint (base, shoulder, elbow, wrist); remove or rename its columns")
                 }
                 let full = file.derivingMissing(kinematics: family.kinematics, jointIndices: fileIndices)
-                if !json { for note in full.notes { printError("\(path): \(note)") } }
+                if !json {
+                    for note in full.notes { printError("\(path): \(note)") }
+                    let start = names.map { full.positions[file.joints.firstIndex(of: $0)!] }
+                    if start.contains(where: { abs($0) > 0.05 }) {
+                        printError("\(path): note: the target starts at \(start.map { String(format: "%.3f", $0) }.joined(separator: ", ")) rad; the controller starts from rest (0, 0), so the end-effector error includes that offset")
+                    }
+                }
                 guard full.rows == checkpoint.architecture.steps else {
                     throw TrajectoryFileError(source: path, line: nil, message: "has \(full.rows) rows; the controller runs \(checkpoint.architecture.steps) steps, so give \(checkpoint.architecture.steps) rows (\(String(format: "%.2f", Double(checkpoint.architecture.steps) * family.stepSeconds)) s at \(Int(1 / family.stepSeconds)) Hz)")
                 }
