@@ -259,6 +259,7 @@ func spikeFastPathEqualsDenseMVM(kind: PCMModelKind) {
             let qs = 0.0088 / pow(0.5, 0.65)
             expected = 0.5 * qs * log((t + 20 + 250e-9) / 500e-9).squareRoot()
         }
+        #expect(bar.driftCompensationFactor(at: t) == 1)
         var s1 = 0.0, s2 = 0.0
         let n = 100_000
         let active: [Int32] = [0]
@@ -291,4 +292,33 @@ func spikeFastPathEqualsDenseMVM(kind: PCMModelKind) {
     let a = run(seed: 31), b = run(seed: 31), c = run(seed: 32)
     #expect(a.0 == b.0 && a.1 == b.1 && a.2 == b.2)
     #expect(a.0 != c.0 && a.2 != c.2)
+}
+
+@Test func smallConductanceReadsFollowTheClippedNormal() {
+    // ĝ = 0.01: Q_s = 0.0088/0.01^0.65 ≈ 0.176, so at 1 h the relative read noise k ≈ 0.84 and the clip at 0
+    // matters; the spike path must reproduce mean and std of max(0, g(1 + kZ)) (aihwkit clamps at 0).
+    var p = PCMParameters.physical
+    p.programmingNoise = false
+    p.drift = false
+    var bar = Crossbar(rows: 1, columns: 1, parameters: p)
+    var rng = RandomSource(seed: 33)
+    bar.programInitial(Matrix(rows: 1, columns: 1, repeating: 0.01), at: 0, rng: &rng)
+    let t = 3600.0
+    let k = 0.0088 / pow(0.01, 0.65) * log((t + 20 + 250e-9) / 500e-9).squareRoot()
+    let a = 1 / k
+    let pdf = exp(-0.5 * a * a) / (2 * Double.pi).squareRoot()
+    let m1 = normalCDF(a) + k * pdf
+    let s2 = (1 + k * k) * normalCDF(a) + k * pdf
+    let expectedMean = 0.01 * m1, expectedStd = 0.01 * (s2 - m1 * m1).squareRoot()
+    let active: [Int32] = [0]
+    var s = 0.0, q = 0.0
+    let n = 100_000
+    for _ in 0..<n {
+        var y: Float = 0
+        active.withUnsafeBufferPointer { bar.accumulateActiveRows($0, into: &y, at: t, rng: &rng) }
+        s += Double(y); q += Double(y) * Double(y)
+    }
+    let mean = s / Double(n), std = (q / Double(n) - mean * mean).squareRoot()
+    check(mean, expectedMean, within: 5 * expectedStd / Double(n).squareRoot(), "clipped read mean at ĝ = 0.01")
+    check(std, expectedStd, within: 0.02 * expectedStd, "clipped read std at ĝ = 0.01")
 }
