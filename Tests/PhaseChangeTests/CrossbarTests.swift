@@ -322,3 +322,47 @@ func spikeFastPathEqualsDenseMVM(kind: PCMModelKind) {
     check(mean, expectedMean, within: 5 * expectedStd / Double(n).squareRoot(), "clipped read mean at ĝ = 0.01")
     check(std, expectedStd, within: 0.02 * expectedStd, "clipped read std at ĝ = 0.01")
 }
+
+@Test func updateQuantizersFollowTheOfficialCode() {
+    var d = Matrix(rows: 1, columns: 6, storage: [0.03125, 0.09375, -0.03125, 0.1, -0.2, 0.0])
+    UpdateQuantization.round(&d)
+    // Half-to-even like tf.math.round: 0.5 → 0, 1.5 → 2, −0.5 → −0.
+    #expect(d.storage == [0, 0.125, 0, 0.125, -0.1875, 0])
+    // Stochastic: unbiased, and always one of the two neighbouring grid points.
+    var rng = RandomSource(seed: 34)
+    var sum = 0.0
+    let n = 100_000
+    for _ in 0..<n {
+        var s = Matrix(rows: 1, columns: 1, storage: [-0.1])
+        UpdateQuantization.stochasticRound(&s, rng: &rng)
+        #expect(s.storage[0] == -0.0625 || s.storage[0] == -0.125)
+        sum += Double(s.storage[0])
+    }
+    // P(−0.125) = 0.6, so the std of one draw is 0.0625·sqrt(0.24).
+    check(sum / Double(n), -0.1, within: 5 * 0.0625 * 0.24.squareRoot() / Double(n).squareRoot(), "stochastic rounding mean")
+}
+
+@Test(arguments: [PCMModelKind.paper, .physical])
+func sampledWeightsMatchTheOutputDrawnMoments(kind: PCMModelKind) {
+    // The exact per-device sample and the moment-matched MVM noise agree in mean and variance per weight.
+    var p = PCMParameters(kind: kind)
+    p.io = .ideal
+    p.driftCompensation = false
+    var bar = Crossbar(rows: 1, columns: 4, parameters: p)
+    var rng = RandomSource(seed: 35)
+    bar.programInitial(Matrix(rows: 1, columns: 4, storage: [0.8, -0.3, 0.02, 0]), at: 0, rng: &rng)
+    let t = 86400.0
+    bar.refreshCache(at: t)
+    let n = 50_000
+    var s = [Double](repeating: 0, count: 4), q = s
+    for _ in 0..<n {
+        let w = bar.sampleWeights(at: t, rng: &rng)
+        for c in 0..<4 { s[c] += Double(w.storage[c]); q[c] += Double(w.storage[c]) * Double(w.storage[c]) }
+    }
+    for c in 0..<4 {
+        let mean = s[c] / Double(n), variance = q[c] / Double(n) - mean * mean
+        let expectedMean = Double(bar.readMean[c]), expectedVariance = Double(bar.readVariance[c])
+        check(mean, expectedMean, within: 5 * (expectedVariance / Double(n)).squareRoot() + 1e-7, "\(kind) weight \(c) mean")
+        check(variance, expectedVariance, within: 0.03 * expectedVariance + 1e-12, "\(kind) weight \(c) variance")
+    }
+}
