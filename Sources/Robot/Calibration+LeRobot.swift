@@ -30,7 +30,7 @@ extension Calibration {
         for joint in robot.joints {
             guard let entry = motors[joint.name] as? [String: Any] else {
                 let hint = YAMLErrorHint.closest(joint.name, Array(motors.keys))
-                throw ImportError(description: "\(file): no motor '\(joint.name)'; \(hint)(the file has: \(motors.keys.sorted().joined(separator: ", ")))")
+                throw ImportError(description: "\(file): no motor '\(joint.name)'\(hint) (the file has: \(motors.keys.sorted().joined(separator: ", ")))")
             }
             func integer(_ key: String) throws(ImportError) -> Int {
                 guard let n = entry[key] as? NSNumber, let v = Int(exactly: n.doubleValue) else {

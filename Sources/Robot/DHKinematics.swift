@@ -208,7 +208,7 @@ public enum KinematicsModel: Sendable {
                     let hint = YAMLErrorHint.closest(e.joint, jointNames)
                     throw DecodingError.dataCorrupted(.init(
                         codingPath: c.codingPath + [CodingKeys.links, IndexKey(i), LinkEntry.CodingKeys.joint],
-                        debugDescription: "unknown joint '\(e.joint)'; \(hint)(joints: \(jointNames.joined(separator: ", ")))"))
+                        debugDescription: "unknown joint '\(e.joint)'\(hint) (joints: \(jointNames.joined(separator: ", ")))"))
                 }
                 links.append(DHLink(
                     jointIndex: index, a: e.a, alpha: e.alphaDegrees * .pi / 180, d: e.d,
@@ -245,6 +245,6 @@ public enum KinematicsModel: Sendable {
 /// A did-you-mean fragment for an unknown name.
 enum YAMLErrorHint {
     static func closest(_ word: String, _ candidates: [String]) -> String {
-        YAMLError.closestMatch(to: word, among: candidates).map { "did you mean '\($0)'? " } ?? ""
+        YAMLError.closestMatch(to: word, among: candidates).map { "; did you mean '\($0)'?" } ?? ""
     }
 }

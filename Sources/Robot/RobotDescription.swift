@@ -176,8 +176,8 @@ public struct RobotDescription: Sendable, Codable {
         for (i, name) in controller.drivenJoints.enumerated() {
             let path = at(CodingKeys.controller, C.drivenJoints, IndexKey(i))
             if jointIndex(named: name) == nil {
-                let hint = YAMLError.closestMatch(to: name, among: joints.map(\.name)).map { "did you mean '\($0)'? " } ?? ""
-                return ValidationProblem(path: path, message: "unknown joint '\(name)'; \(hint)(joints: \(joints.map(\.name).joined(separator: ", ")))")
+                let hint = YAMLErrorHint.closest(name, joints.map(\.name))
+                return ValidationProblem(path: path, message: "unknown joint '\(name)'\(hint) (joints: \(joints.map(\.name).joined(separator: ", ")))")
             }
             if !driven.insert(name).inserted {
                 return ValidationProblem(path: path, message: "joint '\(name)' is listed twice")
