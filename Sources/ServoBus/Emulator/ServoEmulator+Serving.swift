@@ -19,13 +19,18 @@ private final class TransportHandOver: @unchecked Sendable {
     init(_ transport: any SerialTransport) { self.transport = transport }
 }
 
+/// How a serving thread ended.
+private final class ServeOutcome: Sendable {
+    let error = Mutex<SerialError?>(nil)
+}
+
 /// An emulator serving on a background thread.
 public final class EmulatorThread: Sendable {
     /// The emulator.
     public let emulator: ServoEmulator
     private let signal: EmulatorStopSignal
     private let finished = DispatchSemaphore(value: 0)
-    private let failure = Mutex<SerialError?>(nil)
+    private let failure = ServeOutcome()
     private let joined = Atomic<Bool>(false)
 
     fileprivate init(emulator: ServoEmulator, transport: any SerialTransport) {
@@ -36,7 +41,7 @@ public final class EmulatorThread: Sendable {
             do throws(SerialError) {
                 try emulator.serve(box.transport, until: signal)
             } catch {
-                failure.withLock { $0 = error }
+                failure.error.withLock { $0 = error }
             }
             box.transport.close()
             finished.signal()
@@ -50,7 +55,7 @@ public final class EmulatorThread: Sendable {
     public func stop() -> SerialError? {
         signal.stop()
         if !joined.exchange(true, ordering: .acquiringAndReleasing) { finished.wait() }
-        return failure.withLock { $0 }
+        return failure.error.withLock { $0 }
     }
 
     deinit { stop() }
