@@ -254,6 +254,15 @@ public struct Crossbar: Sendable {
     /// Drift exponents ν (G⁺ devices for physical; per weight for paper), for characterisation.
     public var driftExponents: [Float] { parameters.kind == .paper ? paperNu : plus.nu }
 
+    /// The weights the MVM paths read on average at `time`: drift, the mean of the clipped read noise, and the
+    /// drift-compensation factor included (what `accumulateActiveRows` adds per active row, before noise).
+    /// Use this, not `weights(at:)`, to cancel an entry exactly (e.g. a masked diagonal).
+    public mutating func meanReadWeights(at time: Double) -> Matrix {
+        refreshCache(at: time)
+        let a = compensation
+        return Matrix(rows: rows, columns: columns, storage: a == 1 ? readMean : readMean.map { $0 * a })
+    }
+
     /// The factor global drift compensation applies to outputs at `time` (1 when off).
     public mutating func driftCompensationFactor(at time: Double) -> Float {
         refreshCache(at: time)

@@ -63,6 +63,17 @@ func spikeFastPathEqualsDenseMVM(kind: PCMModelKind) {
     #expect(dense == sparse)
     #expect(rngDense == rngSparse)
     #expect(bar.accounting.mvms == 2)
+
+    // Noise off: the sum of the mean read weights of the active rows, exactly.
+    var quiet = p
+    quiet.readNoise = false
+    var bar2 = Crossbar(rows: 255, columns: 250, parameters: quiet)
+    bar2.programInitial(sampleWeights(rows: 255, columns: 250, seed: 6), at: 0, rng: &rng)
+    let mean = bar2.meanReadWeights(at: 7200)
+    var expected = [Float](repeating: 0, count: 250), got = expected
+    for a in active { for c in 0..<250 { expected[c] += mean[Int(a), c] } }
+    active.withUnsafeBufferPointer { bar2.accumulateActiveRows($0, into: &got, at: 7200, rng: &rng) }
+    #expect(maxAbsDifference(got, expected) <= 1e-6)
 }
 
 @Test func programAndVerifyConvergesAndCountsPulses() {
