@@ -99,6 +99,7 @@ public struct Crossbar: Sendable {
     @usableFromInline var scratchRows: [Float]
     @usableFromInline var scratchSum: [Float]
     @usableFromInline var scratchVariance: [Float]
+    @usableFromInline var scratchOutput: [Float]
 
     /// An unprogrammed crossbar (every weight 0, every device at 0 µS and never drifting).
     public init(rows: Int, columns: Int, parameters: PCMParameters = .physical) {
@@ -117,6 +118,7 @@ public struct Crossbar: Sendable {
         scratchRows = [Float](repeating: 0, count: rows)
         scratchSum = [Float](repeating: 0, count: columns)
         scratchVariance = [Float](repeating: 0, count: columns)
+        scratchOutput = [Float](repeating: 0, count: columns)
     }
 
     /// Tiles along the rows (inputs).
@@ -253,6 +255,15 @@ public struct Crossbar: Sendable {
 
     /// Drift exponents ν (G⁺ devices for physical; per weight for paper), for characterisation.
     public var driftExponents: [Float] { parameters.kind == .paper ? paperNu : plus.nu }
+
+    /// The weights the MVM paths read on average at `time`: drift, the mean of the clipped read noise, and the
+    /// drift-compensation factor included (what `accumulateActiveRows` adds per active row, before noise).
+    /// Use this, not `weights(at:)`, to cancel an entry exactly (e.g. a masked diagonal).
+    public mutating func meanReadWeights(at time: Double) -> Matrix {
+        refreshCache(at: time)
+        let a = compensation
+        return Matrix(rows: rows, columns: columns, storage: a == 1 ? readMean : readMean.map { $0 * a })
+    }
 
     /// The factor global drift compensation applies to outputs at `time` (1 when off).
     public mutating func driftCompensationFactor(at time: Double) -> Float {
@@ -446,6 +457,10 @@ public struct Crossbar: Sendable {
         let inBound = Float(io.inputBound), outBound = Float(io.outputBound)
         let outNoise = Float(io.outputNoise)
         let columnTiles = self.columnTiles
+        let iterative = io.boundManagement == .iterative
+        // aihwkit stops once the reduction exceeds max_bm_factor or max_bm_res / Δ_in.
+        var maxReduction = Float(io.maxBoundManagementFactor)
+        if let step = io.inputStep { maxReduction = min(maxReduction, Float(io.maxBoundManagementResolution / step)) }
         y.update(repeating: 0, count: columns)
         var dac = 0, adc = 0
         let zig = GaussianZiggurat.shared
@@ -454,9 +469,11 @@ public struct Crossbar: Sendable {
         scratchRows.withUnsafeMutableBufferPointer { xqBuffer in
         scratchSum.withUnsafeMutableBufferPointer { sumBuffer in
         scratchVariance.withUnsafeMutableBufferPointer { varBuffer in
+        scratchOutput.withUnsafeMutableBufferPointer { outBuffer in
         zig.edges.withUnsafeBufferPointer { zx in
         zig.ratios.withUnsafeBufferPointer { zr in
             let xq = xqBuffer.baseAddress!, s = sumBuffer.baseAddress!, v = varBuffer.baseAddress!
+            let o = outBuffer.baseAddress!
             var r0 = 0
             while r0 < rows {
                 let r1 = min(r0 + tile, rows)
@@ -469,35 +486,44 @@ public struct Crossbar: Sendable {
                     if m == 0 { r0 = r1; continue }
                     scale = m
                 }
-                let inv = 1 / scale
-                for r in r0..<r1 {
-                    var xr = x[r] * inv
-                    if let step = inputStep { xr = (xr / step).rounded(.toNearestOrEven) * step }
-                    xq[r] = min(max(xr, -inBound), inBound)
-                }
-                if inputStep != nil { dac += (r1 - r0) * columnTiles }
-                s.update(repeating: 0, count: columns)
-                for r in r0..<r1 where xq[r] != 0 {
-                    Kernels.axpy(xq[r], wMean.baseAddress! + r * columns, s, count: columns)
-                }
-                if noisy {
-                    v.update(repeating: 0, count: columns)
-                    for r in r0..<r1 where xq[r] != 0 {
-                        Kernels.axpy(xq[r] * xq[r], wVar.baseAddress! + r * columns, v, count: columns)
+                // Iterative bound management: halve the input while any output clips (aihwkit).
+                var reduction: Float = 1
+                while true {
+                    let inv = 1 / (scale * reduction)
+                    for r in r0..<r1 {
+                        var xr = x[r] * inv
+                        if let step = inputStep { xr = (xr / step).rounded(.toNearestOrEven) * step }
+                        xq[r] = min(max(xr, -inBound), inBound)
                     }
+                    if inputStep != nil { dac += (r1 - r0) * columnTiles }
+                    s.update(repeating: 0, count: columns)
+                    for r in r0..<r1 where xq[r] != 0 {
+                        Kernels.axpy(xq[r], wMean.baseAddress! + r * columns, s, count: columns)
+                    }
+                    if noisy {
+                        v.update(repeating: 0, count: columns)
+                        for r in r0..<r1 where xq[r] != 0 {
+                            Kernels.axpy(xq[r] * xq[r], wVar.baseAddress! + r * columns, v, count: columns)
+                        }
+                    }
+                    var clipped = false
+                    for c in 0..<columns {
+                        var out = s[c]
+                        if noisy { out += v[c].squareRoot() * Float(GaussianZiggurat.draw(&rng, zx.baseAddress!, zr.baseAddress!)) }
+                        if outNoise > 0 { out += outNoise * Float(GaussianZiggurat.draw(&rng, zx.baseAddress!, zr.baseAddress!)) }
+                        if let step = outputStep { out = (out / step).rounded(.toNearestOrEven) * step }
+                        if out > outBound || out < -outBound { clipped = true }
+                        o[c] = min(max(out, -outBound), outBound)
+                    }
+                    if outputStep != nil { adc += columns }
+                    if !clipped || !iterative || reduction > maxReduction { break }
+                    reduction *= 2
                 }
-                for c in 0..<columns {
-                    var out = s[c]
-                    if noisy { out += v[c].squareRoot() * Float(GaussianZiggurat.draw(&rng, zx.baseAddress!, zr.baseAddress!)) }
-                    if outNoise > 0 { out += outNoise * Float(GaussianZiggurat.draw(&rng, zx.baseAddress!, zr.baseAddress!)) }
-                    if let step = outputStep { out = (out / step).rounded(.toNearestOrEven) * step }
-                    out = min(max(out, -outBound), outBound)
-                    y[c] += out * scale
-                }
-                if outputStep != nil { adc += columns }
+                let back = scale * reduction
+                for c in 0..<columns { y[c] += o[c] * back }
                 r0 = r1
             }
-        }}}}}}}
+        }}}}}}}}
         counters.dacConversions += dac
         counters.adcConversions += adc
     }

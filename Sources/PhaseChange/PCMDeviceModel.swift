@@ -8,11 +8,15 @@ import Darwin
 /// The per-device equations of both models, in one place (../shared/design/paper-model.md §4.2 and aihwkit
 /// src/aihwkit/inference/noise/pcm.py). Conductances are in µS, ĝ = |g|/g_max, times in seconds.
 public enum PCMDeviceModel {
-    /// σ_prog(ĝ) = max(c0 + c1 ĝ + c2 ĝ², 0) · g_max/25 µS (Nandakumar et al. 2019; the fit is at 25 µS).
+    /// σ_prog(ĝ) = max(Σ_i c_i ĝ^i, 0) · g_max/25 µS (Nandakumar et al. 2019; the fit is at 25 µS; the
+    /// default coefficients are c = (0.26348, 1.9650, −1.1731)).
     @inlinable
     public static func programmingSigma(_ gHat: Double, _ p: PCMParameters) -> Double {
-        let c = p.programmingNoiseCoefficients
-        let s = c[0] + c[1] * gHat + c[2] * gHat * gHat
+        var s = 0.0, power = 1.0
+        for c in p.programmingNoiseCoefficients {
+            s += c * power
+            power *= gHat
+        }
         return max(s, 0) * p.gMaxMicroSiemens / 25
     }
 

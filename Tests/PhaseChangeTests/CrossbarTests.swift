@@ -63,6 +63,17 @@ func spikeFastPathEqualsDenseMVM(kind: PCMModelKind) {
     #expect(dense == sparse)
     #expect(rngDense == rngSparse)
     #expect(bar.accounting.mvms == 2)
+
+    // Noise off: the sum of the mean read weights of the active rows, exactly.
+    var quiet = p
+    quiet.readNoise = false
+    var bar2 = Crossbar(rows: 255, columns: 250, parameters: quiet)
+    bar2.programInitial(sampleWeights(rows: 255, columns: 250, seed: 6), at: 0, rng: &rng)
+    let mean = bar2.meanReadWeights(at: 7200)
+    var expected = [Float](repeating: 0, count: 250), got = expected
+    for a in active { for c in 0..<250 { expected[c] += mean[Int(a), c] } }
+    active.withUnsafeBufferPointer { bar2.accumulateActiveRows($0, into: &got, at: 7200, rng: &rng) }
+    #expect(maxAbsDifference(got, expected) <= 1e-6)
 }
 
 @Test func programAndVerifyConvergesAndCountsPulses() {
@@ -198,6 +209,7 @@ func spikeFastPathEqualsDenseMVM(kind: PCMModelKind) {
 @Test func tiledPeripheryCountsConversionsPerTile() {
     var p = PCMParameters.physical
     p.io = .aihwkit
+    p.io.boundManagement = .none  // one pass per tile, so the counts are exact
     var bar = Crossbar(rows: 300, columns: 520, parameters: p)
     #expect(bar.rowTiles == 2 && bar.columnTiles == 3)
     var rng = RandomSource(seed: 26)
@@ -365,4 +377,32 @@ func sampledWeightsMatchTheOutputDrawnMoments(kind: PCMModelKind) {
         check(mean, expectedMean, within: 5 * (expectedVariance / Double(n)).squareRoot() + 1e-7, "\(kind) weight \(c) mean")
         check(variance, expectedVariance, within: 0.03 * expectedVariance + 1e-12, "\(kind) weight \(c) variance")
     }
+}
+
+@Test func iterativeBoundManagementRecoversClippedOutputs() {
+    // 16 rows of weight 1 and x = 1: the analog output 16 exceeds the ±12 ADC range.
+    var p = PCMParameters.physical.noiseless
+    var rng = RandomSource(seed: 36)
+    let x = [Float](repeating: 1, count: 16)
+    for (management, expected, passes) in [(BoundManagement.none, Float(12), 1), (.iterative, Float(16), 2)] {
+        p.io = PCMIOParameters(inputBits: nil, outputBits: 9, outputNoise: 0, noiseManagement: .absMax,
+                               boundManagement: management)
+        var bar = Crossbar(rows: 16, columns: 1, parameters: p)
+        bar.programInitial(Matrix(rows: 16, columns: 1, repeating: 1), at: 0, rng: &rng)
+        var y: Float = 0
+        bar.multiplyTransposed(x, into: &y, at: 0, rng: &rng)
+        #expect(y == expected, "\(management): got \(y), expected \(expected)")
+        // Each pass converts every output once (no DAC here).
+        #expect(bar.accounting.dacConversions == 0 && bar.accounting.adcConversions == passes)
+    }
+    // With the 7-bit DAC the reduction stops above max_bm_res/Δ_in = 0.25·126/2 = 15.75, i.e. after the 16× pass;
+    // 250 rows at x' = 4/63 still give 15.9 > 12, so the output stays clipped: 12·16.
+    p.io = .aihwkit
+    p.io.outputNoise = 0
+    var big = Crossbar(rows: 250, columns: 1, parameters: p)
+    big.programInitial(Matrix(rows: 250, columns: 1, repeating: 1), at: 0, rng: &rng)
+    var y: Float = 0
+    big.multiplyTransposed([Float](repeating: 1, count: 250), into: &y, at: 0, rng: &rng)
+    #expect(y == 12 * 16, "clipped at the largest reduction: got \(y)")
+    #expect(big.accounting.adcConversions == 5 && big.accounting.dacConversions == 250 * 5)
 }
