@@ -4,5 +4,7 @@ enum Registry {
     static let commands: [any EngramCommand.Type] = [
         VersionCommand.self,
         PCMCommand.self,
+        AdaptCommand.self,
+        EvaluateCommand.self,
     ]
 }
