@@ -198,11 +198,11 @@ private func expectError<T: Decodable>(
     }
 
     @Test func duplicateKey() {
-        expectError([String: Int].self, "a: 1\nb: 2\na: 3\n", "test.yaml:3:1: duplicate key 'a' (first defined at 1:1); keep only one")
+        expectError([String: Int].self, "a: 1\nb: 2\na: 3\n", "test.yaml:3:1: a: duplicate key 'a' (first defined at 1:1); keep only one")
     }
 
     @Test func undefinedAlias() {
-        expectError([Int].self, "- 1\n- *nothing\n", "test.yaml:2:3: alias '*nothing' refers to no anchor '&nothing' defined before it")
+        expectError([Int].self, "- 1\n- *nothing\n", "test.yaml:2:3: [1]: alias '*nothing' refers to no anchor '&nothing' defined before it")
     }
 
     @Test func sequenceTooShort() {
@@ -219,9 +219,9 @@ private func expectError<T: Decodable>(
 
     @Test func syntaxErrorsCarryLibYAMLPosition() {
         expectError([String: Int].self, "a: 1\n b: 2\n", "test.yaml:2:3: YAML syntax error: mapping values are not allowed in this context")
-        expectError([Int].self, "[1, 2\n", "test.yaml:2:1: YAML syntax error: did not find expected ',' or ']' (while parsing a flow sequence at line 1, column 1)")
-        expectError([String: String].self, "a: \"open\n", "test.yaml:2:1: YAML syntax error: found unexpected end of stream (while scanning a quoted scalar at line 1, column 4)")
-        expectError([String].self, "- a\n\t- b\n", "test.yaml:2:1: YAML syntax error: found a tab character that violates indentation (while scanning a plain scalar at line 1, column 3)")
+        expectError([Int].self, "[1, 2\n", "test.yaml:2:1: [2]: YAML syntax error: did not find expected ',' or ']' (while parsing a flow sequence at line 1, column 1)")
+        expectError([String: String].self, "a: \"open\n", "test.yaml:2:1: a: YAML syntax error: found unexpected end of stream (while scanning a quoted scalar at line 1, column 4)")
+        expectError([String].self, "- a\n\t- b\n", "test.yaml:2:1: [0]: YAML syntax error: found a tab character that violates indentation (while scanning a plain scalar at line 1, column 3)")
     }
 
     @Test func missingFileSaysSo() {
