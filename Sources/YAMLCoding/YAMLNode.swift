@@ -123,7 +123,14 @@ struct Composer: ~Copyable {
             throw YAMLError(file: file, mark: mark, keyPath: "", problem: .syntax("expected the start of a document"))
         }
         let (first, firstMark) = try nextEvent()
-        return try node(first, firstMark)
+        let root = try node(first, firstMark)
+        // One document per file: a second one is almost always a pasted or merged file by mistake.
+        var (after, afterMark) = try nextEvent()
+        if after == .documentEnd { (after, afterMark) = try nextEvent() }
+        guard after == .streamEnd else {
+            throw YAMLError(file: file, mark: afterMark, keyPath: "", problem: .invalid("a second YAML document starts here; Engram reads one document per file, so remove the '---' and what follows (or split the file)"))
+        }
+        return root
     }
 
     private mutating func identity() -> Int {
