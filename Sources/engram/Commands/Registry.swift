@@ -3,5 +3,6 @@
 enum Registry {
     static let commands: [any EngramCommand.Type] = [
         VersionCommand.self,
+        PCMCommand.self,
     ]
 }
