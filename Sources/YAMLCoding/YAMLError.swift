@@ -88,14 +88,15 @@ public struct YAMLError: Error, Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    /// The candidate closest to `word` by edit distance, if it is close enough to be a plausible typo
-    /// (at most 2 edits, or a third of the word's length for long words), or one extends the other
-    /// (`baudrate` for `baud`, `feetech` for `feetech-sts`).
+    /// The candidate closest to `word`, if it is a plausible typo: at most a third of the word's length in
+    /// edits (adjacent swaps count as one; at least one edit allowed for words of 3 or more characters), or
+    /// one extends the other (`baudrate` for `baud`, `feetech` for `feetech-sts`).
     public static func closestMatch(to word: String, among candidates: some Sequence<String>) -> String? {
-        let limit = max(2, word.count / 3)
+        let w = word.lowercased()
+        let limit = w.count < 3 ? 0 : max(1, w.count / 3)
         var best: (String, Int)?
         for c in candidates where c != word {
-            let w = word.lowercased(), l = c.lowercased()
+            let l = c.lowercased()
             let d = editDistance(w, l)
             let extends = min(w.count, l.count) >= 3 && (w.hasPrefix(l) || l.hasPrefix(w))
             guard d <= limit || extends else { continue }
@@ -105,21 +106,23 @@ public struct YAMLError: Error, Sendable, Equatable, CustomStringConvertible {
         return best?.0
     }
 
-    /// Levenshtein distance between two strings (by Unicode scalar).
+    /// Optimal-string-alignment distance (Levenshtein plus adjacent transpositions), by Unicode scalar.
     static func editDistance(_ a: String, _ b: String) -> Int {
         let x = Array(a.unicodeScalars), y = Array(b.unicodeScalars)
         if x.isEmpty { return y.count }
         if y.isEmpty { return x.count }
-        var previous = Array(0...y.count)
-        var current = [Int](repeating: 0, count: y.count + 1)
+        var d = [[Int]](repeating: [Int](repeating: 0, count: y.count + 1), count: x.count + 1)
+        for i in 0...x.count { d[i][0] = i }
+        for j in 0...y.count { d[0][j] = j }
         for i in 1...x.count {
-            current[0] = i
             for j in 1...y.count {
                 let cost = x[i - 1] == y[j - 1] ? 0 : 1
-                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+                d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+                if i > 1, j > 1, x[i - 1] == y[j - 2], x[i - 2] == y[j - 1] {
+                    d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+                }
             }
-            swap(&previous, &current)
         }
-        return previous[y.count]
+        return d[x.count][y.count]
     }
 }

@@ -74,6 +74,39 @@ struct Composer: ~Copyable {
     private let file: String
     private var anchors: [String: YAMLNode] = [:]
     private var nextIdentity = 1
+    /// Where the composer is, as keys and sequence indices, so that errors carry a key path.
+    private var path: [PathComponent] = []
+
+    enum PathComponent {
+        case key(String)
+        case index(Int)
+    }
+
+    private var renderedPath: String {
+        var s = ""
+        for c in path {
+            switch c {
+            case .index(let i): s += "[\(i)]"
+            case .key(let k): s += (s.isEmpty ? "" : ".") + k
+            }
+        }
+        return s
+    }
+
+    /// The next parser event; a syntax error gets the key path of the value being parsed.
+    private mutating func nextEvent() throws(YAMLError) -> (ParseEvent, YAMLMark) {
+        do {
+            return try parser.next()
+        } catch {
+            var e = error
+            if e.keyPath.isEmpty { e.keyPath = renderedPath }
+            throw e
+        }
+    }
+
+    private func error(_ problem: YAMLError.Problem, at mark: YAMLMark) -> YAMLError {
+        YAMLError(file: file, mark: mark, keyPath: renderedPath, problem: problem)
+    }
 
     init(text: String, file: String) throws(YAMLError) {
         parser = try LibYAMLParser(text: text, file: file)
@@ -81,16 +114,23 @@ struct Composer: ~Copyable {
     }
 
     mutating func document() throws(YAMLError) -> YAMLNode {
-        var (event, mark) = try parser.next()
-        if event == .streamStart { (event, mark) = try parser.next() }
+        var (event, mark) = try nextEvent()
+        if event == .streamStart { (event, mark) = try nextEvent() }
         if event == .streamEnd {
             return YAMLNode(content: .scalar("", quoted: false), mark: mark, tag: nil, identity: 0)
         }
         guard event == .documentStart else {
             throw YAMLError(file: file, mark: mark, keyPath: "", problem: .syntax("expected the start of a document"))
         }
-        let (first, firstMark) = try parser.next()
-        return try node(first, firstMark)
+        let (first, firstMark) = try nextEvent()
+        let root = try node(first, firstMark)
+        // One document per file: a second one is almost always a pasted or merged file by mistake.
+        var (after, afterMark) = try nextEvent()
+        if after == .documentEnd { (after, afterMark) = try nextEvent() }
+        guard after == .streamEnd else {
+            throw YAMLError(file: file, mark: afterMark, keyPath: "", problem: .invalid("a second YAML document starts here; Engram reads one document per file, so remove the '---' and what follows (or split the file)"))
+        }
+        return root
     }
 
     private mutating func identity() -> Int {
@@ -102,7 +142,7 @@ struct Composer: ~Copyable {
         switch event {
         case .alias(let name):
             guard let target = anchors[name] else {
-                throw YAMLError(file: file, mark: mark, keyPath: "", problem: .undefinedAlias(name))
+                throw error(.undefinedAlias(name), at: mark)
             }
             return target
         case .scalar(let value, let anchor, let tag, let style):
@@ -113,9 +153,14 @@ struct Composer: ~Copyable {
             let id = identity()
             var items: [YAMLNode] = []
             while true {
-                let (e, m) = try parser.next()
-                if e == .sequenceEnd { break }
+                path.append(.index(items.count))
+                let (e, m) = try nextEvent()
+                if e == .sequenceEnd {
+                    path.removeLast()
+                    break
+                }
                 items.append(try node(e, m))
+                path.removeLast()
             }
             let n = YAMLNode(content: .sequence(items), mark: mark, tag: tag, identity: id)
             if let anchor { anchors[anchor] = n }
@@ -126,20 +171,22 @@ struct Composer: ~Copyable {
             var index: [String: Int] = [:]
             var merged: [YAMLNode.Entry] = []
             while true {
-                let (e, m) = try parser.next()
+                let (e, m) = try nextEvent()
                 if e == .mappingEnd { break }
                 let keyNode = try node(e, m)
                 guard case .scalar(let key, let quoted) = keyNode.content else {
-                    throw YAMLError(file: file, mark: m, keyPath: "", problem: .typeMismatch(expected: "a scalar key", found: keyNode.summary))
+                    throw error(.typeMismatch(expected: "a scalar key", found: keyNode.summary), at: m)
                 }
-                let (ve, vm) = try parser.next()
+                path.append(.key(key))
+                defer { path.removeLast() }
+                let (ve, vm) = try nextEvent()
                 let value = try node(ve, vm)
                 if key == "<<" && !quoted {
                     merged += try mergeEntries(value)
                     continue
                 }
                 if let previous = index[key] {
-                    throw YAMLError(file: file, mark: m, keyPath: "", problem: .duplicateKey(key, first: entries[previous].keyMark))
+                    throw error(.duplicateKey(key, first: entries[previous].keyMark), at: m)
                 }
                 index[key] = entries.count
                 entries.append(YAMLNode.Entry(key: key, keyMark: m, value: value))

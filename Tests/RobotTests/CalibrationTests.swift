@@ -163,3 +163,32 @@ private func expectCalibrationError(_ text: String, _ expected: String, sourceLo
             "cal.yaml:4:22: joints[1].id: expected an integer, found 'two'")
     }
 }
+
+@Suite struct JointLimitTests {
+    @Test func limitsIntersectDescriptionAndCalibration() throws {
+        let robot = try RobotDescription.load(fromFileAt: repositoryFile("Robots/so101"))
+        let calibration = try Calibration.load(fromFileAt: repositoryFile("Calibration/so101.yaml"))
+        let limits = robot.jointLimitsRadians(calibration: calibration)
+        let plain = robot.jointLimitsRadians()
+        for j in robot.joints.indices {
+            let range = calibration.joints[j].rangeRadians
+            #expect(limits[j].lowerBound == max(plain[j].lowerBound, range.lowerBound))
+            #expect(limits[j].upperBound == min(plain[j].upperBound, range.upperBound))
+        }
+        // shoulder_pan: description ±110°, calibrated [758, 3292] ticks = [−113.3°, 109.4°] → [−110°, 109.4°].
+        #expect(isClose(limits[0].lowerBound * 180 / .pi, -110, absolute: 1e-12))
+        #expect(isClose(limits[0].upperBound * 180 / .pi, Double(3292 - 2047) * 360 / 4096, absolute: 1e-12))
+    }
+
+    @Test func uncalibratedCoversTheDescribedLimits() throws {
+        let robot = try RobotDescription.load(fromFileAt: repositoryFile("Robots/scorbot-er7"))
+        let calibration = Calibration.uncalibrated(for: robot)
+        #expect(calibration.mismatch(with: robot) == nil)
+        #expect(calibration.joints.map(\.servoID) == [1, 2, 3, 4])
+        let base = calibration.joints[0]
+        #expect(base.rangeMinTicks == 2047 - 1479 && base.rangeMaxTicks == 2047 + 1479)  // 130° = 1479.1 ticks
+        #expect(base.radians(fromTicks: 2047) == 0)
+        // Round trip through YAML text.
+        #expect(try Calibration.parse(calibration.yamlText(), file: "u.yaml") == calibration)
+    }
+}

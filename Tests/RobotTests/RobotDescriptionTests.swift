@@ -156,7 +156,7 @@ private let miniArm = """
 
     @Test func syntaxError() {
         expectDescriptionError(miniArm.replacingOccurrences(of: "joints:\n", with: "joints:\n - oops: [\n"),
-            "robot.yaml:5:3: YAML syntax error: did not find expected node content (while parsing a flow node at line 5, column 3)")
+            "robot.yaml:5:3: joints[0].oops[0]: YAML syntax error: did not find expected node content (while parsing a flow node at line 5, column 3)")
     }
 
     @Test func missingFile() {

@@ -198,11 +198,11 @@ private func expectError<T: Decodable>(
     }
 
     @Test func duplicateKey() {
-        expectError([String: Int].self, "a: 1\nb: 2\na: 3\n", "test.yaml:3:1: duplicate key 'a' (first defined at 1:1); keep only one")
+        expectError([String: Int].self, "a: 1\nb: 2\na: 3\n", "test.yaml:3:1: a: duplicate key 'a' (first defined at 1:1); keep only one")
     }
 
     @Test func undefinedAlias() {
-        expectError([Int].self, "- 1\n- *nothing\n", "test.yaml:2:3: alias '*nothing' refers to no anchor '&nothing' defined before it")
+        expectError([Int].self, "- 1\n- *nothing\n", "test.yaml:2:3: [1]: alias '*nothing' refers to no anchor '&nothing' defined before it")
     }
 
     @Test func sequenceTooShort() {
@@ -219,9 +219,9 @@ private func expectError<T: Decodable>(
 
     @Test func syntaxErrorsCarryLibYAMLPosition() {
         expectError([String: Int].self, "a: 1\n b: 2\n", "test.yaml:2:3: YAML syntax error: mapping values are not allowed in this context")
-        expectError([Int].self, "[1, 2\n", "test.yaml:2:1: YAML syntax error: did not find expected ',' or ']' (while parsing a flow sequence at line 1, column 1)")
-        expectError([String: String].self, "a: \"open\n", "test.yaml:2:1: YAML syntax error: found unexpected end of stream (while scanning a quoted scalar at line 1, column 4)")
-        expectError([String].self, "- a\n\t- b\n", "test.yaml:2:1: YAML syntax error: found a tab character that violates indentation (while scanning a plain scalar at line 1, column 3)")
+        expectError([Int].self, "[1, 2\n", "test.yaml:2:1: [2]: YAML syntax error: did not find expected ',' or ']' (while parsing a flow sequence at line 1, column 1)")
+        expectError([String: String].self, "a: \"open\n", "test.yaml:2:1: a: YAML syntax error: found unexpected end of stream (while scanning a quoted scalar at line 1, column 4)")
+        expectError([String].self, "- a\n\t- b\n", "test.yaml:2:1: [0]: YAML syntax error: found a tab character that violates indentation (while scanning a plain scalar at line 1, column 3)")
     }
 
     @Test func missingFileSaysSo() {
@@ -245,9 +245,47 @@ private func expectError<T: Decodable>(
         }
     }
 
+    @Test func secondDocumentIsAnError() {
+        expectError([Int].self, "[1]\n---\n[2]\n", "test.yaml:2:1: a second YAML document starts here; Engram reads one document per file, so remove the '---' and what follows (or split the file)")
+        #expect((try? YAMLDecoder().decode([Int].self, from: "---\n[1]\n...\n")) == [1])
+    }
+
+    @Test func integerEnumsListAllowedValues() {
+        enum Mode: Int, Decodable, CaseIterable { case position = 3, velocity = 1, pwm = 16 }
+        expectError([Mode].self, "[3, 4]", "test.yaml:1:5: [1]: invalid value '4' (allowed: 3, 1, 16)")
+        #expect((try? YAMLDecoder().decode([Mode].self, from: "[16, 1]")) == [.pwm, .velocity])
+    }
+
+    @Test func negativeIntoUnsignedIsOutOfRange() {
+        expectError([String: UInt16].self, "baud: -1", "test.yaml:1:7: baud: -1 is out of range for UInt16 (0...65535)")
+    }
+
+    @Test func lenientDecoderIgnoresUnknownKeys() throws {
+        struct S: Decodable, Equatable { var a: Int }
+        let lenient = YAMLDecoder(rejectsUnknownKeys: false)
+        #expect(try lenient.decode(S.self, from: "a: 1\nb: 2") == S(a: 1))
+        // A call can still ask for strictness.
+        #expect(throws: YAMLError.self) { try lenient.decode(S.self, from: "a: 1\nb: 2", strict: true) }
+    }
+
+    @Test func optionalNestedStructAbsentOrNull() throws {
+        struct Inner: Decodable, Equatable { var x: Int }
+        struct Outer: Decodable, Equatable { var inner: Inner?; var y: Int }
+        #expect(try YAMLDecoder().decode(Outer.self, from: "y: 1") == Outer(inner: nil, y: 1))
+        #expect(try YAMLDecoder().decode(Outer.self, from: "inner: ~\ny: 1") == Outer(inner: nil, y: 1))
+        #expect(try YAMLDecoder().decode(Outer.self, from: "inner: {x: 5}\ny: 1") == Outer(inner: Inner(x: 5), y: 1))
+        expectError(Outer.self, "inner: 5\ny: 1", "test.yaml:1:8: inner: expected a mapping, found '5'")
+    }
+
+    @Test func nonScalarKeyIsAnError() {
+        expectError([String: Int].self, "? [a]\n: 1\n", "test.yaml:1:3: expected a scalar key, found a sequence of 1 item")
+    }
+
     @Test func closestMatch() {
         #expect(YAMLError.closestMatch(to: "baudrate", among: ["baud", "protocol"]) == "baud")
         #expect(YAMLError.closestMatch(to: "xyz", among: ["baud", "protocol"]) == nil)
         #expect(YAMLError.editDistance("kitten", "sitting") == 3)
+        #expect(YAMLError.editDistance("lfit", "lift") == 1)  // a swap is one edit
+        #expect(YAMLError.closestMatch(to: "4", among: ["3", "16"]) == nil)  // no guesses for one-character values
     }
 }
