@@ -197,7 +197,10 @@ public final class ServoBus {
             let deadline = min(ContinuousClock.Instant.after(milliseconds: retryPolicy.replyTimeoutMs), budget)
             var malformed: String? = nil
             let done = try receive(until: deadline, operation: operation) { p in
-                guard p.id == id else { return false }
+                guard p.id == id else {
+                    if malformed == nil { malformed = "only a reply from servo \(p.id) arrived" }
+                    return false
+                }
                 if p.error == 0, let expectedLength, p.parameters.count != expectedLength {
                     malformed = "\(p.parameters.count) data bytes instead of \(expectedLength)"
                     return false

@@ -81,10 +81,17 @@ extension ServoEmulator {
                     let arrival = ContinuousClock.now
                     let replies = respond(to: packet, at: origin.duration(to: arrival).seconds)
                     var sendAt = arrival
-                    for r in replies {
+                    replying: for r in replies {
                         sendAt = sendAt.advanced(by: .nanoseconds(Int64(r.delaySeconds * 1e9)))
-                        let wait = ContinuousClock.now.duration(to: sendAt).seconds
-                        if wait > 0 { sleepThread(seconds: wait) }
+                        // Wait out the return delay, but listen: like a real servo, a new instruction on
+                        // the line cancels replies not yet sent (so a slow servo never builds a backlog).
+                        while ContinuousClock.now < sendAt {
+                            let m = try transport.read(into: buffer, until: sendAt)
+                            if m > 0 {
+                                decoder.append(UnsafeRawBufferPointer(rebasing: buffer[0..<m]))
+                                break replying
+                            }
+                        }
                         try transport.write(r.bytes)
                         sendAt = max(sendAt, ContinuousClock.now)
                     }

@@ -101,9 +101,14 @@ public final class FileDescriptorTransport: SerialTransport {
         while true {
             let n = Glibc.read(descriptor, buffer.baseAddress!, buffer.count)
             if n > 0 { return n }
-            if n == 0 {
+            if n == 0 && !isTerminal {
                 // End of file: the other end of a socket pair closed. Nothing more will arrive.
                 throw SerialError(operation: "read \(name)", detail: "the other end closed the connection")
+            }
+            // A raw terminal (VMIN = VTIME = 0) returns 0 when nothing is waiting: wait for input.
+            if n == 0 {
+                if try !wait(for: Int16(POLLIN), until: deadline) { return 0 }
+                continue
             }
             let code = Glibc.errno
             if code == EINTR { continue }
@@ -128,7 +133,10 @@ public final class FileDescriptorTransport: SerialTransport {
             }
             if r == 0 { continue }
             if pfd.revents & Int16(POLLNVAL) != 0 { throw SerialError(operation: "poll \(name)", errno: EBADF) }
-            // POLLHUP/POLLERR: let the following read or write report the condition.
+            if pfd.revents & Int16(POLLHUP) != 0 && pfd.revents & Int16(POLLIN) == 0 && events == Int16(POLLIN) {
+                throw SerialError(operation: "read \(name)", errno: EIO, detail: "hang-up")
+            }
+            // POLLERR: let the following read or write report the condition.
             return true
         }
     }
