@@ -6,6 +6,7 @@ let groups: [(String, () -> Void)] = [
     ("tensors", runTensorsBenchmarks),
     ("pcm", runPhaseChangeBenchmarks),
     ("robot", runRobotBenchmarks),
+    ("spiking", runSpikingBenchmarks),
 ]
 let requested = Array(CommandLine.arguments.dropFirst())
 if requested.contains("--help") || requested.contains("-h") {
