@@ -85,6 +85,7 @@ public struct RobotDescription: Sendable, Codable {
         case name, bus, joints, controller, kinematics
     }
 
+    /// Decodes and validates (see `validate()`); a problem becomes a positioned YAML error.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         name = try c.decode(String.self, forKey: .name)
@@ -99,6 +100,7 @@ public struct RobotDescription: Sendable, Codable {
         }
     }
 
+    /// Encodes in the `robot.yaml` layout.
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(name, forKey: .name)
@@ -116,6 +118,7 @@ public struct RobotDescription: Sendable, Codable {
         public var path: [any CodingKey]
         /// What is wrong and what to do.
         public var message: String
+        /// The message.
         public var description: String { message }
     }
 
@@ -277,6 +280,7 @@ public struct JointDescription: Sendable, Codable, Equatable {
         case maxSpeedDegreesPerSecond = "max_speed_deg_s"
     }
 
+    /// Decodes a joint; `home_deg` defaults to 0 and `limits_deg` must be `[min, max]`.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         name = try c.decode(String.self, forKey: .name)
@@ -287,6 +291,7 @@ public struct JointDescription: Sendable, Codable, Equatable {
         maxSpeedDegreesPerSecond = try c.decode(Double.self, forKey: .maxSpeedDegreesPerSecond)
     }
 
+    /// Encodes in the `robot.yaml` layout.
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(name, forKey: .name)
@@ -334,6 +339,7 @@ public struct ControllerSettings: Sendable, Codable, Equatable {
         case rateHz = "rate_hz"
     }
 
+    /// Decodes; `rate_hz` defaults to 100.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         drivenJoints = try c.decode([String].self, forKey: .drivenJoints)

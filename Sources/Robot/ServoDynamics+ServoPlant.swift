@@ -6,6 +6,7 @@ import ServoBus
 /// Load is reported as how hard the position loop pushes: the commanded velocity over the velocity limit,
 /// in −1…1 (a stand-in for Present_Load; the plant has no gravity or inertia model).
 extension ServoDynamics: ServoPlant {
+    /// Steps every servo by `seconds` with `step(_:goalTicks:duration:torqueEnabled:)`.
     public func advance(_ servos: inout [ServoPlantState], by seconds: Double) {
         guard seconds > 0 else { return }
         for i in servos.indices {

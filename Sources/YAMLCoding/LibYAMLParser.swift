@@ -18,10 +18,12 @@ public struct YAMLMark: Sendable, Hashable, Comparable, CustomStringConvertible 
         self.init(line: Int(mark.line) + 1, column: Int(mark.column) + 1)
     }
 
+    /// Document order: by line, then column.
     public static func < (a: YAMLMark, b: YAMLMark) -> Bool {
         (a.line, a.column) < (b.line, b.column)
     }
 
+    /// `line:column`.
     public var description: String { "\(line):\(column)" }
 }
 
