@@ -3,5 +3,7 @@
 enum Registry {
     static let commands: [any EngramCommand.Type] = [
         VersionCommand.self,
+        PortsCommand.self,
+        SimSerialCommand.self,
     ]
 }
