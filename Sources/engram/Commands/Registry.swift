@@ -3,6 +3,9 @@
 enum Registry {
     static let commands: [any EngramCommand.Type] = [
         VersionCommand.self,
+        PCMCommand.self,
+        AdaptCommand.self,
+        EvaluateCommand.self,
         PortsCommand.self,
         SimSerialCommand.self,
     ]
