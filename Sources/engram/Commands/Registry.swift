@@ -7,5 +7,7 @@ enum Registry {
         AdaptCommand.self,
         EvaluateCommand.self,
         PlotCommand.self,
+        PortsCommand.self,
+        SimSerialCommand.self,
     ]
 }
