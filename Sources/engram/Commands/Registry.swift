@@ -6,5 +6,8 @@ enum Registry {
         PCMCommand.self,
         AdaptCommand.self,
         EvaluateCommand.self,
+        PlotCommand.self,
+        PortsCommand.self,
+        SimSerialCommand.self,
     ]
 }
