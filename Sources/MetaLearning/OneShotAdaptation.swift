@@ -124,7 +124,9 @@ public struct OneShotAdaptation<Weights: Synapses, Kinematics: ForwardKinematics
             scratch.removeAll(keepingCapacity: true)
             for i in clock[t] { scratch.append(i) }
             let p = target.endEffector[min(t, target.steps - 1)]
-            code.appendActiveChannels([p.x, p.y, p.z].prefix(architecture.coordinates).map { $0 }, offset: clockNeurons, to: &scratch)
+            for c in 0..<min(architecture.coordinates, 3) {
+                code.appendActiveChannels(p[c], offset: clockNeurons + c * architecture.codeBits, to: &scratch)
+            }
             lsgInputs.append(scratch)
         }
     }
