@@ -7,6 +7,8 @@ enum Registry {
         AdaptCommand.self,
         EvaluateCommand.self,
         PlotCommand.self,
+        RecordCommand.self,
+        ReplayCommand.self,
         PortsCommand.self,
         SimSerialCommand.self,
     ]
