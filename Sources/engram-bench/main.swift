@@ -8,6 +8,7 @@ let groups: [(String, () -> Void)] = [
     ("robot", runRobotBenchmarks),
     ("spiking", runSpikingBenchmarks),
     ("servobus", runServoBusBenchmarks),
+    ("perception", runPerceptionBenchmarks),
 ]
 let requested = Array(CommandLine.arguments.dropFirst())
 if requested.contains("--help") || requested.contains("-h") {

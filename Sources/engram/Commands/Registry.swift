@@ -11,5 +11,7 @@ enum Registry {
         ReplayCommand.self,
         PortsCommand.self,
         SimSerialCommand.self,
+        FewShotCommand.self,
+        FewShotTrainCommand.self,
     ]
 }
