@@ -3,7 +3,7 @@ import Tensors
 
 /// The float types the meta-gradient tape runs in: `Float` on the training path, `Double` for the
 /// finite-difference gradient check.
-public protocol MetaScalar: BinaryFloatingPoint, SIMDScalar, Sendable {}
+public protocol MetaScalar: BinaryFloatingPoint, SIMDScalar, Sendable, Codable {}
 extension Float: MetaScalar {}
 extension Double: MetaScalar {}
 
