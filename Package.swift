@@ -65,7 +65,9 @@ let package = Package(
         .target(name: "EngramTestSupport", dependencies: ["Tensors"], path: "Tests/EngramTestSupport"),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors", "EngramTestSupport"], swiftSettings: numericFlags),
         .testTarget(name: "YAMLCodingTests", dependencies: ["YAMLCoding", "EngramTestSupport"]),
-        .testTarget(name: "PhaseChangeTests", dependencies: ["PhaseChange", "EngramTestSupport"], swiftSettings: numericFlags),
+        .testTarget(
+            name: "PhaseChangeTests", dependencies: ["PhaseChange", "EngramTestSupport"],
+            exclude: ["Reference"], swiftSettings: numericFlags),
         .testTarget(name: "SpikingTests", dependencies: ["Spiking", "EngramTestSupport"], swiftSettings: numericFlags),
         .testTarget(name: "MetaLearningTests", dependencies: ["MetaLearning", "EngramTestSupport"], swiftSettings: numericFlags),
         .testTarget(name: "ServoBusTests", dependencies: ["ServoBus", "EngramTestSupport"]),

@@ -3,5 +3,8 @@
 enum Registry {
     static let commands: [any EngramCommand.Type] = [
         VersionCommand.self,
+        PCMCommand.self,
+        AdaptCommand.self,
+        EvaluateCommand.self,
     ]
 }

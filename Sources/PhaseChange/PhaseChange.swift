@@ -1,1 +1,0 @@
-// The PhaseChange module: see ../shared/DESIGN.md for what it owns.
