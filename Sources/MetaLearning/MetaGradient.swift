@@ -1,4 +1,5 @@
 import Foundation
+import Spiking
 import Tensors
 
 /// The recorded forward pass of one task's inner loop (trial 1 with eligibility, LSG, e-prop update,
@@ -124,13 +125,19 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
     let kinematics: any ForwardKinematics
     /// Joint index in `kinematics` of each trainee output.
     let drivenJoints: [Int]
+    /// All joint angles before the first step (the integration start).
+    let restAngles: [Double]
     let alpha: S, kappa: S, rho: S
     let traineeThreshold: S, lsgThreshold: S, beta: S, gamma: S, eta: S
     /// Clock spikes per step: bit k set when clock neuron k spikes.
     let clockMask: [UInt32]
+    /// The LSG's binary target code (low bits of int((c+1)·2^(bits−1)), paper-model.md §2.2).
+    let targetCode: TargetCode
 
-    init(architecture a: MetaArchitecture, options: MetaGradientOptions, kinematics: any ForwardKinematics, drivenJoints: [Int]) {
+    init(architecture a: MetaArchitecture, options: MetaGradientOptions, kinematics: any ForwardKinematics, drivenJoints: [Int], restAngles: [Double]) {
         precondition(drivenJoints.count == a.outputs, "one driven joint per trainee output")
+        precondition(restAngles.count == kinematics.jointCount, "one rest angle per joint")
+        self.restAngles = restAngles
         precondition(a.clockInputs <= 32)
         architecture = a
         self.options = options
@@ -144,6 +151,7 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
         beta = S(a.adaptationStrength)
         gamma = S(a.dampening)
         eta = S(a.innerLearningRate)
+        targetCode = TargetCode(bits: a.codeBits)
         clockMask = (0..<a.steps).map { t in
             var bits: UInt32 = 0
             for k in 0..<a.clockInputs where a.clockSpikes(neuron: k, step: t) { bits |= 1 << UInt32(k) }
@@ -204,8 +212,8 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
             let row = tape.lsgInputs.pointer + t * tape.u
             for i in 0..<m where clockMask[t] & (1 << UInt32(i)) != 0 { row[Int(c)] = Int32(i); c += 1 }
             for coordinate in 0..<a.codedCoordinates {
-                let value = target.positions[t * 3 + coordinate]
-                for bit in 0..<a.codeBits where TargetCode.bit(bit, of: value, bits: a.codeBits) {
+                let code = targetCode.code(target.positions[t * 3 + coordinate])
+                for bit in 0..<a.codeBits where (code >> UInt64(bit)) & 1 == 1 {
                     row[Int(c)] = Int32(m + coordinate * a.codeBits + bit); c += 1
                 }
             }
@@ -428,7 +436,7 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
         let steps = tape.t, k = tape.k
         let dt = architecture.robotSecondsPerStep
         let y = tape.output.pointer, gy = tape.outputGradient.pointer
-        var q = [Double](repeating: 0, count: kinematics.jointCount)
+        var q = restAngles
         var velocitySum = 0.0, positionSum = 0.0
         // Forward: positions and the per-step joint gradient of the position term, accumulated backwards.
         var jointGradients = [Double](repeating: 0, count: steps * k)
@@ -468,7 +476,6 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
                   lossScale: S, traineeRateCoefficients: UnsafePointer<S>, lsgRateCoefficients: UnsafePointer<S>) {
         let n = tape.n, m = tape.m, k = tape.k, steps = tape.t
         let pcm = options.pcm == .paper
-        let w0In = pcm ? UnsafePointer(tape.w0In.pointer) : UnsafePointer(p.pointer(.traineeInput))
         let w0Rec = pcm ? UnsafePointer(tape.w0Rec.pointer) : UnsafePointer(p.pointer(.traineeRecurrent))
         let w0Out = pcm ? UnsafePointer(tape.w0Out.pointer) : UnsafePointer(p.pointer(.traineeOutput))
 
@@ -529,7 +536,6 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
         // Trial 1.
         traineeBackward(tape, trial: 0, worker: w, wRec: w0Rec, wOut: w0Out, rate: traineeRateCoefficients,
                         lossScale: lossScale, gIn: w.gW0In.pointer, gRec: w.gW0Rec.pointer, externalV: gvx, externalZ: gzx)
-        _ = w0In
 
         // Into the accumulator, through the initial programming.
         let gIn = w.gradient.pointer(.traineeInput), gRec = w.gradient.pointer(.traineeRecurrent)

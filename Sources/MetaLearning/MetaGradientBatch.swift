@@ -44,14 +44,15 @@ public final class MetaBatchEvaluator<S: MetaScalar>: @unchecked Sendable {
     let lsgCoefficients: ScratchBuffer<S>
 
     /// Buffers for `batchSize` tasks and `threads` workers (allocated once, reused every call).
-    public init(architecture: MetaArchitecture, options: MetaGradientOptions, kinematics: any ForwardKinematics,
-                drivenJoints: [Int], batchSize: Int, threads: Int) {
+    public init(architecture: MetaArchitecture, options: MetaGradientOptions, tasks sampler: any MetaTaskSampler,
+                batchSize: Int, threads: Int) {
         precondition(batchSize > 0 && threads > 0)
         self.architecture = architecture
         self.options = options
         self.batchSize = batchSize
         self.threads = min(threads, batchSize)
-        engine = MetaGradientEngine(architecture: architecture, options: options, kinematics: kinematics, drivenJoints: drivenJoints)
+        engine = MetaGradientEngine(architecture: architecture, options: options, kinematics: sampler.anyKinematics,
+                                    drivenJoints: sampler.drivenJoints, restAngles: sampler.restAngles)
         tapes = (0..<batchSize).map { _ in MetaTaskTape(architecture: architecture) }
         workers = (0..<min(threads, batchSize)).map { _ in MetaGradientWorker(architecture: architecture) }
         traineeCoefficients = ScratchBuffer(count: architecture.traineeNeurons, zero: 0)

@@ -202,16 +202,3 @@ public struct MetaTaskTarget: Sendable, Equatable {
         self.positions = positions
     }
 }
-
-/// The LSG's 16-bit binary target code (§2.2): coordinate c → low `bits` bits of int((c+1)·2^(bits−1)),
-/// least significant first, computed in Double with a wide integer and masked (never narrowed).
-public enum TargetCode {
-    /// Whether bit `bit` of the code of coordinate value `c` is set.
-    public static func bit(_ bit: Int, of c: Double, bits: Int) -> Bool {
-        let scaled = (c + 1) * Double(1 << (bits - 1))
-        guard scaled.isFinite else { return false }
-        let code = Int64(scaled.rounded(.towardZero))
-        let masked = code & ((Int64(1) << Int64(bits)) - 1)
-        return (masked >> Int64(bit)) & 1 == 1
-    }
-}

@@ -16,17 +16,18 @@ func tinyArchitecture() -> MetaArchitecture {
     return a
 }
 
-func tinySampler() -> BrownianTaskSampler {
-    var s = BrownianTaskSampler.scorbot
+func tinySampler() -> TaskFamily<ScorbotKinematics> {
+    var s = TaskFamily.paperScorbot
+    s.steps = 20
     s.windowLength = 10
-    s.velocityScale = 3
+    s.brownianScale = 3
     return s
 }
 
 func tinyTasks(_ a: MetaArchitecture, count: Int, seed: UInt64) -> [MetaTaskTarget] {
     var rng = RandomSource(seed: seed)
     let sampler = tinySampler()
-    return (0..<count).map { _ in sampler.sample(steps: a.steps, rng: &rng) }
+    return (0..<count).map { _ in sampler.sampleTarget(&rng) }
 }
 
 /// Parameters scaled so the smooth network sits in a sensitive regime.
@@ -48,8 +49,7 @@ func gradientCheck(options: MetaGradientOptions, batch: Int, threads: Int, perTe
     let a = tinyArchitecture()
     let sampler = tinySampler()
     let tasks = tinyTasks(a, count: batch, seed: 11)
-    let evaluator = MetaBatchEvaluator<Double>(architecture: a, options: options, kinematics: sampler.kinematics,
-                                               drivenJoints: sampler.drivenJoints, batchSize: batch, threads: threads)
+    let evaluator = MetaBatchEvaluator<Double>(architecture: a, options: options, tasks: sampler, batchSize: batch, threads: threads)
     let base = tinyParameters(a, seed: 5)
     let flat = FlatParameters(base, architecture: a)
     let gradient = FlatParameters<Double>(zerosFor: a)
@@ -111,8 +111,7 @@ struct MetaGradientTests {
         var results: [[Float]] = []
         var losses: [Double] = []
         for threads in [1, 2] {
-            let ev = MetaBatchEvaluator<Float>(architecture: a, options: MetaGradientOptions(), kinematics: sampler.kinematics,
-                                               drivenJoints: sampler.drivenJoints, batchSize: 3, threads: threads)
+            let ev = MetaBatchEvaluator<Float>(architecture: a, options: MetaGradientOptions(), tasks: sampler, batchSize: 3, threads: threads)
             let g = FlatParameters<Float>(zerosFor: a)
             losses.append(ev.evaluate(base, tasks: tasks, noiseSeed: 1, gradient: g).loss)
             results.append(Array(UnsafeBufferPointer(start: g.storage, count: g.count)))
