@@ -152,11 +152,8 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
         gamma = S(a.dampening)
         eta = S(a.innerLearningRate)
         targetCode = TargetCode(bits: a.codeBits)
-        clockMask = (0..<a.steps).map { t in
-            var bits: UInt32 = 0
-            for k in 0..<a.clockInputs where a.clockSpikes(neuron: k, step: t) { bits |= 1 << UInt32(k) }
-            return bits
-        }
+        let clock = ClockInput(neurons: a.clockInputs, windowSteps: a.clockWindowSteps, spikeEvery: a.clockSpikeInterval)
+        clockMask = (0..<a.steps).map { t in clock.spikingNeuron(at: t).map { UInt32(1) << UInt32($0) } ?? 0 }
     }
 
     // MARK: Spike function

@@ -76,12 +76,6 @@ public struct MetaArchitecture: Sendable, Equatable {
         case .lsgOutput: return (lsgNeurons, traineeNeurons)
         }
     }
-
-    /// Whether clock neuron `k` spikes at step `t` (§2.2).
-    public func clockSpikes(neuron k: Int, step t: Int) -> Bool {
-        let start = k * clockWindowSteps
-        return t >= start && t < start + clockWindowSteps && (t - start) % clockSpikeInterval == 0
-    }
 }
 
 /// The six meta-learned tensors, named as in the official checkpoint.

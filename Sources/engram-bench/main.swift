@@ -4,6 +4,7 @@ import Foundation
 /// Usage: engram-bench [group ...]   (groups: tensors; default: all)
 let groups: [(String, () -> Void)] = [
     ("tensors", runTensorsBenchmarks),
+    ("metalearning", runMetaLearningBenchmarks),
 ]
 let requested = Array(CommandLine.arguments.dropFirst())
 if requested.contains("--help") || requested.contains("-h") {

@@ -6,5 +6,6 @@ enum Registry {
         PCMCommand.self,
         AdaptCommand.self,
         EvaluateCommand.self,
+        MetaTrainCommand.self,
     ]
 }
