@@ -86,7 +86,13 @@ final class MetaGradientWorker<S: MetaScalar>: @unchecked Sendable {
     let gradient: FlatParameters<S>
     let gW1In: ScratchBuffer<S>, gW1Rec: ScratchBuffer<S>
     let gW0In: ScratchBuffer<S>, gW0Rec: ScratchBuffer<S>, gWOut: ScratchBuffer<S>
-    let gLearningSignals: ScratchBuffer<S>   // [t, n]
+    /// Tasks whose LSG backward passes run in lockstep (weight rows reused across them).
+    let blockSize: Int
+    let gLearningSignals: ScratchBuffer<S>   // [slot, t, n]
+    let lsgGV: ScratchBuffer<S>              // [slot, 2, nl]: ∂/∂v at t (parity t) and t+1
+    let lsgGB: ScratchBuffer<S>              // [slot, 2, nl]: ∂/∂b likewise
+    let lsgGL: ScratchBuffer<S>              // [slot, n]: ∂/∂L_t accumulated through the readout leak
+    let lsgPsi: ScratchBuffer<S>             // [slot, nl]: ψ of the LSG at the current step
     let gExternalV: ScratchBuffer<S>         // [t, n] ∂/∂v from ψ inside ΔW
     let gExternalZ: ScratchBuffer<S>         // [t, n] ∂/∂z from the recurrent trace inside ΔW
     let gv: ScratchBuffer<S>, gvNext: ScratchBuffer<S>
@@ -94,13 +100,18 @@ final class MetaGradientWorker<S: MetaScalar>: @unchecked Sendable {
     let gOut: ScratchBuffer<S>
     let gAccumulator: ScratchBuffer<S>
 
-    init(architecture a: MetaArchitecture) {
+    init(architecture a: MetaArchitecture, blockSize: Int = 8) {
         let n = a.traineeNeurons, nl = a.lsgNeurons, m = a.clockInputs
+        self.blockSize = blockSize
+        lsgGV = ScratchBuffer(count: blockSize * 2 * nl, zero: 0)
+        lsgGB = ScratchBuffer(count: blockSize * 2 * nl, zero: 0)
+        lsgGL = ScratchBuffer(count: blockSize * n, zero: 0)
+        lsgPsi = ScratchBuffer(count: blockSize * nl, zero: 0)
         gradient = FlatParameters(zerosFor: a)
         gW1In = ScratchBuffer(count: m * n, zero: 0); gW1Rec = ScratchBuffer(count: n * n, zero: 0)
         gW0In = ScratchBuffer(count: m * n, zero: 0); gW0Rec = ScratchBuffer(count: n * n, zero: 0)
         gWOut = ScratchBuffer(count: n * a.outputs, zero: 0)
-        gLearningSignals = ScratchBuffer(count: a.steps * n, zero: 0)
+        gLearningSignals = ScratchBuffer(count: blockSize * a.steps * n, zero: 0)
         gExternalV = ScratchBuffer(count: a.steps * n, zero: 0)
         gExternalZ = ScratchBuffer(count: a.steps * n, zero: 0)
         gv = ScratchBuffer(count: max(n, nl), zero: 0); gvNext = ScratchBuffer(count: max(n, nl), zero: 0)
@@ -466,11 +477,23 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
 
     // MARK: Backward
 
-    /// Adds this task's gradient to `worker.gradient`: ∂/∂θ of `lossScale`·(task loss) plus the rate
-    /// regulariser's share, given the regulariser's per-spike coefficients (`traineeRateCoefficients`:
-    /// ∂L_reg/∂z for every trainee spike variable, `lsgRateCoefficients` for the LSG).
-    func backward(_ tape: MetaTaskTape<S>, parameters p: FlatParameters<S>, worker w: MetaGradientWorker<S>,
+    /// Adds the gradients of `tapes` (at most `worker.blockSize` tasks) to `worker.gradient`: ∂/∂θ of
+    /// `lossScale`·(task loss) plus the rate regulariser's share, given the regulariser's per-spike
+    /// coefficients (`traineeRateCoefficients`: ∂L_reg/∂z for every trainee spike variable,
+    /// `lsgRateCoefficients` for the LSG). The trainee part runs task by task; the LSG part in lockstep.
+    func backward(_ tapes: [MetaTaskTape<S>], parameters p: FlatParameters<S>, worker w: MetaGradientWorker<S>,
                   lossScale: S, traineeRateCoefficients: UnsafePointer<S>, lsgRateCoefficients: UnsafePointer<S>) {
+        precondition(tapes.count <= w.blockSize)
+        for (slot, tape) in tapes.enumerated() {
+            traineeBackward(tape, slot: slot, parameters: p, worker: w, lossScale: lossScale, traineeRateCoefficients: traineeRateCoefficients)
+        }
+        lsgBackward(tapes, parameters: p, worker: w, rate: lsgRateCoefficients)
+    }
+
+    /// The trainee part of one task's backward pass: trial 2, the update, trial 1; leaves ∂/∂L in the
+    /// worker's learning-signal slot `slot`.
+    private func traineeBackward(_ tape: MetaTaskTape<S>, slot: Int, parameters p: FlatParameters<S>, worker w: MetaGradientWorker<S>,
+                                 lossScale: S, traineeRateCoefficients: UnsafePointer<S>) {
         let n = tape.n, m = tape.m, k = tape.k, steps = tape.t
         let pcm = options.pcm == .paper
         let w0Rec = pcm ? UnsafePointer(tape.w0Rec.pointer) : UnsafePointer(p.pointer(.traineeRecurrent))
@@ -478,7 +501,7 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
 
         // Trial 2.
         w.gW1In.fill(0); w.gW1Rec.fill(0); w.gWOut.fill(0)
-        traineeBackward(tape, trial: 1, worker: w, wRec: UnsafePointer(tape.w1Rec.pointer), wOut: w0Out,
+        trialBackward(tape, trial: 1, worker: w, wRec: UnsafePointer(tape.w1Rec.pointer), wOut: w0Out,
                         rate: traineeRateCoefficients, lossScale: lossScale,
                         gIn: w.gW1In.pointer, gRec: w.gW1Rec.pointer, externalV: nil, externalZ: nil)
         for i in 0..<n { w.gW1Rec[i * n + i] = 0 }
@@ -492,7 +515,7 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
 
         // Through ΔW: ∂/∂H_s, then ∂/∂(Lψ)_t = Σ_{s≤t} α^{t−s} ∂/∂H_s, then ∂/∂L, ∂/∂ψ and ∂/∂z of the trace.
         let H = tape.filteredSignals.pointer, L = tape.learningSignals.pointer
-        let gL = w.gLearningSignals.pointer, gvx = w.gExternalV.pointer, gzx = w.gExternalZ.pointer
+        let gL = w.gLearningSignals.pointer + slot * steps * n, gvx = w.gExternalV.pointer, gzx = w.gExternalZ.pointer
         let acc = w.gAccumulator.pointer
         acc.update(repeating: 0, count: n)
         let minusEta = -eta
@@ -531,7 +554,7 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
         }
 
         // Trial 1.
-        traineeBackward(tape, trial: 0, worker: w, wRec: w0Rec, wOut: w0Out, rate: traineeRateCoefficients,
+        trialBackward(tape, trial: 0, worker: w, wRec: w0Rec, wOut: w0Out, rate: traineeRateCoefficients,
                         lossScale: lossScale, gIn: w.gW0In.pointer, gRec: w.gW0Rec.pointer, externalV: gvx, externalZ: gzx)
 
         // Into the accumulator, through the initial programming.
@@ -541,12 +564,11 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
         for i in 0..<(n * n) where i / n != i % n { gRec[i] += w.gW0Rec[i] * (pcm ? tape.gain0Rec[i] : 1) }
         for i in 0..<(n * k) { gOut[i] += w.gWOut[i] * (pcm ? tape.gain0Out[i] : 1) }
 
-        lsgBackward(tape, parameters: p, worker: w, rate: lsgRateCoefficients)
     }
 
     /// BPTT through one trainee trial. Upstream: ∂/∂y (trial 2, from the tape, times `lossScale`), the
     /// rate coefficients on every z, and for trial 1 the external ∂/∂v (ψ inside ΔW) and ∂/∂z (trace).
-    private func traineeBackward(_ tape: MetaTaskTape<S>, trial: Int, worker w: MetaGradientWorker<S>,
+    private func trialBackward(_ tape: MetaTaskTape<S>, trial: Int, worker w: MetaGradientWorker<S>,
                                  wRec: UnsafePointer<S>, wOut: UnsafePointer<S>, rate: UnsafePointer<S>, lossScale: S,
                                  gIn: UnsafeMutablePointer<S>, gRec: UnsafeMutablePointer<S>,
                                  externalV: UnsafePointer<S>?, externalZ: UnsafePointer<S>?) {
@@ -602,65 +624,77 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
         }
     }
 
-    /// BPTT through the LSG given ∂/∂L (worker.gLearningSignals) and the rate coefficients.
-    private func lsgBackward(_ tape: MetaTaskTape<S>, parameters p: FlatParameters<S>, worker w: MetaGradientWorker<S>, rate: UnsafePointer<S>) {
-        let n = tape.n, nl = tape.nl, steps = tape.t
+    /// BPTT through the LSG for a block of tasks given ∂/∂L (the worker's learning-signal slots) and the
+    /// rate coefficients. Time runs backwards in lockstep over the block; for each neuron j the rows
+    /// W_rec[j, :] and W_out[j, :] are loaded once and used for every task whose ψ_j is non-zero.
+    private func lsgBackward(_ tapes: [MetaTaskTape<S>], parameters p: FlatParameters<S>, worker w: MetaGradientWorker<S>, rate: UnsafePointer<S>) {
+        let n = architecture.traineeNeurons, nl = architecture.lsgNeurons, steps = architecture.steps
+        let count = tapes.count
         let thr = lsgThreshold
         let wRec = p.pointer(.lsgRecurrent), wOut = p.pointer(.lsgOutput)
         let gIn = w.gradient.pointer(.lsgInput), gRec = w.gradient.pointer(.lsgRecurrent), gOutW = w.gradient.pointer(.lsgOutput)
-        let v = tape.lsgV.pointer, z = tape.lsgZ.pointer, act = tape.lsgActive.pointer, A = tape.lsgThresholds.pointer
-        let spikes = tape.lsgSpikes.pointer, counts = tape.lsgSpikeCounts.pointer
-        let gLt = w.gLearningSignals.pointer
-        var gv = w.gv.pointer, gvn = w.gvNext.pointer
-        var gb = w.gb.pointer, gbn = w.gbNext.pointer
-        gvn.update(repeating: 0, count: nl)
-        gbn.update(repeating: 0, count: nl)
-        let gL = w.gAccumulator.pointer
-        gL.update(repeating: 0, count: n)
         let firstALIF = architecture.lsgPlainNeurons
         let fullThresholdGradient = options.adaptiveThresholdSpikeGradient
+        w.lsgGV.fill(0); w.lsgGB.fill(0); w.lsgGL.fill(0)
+        let GV = w.lsgGV.pointer, GB = w.lsgGB.pointer, GL = w.lsgGL.pointer
+        let psiSlot = w.lsgPsi.pointer
         for t in stride(from: steps - 1, through: 0, by: -1) {
+            let cur = t & 1, nxt = (t + 1) & 1
             let base = t * nl
-            for j in 0..<n { gL[j] = gLt[t * n + j] + kappa * gL[j] }
-            let list = spikes + base
-            for q in 0..<Int(counts[t]) {
-                let i = Int(list[q])
-                vectorAXPY(z[base + i], gL, gOutW + i * n, n)
+            for b in 0..<count {
+                let tape = tapes[b]
+                let gLt = w.gLearningSignals.pointer + (b * steps + t) * n
+                let gL = GL + b * n
+                for j in 0..<n { gL[j] = gLt[j] + kappa * gL[j] }
+                let z = tape.lsgZ.pointer, list = tape.lsgSpikes.pointer + base
+                for q in 0..<Int(tape.lsgSpikeCounts[t]) {
+                    let i = Int(list[q])
+                    vectorAXPY(z[base + i], gL, gOutW + i * n, n)
+                }
+                let v = tape.lsgV.pointer + base, act = tape.lsgActive.pointer + base, A = tape.lsgThresholds.pointer + base
+                let psi = psiSlot + b * nl
+                for j in 0..<nl { psi[j] = act[j] != 0 ? pseudoDerivative((v[j] - A[j]) / thr, threshold: thr) : 0 }
             }
             for j in 0..<nl {
-                var g = alpha * gvn[j]
-                var gSpikeThreshold: S = 0
-                if act[base + j] != 0 {
-                    let psi = pseudoDerivative((v[base + j] - A[base + j]) / thr, threshold: thr)
+                let rowRec = wRec + j * nl, rowOut = wOut + j * n
+                let diagonal = rowRec[j]
+                for b in 0..<count {
+                    let gv = GV + (b * 2 + cur) * nl, gvn = GV + (b * 2 + nxt) * nl
+                    let gb = GB + (b * 2 + cur) * nl, gbn = GB + (b * 2 + nxt) * nl
+                    let psi = psiSlot[b * nl + j]
+                    var g = alpha * gvn[j]
+                    var gSpikeThreshold: S = 0
                     if psi != 0 {
-                        var gz = rate[j] + vectorDot(wOut + j * n, gL, n)
+                        var gz = rate[j] + vectorDot(rowOut, GL + b * n, n)
                         if t + 1 < steps {
-                            gz += vectorDot(wRec + j * nl, gvn, nl) - wRec[j * nl + j] * gvn[j] - A[base + nl + j] * gvn[j]
+                            let aNext = tapes[b].lsgThresholds[base + nl + j]
+                            gz += vectorDot(rowRec, gvn, nl) - diagonal * gvn[j] - aNext * gvn[j]
                             if j >= firstALIF { gz += gbn[j] }
                         }
                         g += psi * gz
                         if fullThresholdGradient { gSpikeThreshold = -psi * gz }
                     }
-                }
-                gv[j] = g
-                if j >= firstALIF {
-                    // v_t has −A_t z_{t−1}; z_t depends on A_t (when the full gradient is asked for); A_t = thr + β b_t.
-                    let zPrev: S = t > 0 ? z[base - nl + j] : 0
-                    let gA = -zPrev * g + gSpikeThreshold
-                    gb[j] = rho * gbn[j] + beta * gA
-                }
-            }
-            let inputs = tape.lsgInputs.pointer + t * tape.u
-            for s in 0..<Int(tape.lsgInputCounts[t]) { vectorAdd(gv, gIn + Int(inputs[s]) * nl, nl) }
-            if t > 0 {
-                let listPrev = spikes + (t - 1) * nl, zp = z + (t - 1) * nl
-                for q in 0..<Int(counts[t - 1]) {
-                    let i = Int(listPrev[q])
-                    vectorAXPY(zp[i], gv, gRec + i * nl, nl)
+                    gv[j] = g
+                    if j >= firstALIF {
+                        // v_t has −A_t z_{t−1}; z_t depends on A_t (when the full gradient is asked for); A_t = thr + β b_t.
+                        let zPrev: S = t > 0 ? tapes[b].lsgZ[base - nl + j] : 0
+                        gb[j] = rho * gbn[j] + beta * (-zPrev * g + gSpikeThreshold)
+                    }
                 }
             }
-            swap(&gv, &gvn)
-            swap(&gb, &gbn)
+            for b in 0..<count {
+                let tape = tapes[b]
+                let gv = GV + (b * 2 + cur) * nl
+                let inputs = tape.lsgInputs.pointer + t * tape.u
+                for s in 0..<Int(tape.lsgInputCounts[t]) { vectorAdd(gv, gIn + Int(inputs[s]) * nl, nl) }
+                if t > 0 {
+                    let listPrev = tape.lsgSpikes.pointer + (t - 1) * nl, zp = tape.lsgZ.pointer + (t - 1) * nl
+                    for q in 0..<Int(tape.lsgSpikeCounts[t - 1]) {
+                        let i = Int(listPrev[q])
+                        vectorAXPY(zp[i], gv, gRec + i * nl, nl)
+                    }
+                }
+            }
         }
     }
 }

@@ -115,11 +115,13 @@ public final class MetaBatchEvaluator<S: MetaScalar>: @unchecked Sendable {
                 let worker = workers[w]
                 let tc = UnsafePointer(tcBuffer.pointer), lc = UnsafePointer(lcBuffer.pointer)
                 worker.gradient.zero()
-                var b = w
-                while b < batch {
-                    engine.backward(tapes[b], parameters: parameters, worker: worker, lossScale: scale,
+                let mine = Array(stride(from: w, to: batch, by: threads))
+                var start = 0
+                while start < mine.count {
+                    let block = mine[start..<min(start + worker.blockSize, mine.count)].map { tapes[$0] }
+                    engine.backward(block, parameters: parameters, worker: worker, lossScale: scale,
                                     traineeRateCoefficients: tc, lsgRateCoefficients: lc)
-                    b += threads
+                    start += worker.blockSize
                 }
             }
             gradient.zero()
