@@ -93,6 +93,7 @@ final class MetaGradientWorker<S: MetaScalar>: @unchecked Sendable {
     let lsgGB: ScratchBuffer<S>              // [slot, 2, nl]: ∂/∂b likewise
     let lsgGL: ScratchBuffer<S>              // [slot, n]: ∂/∂L_t accumulated through the readout leak
     let lsgPsi: ScratchBuffer<S>             // [slot, nl]: ψ of the LSG at the current step
+    let lsgDots: ScratchBuffer<S>            // [slot]: W_out[j,:]·∂L + W_rec[j,:]·∂v_{t+1}
     let gExternalV: ScratchBuffer<S>         // [t, n] ∂/∂v from ψ inside ΔW
     let gExternalZ: ScratchBuffer<S>         // [t, n] ∂/∂z from the recurrent trace inside ΔW
     let gv: ScratchBuffer<S>, gvNext: ScratchBuffer<S>
@@ -107,6 +108,7 @@ final class MetaGradientWorker<S: MetaScalar>: @unchecked Sendable {
         lsgGB = ScratchBuffer(count: blockSize * 2 * nl, zero: 0)
         lsgGL = ScratchBuffer(count: blockSize * n, zero: 0)
         lsgPsi = ScratchBuffer(count: blockSize * nl, zero: 0)
+        lsgDots = ScratchBuffer(count: blockSize, zero: 0)
         gradient = FlatParameters(zerosFor: a)
         gW1In = ScratchBuffer(count: m * n, zero: 0); gW1Rec = ScratchBuffer(count: n * n, zero: 0)
         gW0In = ScratchBuffer(count: m * n, zero: 0); gW0Rec = ScratchBuffer(count: n * n, zero: 0)
@@ -638,6 +640,7 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
         w.lsgGV.fill(0); w.lsgGB.fill(0); w.lsgGL.fill(0)
         let GV = w.lsgGV.pointer, GB = w.lsgGB.pointer, GL = w.lsgGL.pointer
         let psiSlot = w.lsgPsi.pointer
+        let dots = w.lsgDots.pointer
         for t in stride(from: steps - 1, through: 0, by: -1) {
             let cur = t & 1, nxt = (t + 1) & 1
             let base = t * nl
@@ -655,9 +658,29 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
                 let psi = psiSlot + b * nl
                 for j in 0..<nl { psi[j] = act[j] != 0 ? pseudoDerivative((v[j] - A[j]) / thr, threshold: thr) : 0 }
             }
+            let last = t + 1 == steps
             for j in 0..<nl {
                 let rowRec = wRec + j * nl, rowOut = wOut + j * n
                 let diagonal = rowRec[j]
+                // W_out[j,:]·∂L and W_rec[j,:]·∂v_{t+1} for every task of the block that needs them,
+                // four tasks per pass over the rows where possible.
+                var group = 0
+                while group < count {
+                    let size = min(4, count - group)
+                    var needed = 0
+                    for b in group..<(group + size) where psiSlot[b * nl + j] != 0 { needed += 1 }
+                    if size == 4 && needed >= 2 {
+                        let o = vectorDot4(rowOut, GL + group * n, GL + (group + 1) * n, GL + (group + 2) * n, GL + (group + 3) * n, n)
+                        let r: SIMD4<S> = last ? SIMD4() : vectorDot4(rowRec, GV + (group * 2 + nxt) * nl, GV + ((group + 1) * 2 + nxt) * nl,
+                                                                  GV + ((group + 2) * 2 + nxt) * nl, GV + ((group + 3) * 2 + nxt) * nl, nl)
+                        for q in 0..<4 { dots[group + q] = o[q] + r[q] }
+                    } else if needed > 0 {
+                        for b in group..<(group + size) where psiSlot[b * nl + j] != 0 {
+                            dots[b] = vectorDot(rowOut, GL + b * n, n) + (last ? 0 : vectorDot(rowRec, GV + (b * 2 + nxt) * nl, nl))
+                        }
+                    }
+                    group += size
+                }
                 for b in 0..<count {
                     let gv = GV + (b * 2 + cur) * nl, gvn = GV + (b * 2 + nxt) * nl
                     let gb = GB + (b * 2 + cur) * nl, gbn = GB + (b * 2 + nxt) * nl
@@ -665,10 +688,10 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
                     var g = alpha * gvn[j]
                     var gSpikeThreshold: S = 0
                     if psi != 0 {
-                        var gz = rate[j] + vectorDot(rowOut, GL + b * n, n)
-                        if t + 1 < steps {
+                        var gz = rate[j] + dots[b]
+                        if !last {
                             let aNext = tapes[b].lsgThresholds[base + nl + j]
-                            gz += vectorDot(rowRec, gvn, nl) - diagonal * gvn[j] - aNext * gvn[j]
+                            gz += -diagonal * gvn[j] - aNext * gvn[j]
                             if j >= firstALIF { gz += gbn[j] }
                         }
                         g += psi * gz
