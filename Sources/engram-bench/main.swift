@@ -9,6 +9,7 @@ let groups: [(String, () -> Void)] = [
     ("spiking", runSpikingBenchmarks),
     ("servobus", runServoBusBenchmarks),
     ("perception", runPerceptionBenchmarks),
+    ("metalearning", runMetaLearningBenchmarks),
 ]
 let requested = Array(CommandLine.arguments.dropFirst())
 if requested.contains("--help") || requested.contains("-h") {

@@ -13,5 +13,6 @@ enum Registry {
         SimSerialCommand.self,
         FewShotCommand.self,
         FewShotTrainCommand.self,
+        MetaTrainCommand.self,
     ]
 }
