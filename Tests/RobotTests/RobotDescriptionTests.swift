@@ -2,6 +2,7 @@ import EngramTestSupport
 import Foundation
 import Testing
 import YAMLCoding
+import ServoBus
 @testable import Robot
 
 /// The repository's Robots/ and Calibration/ folders.
@@ -119,7 +120,7 @@ private let miniArm = """
 
     @Test func unknownServoModel() {
         expectDescriptionError(miniArm.replacingOccurrences(of: "servo_id: 2, servo_model: sts3215", with: "servo_id: 2, servo_model: sts3250"),
-            "robot.yaml:5:44: joints[1].servo_model: invalid value 'sts3250'; did you mean 'sts3215'? (allowed: sts3215, xl430-w250, xl330-m288, xl330-m077, xm430-w350)")
+            "robot.yaml:5:44: joints[1].servo_model: invalid value 'sts3250'; did you mean 'sts3215'? (allowed: xl330-m077, xl330-m288, xl430-w250, sts3215)")
     }
 
     @Test func drivenJointThatDoesNotExist() {
