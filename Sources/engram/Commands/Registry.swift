@@ -6,5 +6,7 @@ enum Registry {
         PCMCommand.self,
         AdaptCommand.self,
         EvaluateCommand.self,
+        PortsCommand.self,
+        SimSerialCommand.self,
     ]
 }
