@@ -60,6 +60,8 @@ public struct RunSettings: Sendable {
     public var watchdogAction: WatchdogAction = .hold
     /// Poll SIGINT/SIGTERM each tick.
     public var watchSignals: Bool = true
+    /// Speed of the move to the start pose before the trial, as a fraction of each joint's max speed.
+    public var approachSpeedFraction: Double = 0.5
     /// Defaults: 100 Hz, simulated pacing, physical PCM, seed 0.
     public init() {}
 }
@@ -216,6 +218,20 @@ public struct RunSession: Sendable {
         return (network, timing.firstTrial, nil)
     }
 
+    /// The pose the trial starts from (rad, all joints): home, with the driven joints at the target's
+    /// q_0 = q_1 − Δt·ω_1 (the pose before its first step) when there is a target.
+    public var startPose: [Double] {
+        var pose = robot.homeRadians
+        if let target {
+            for (m, j) in robot.drivenJointIndices.enumerated() {
+                pose[j] = target.angles[m] - Self.stepSeconds * target.angularVelocity[m]
+            }
+        }
+        let limits = robot.jointLimitsRadians(calibration: calibration)
+        for j in pose.indices { pose[j] = min(max(pose[j], limits[j].lowerBound), limits[j].upperBound) }
+        return pose
+    }
+
     /// The safety envelope for this robot, calibration and rate.
     public func makeEnvelope() -> SafetyEnvelope {
         let limits = robot.jointLimitsRadians(calibration: calibration)
@@ -235,10 +251,21 @@ public struct RunSession: Sendable {
         let deviceClock: DeviceClock = settings.pacing == .simulated ? .simulated(start: readStart, period: period) : .wallClock(start: readStart)
         var policy = SpikingPolicy(network: network, clock: a.clock, steps: a.steps, drivenJoints: robot.drivenJointIndices,
                                    stepSeconds: Self.stepSeconds, deviceClock: deviceClock, rng: root.derived(1))
+        let start = startPose
+        policy.initialPose = start
         var envelope = makeEnvelope()
-        var loop = ControlLoop(rateHz: settings.rateHz, pacing: settings.pacing, duration: settings.duration, recorder: recorder,
+        // Bring the arm to the trial's start pose first (unrecorded), so the trial starts where the target does.
+        var approach = ApproachPolicy(goal: start, maxSpeed: robot.joints.map { $0.maxSpeedRadiansPerSecond * settings.approachSpeedFraction })
+        let approachLoop = ControlLoop(rateHz: settings.rateHz, pacing: settings.pacing, duration: nil, recorder: nil, watchSignals: settings.watchSignals)
+        let approached = approachLoop.run(arm: arm, policy: &approach, envelope: &envelope, expectedTicks: 64)
+        if approached.stoppedOnFault || approached.stopReason != "policy finished" {
+            let tracking: TrackingError? = nil
+            return RunOutcome(loop: approached, tracking: tracking, adaptation: adaptation, programming: nil, networkOutputs: [],
+                              integratedGoals: [], lastReadTime: 0)
+        }
+        envelope = makeEnvelope()
+        let loop = ControlLoop(rateHz: settings.rateHz, pacing: settings.pacing, duration: settings.duration, recorder: recorder,
                                watchSignals: settings.watchSignals)
-        loop.recorder = recorder
         let result = loop.run(arm: arm, policy: &policy, envelope: &envelope, expectedTicks: a.steps + 2)
         var programming: ProgrammingReport? = nil
         if let synapses = policy.network.synapses as? Crossbar, let readout = policy.network.readout as? Crossbar {

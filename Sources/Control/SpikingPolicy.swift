@@ -39,6 +39,14 @@ public struct SpikingPolicy<Weights: Synapses>: Policy {
     public private(set) var integratedGoals: [Double]
     /// Device read time of the last step (s).
     public private(set) var lastReadTime = 0.0
+    /// Granularity of the device clock (s): the read time advances in steps of this size, so a physical
+    /// crossbar recomputes its drifted conductances (one exp per device, about a millisecond for the
+    /// trainee) at most once per step instead of every tick. Drift goes with log(t), so over a 2.5 s trial
+    /// starting 32 s after programming the conductances change by under 0.2 % anyway.
+    public var readTimeResolution: Double = 5
+
+    /// The pose q_0 to integrate from (all joints, rad); nil takes the pose measured at start.
+    public var initialPose: [Double]?
 
     private let clock: SpikeRaster
     private var rng: RandomSource
@@ -65,9 +73,9 @@ public struct SpikingPolicy<Weights: Synapses>: Policy {
         angles = [Double](repeating: 0, count: drivenJoints.count)
     }
 
-    /// Resets the network to its zero state and takes `pose` as q_0.
+    /// Resets the network to its zero state and takes `initialPose`, or else the measured `pose`, as q_0.
     public mutating func start(from pose: [Double]) {
-        startPose = pose
+        startPose = initialPose ?? pose
         for (k, j) in drivenJoints.enumerated() { angles[k] = pose[j] }
         network.reset()
         outputs.removeAll(keepingCapacity: true)
@@ -75,12 +83,16 @@ public struct SpikingPolicy<Weights: Synapses>: Policy {
         startNanoseconds = LoopPacer.now()
     }
 
-    /// Device read time for tick `tick`.
+    /// Device read time for tick `tick`: the clock's start plus the elapsed (simulated or wall-clock)
+    /// seconds, rounded down to `readTimeResolution`.
     public func readTime(tick: Int) -> Double {
+        let start: Double, elapsed: Double
         switch deviceClock {
-        case .simulated(let start, let period): return start + Double(tick) * period
-        case .wallClock(let start): return start + Double(LoopPacer.now() &- startNanoseconds) * 1e-9
+        case .simulated(let s, let period): (start, elapsed) = (s, Double(tick) * period)
+        case .wallClock(let s): (start, elapsed) = (s, Double(LoopPacer.now() &- startNanoseconds) * 1e-9)
         }
+        guard readTimeResolution > 0 else { return start + elapsed }
+        return start + (elapsed / readTimeResolution).rounded(.down) * readTimeResolution
     }
 
     /// One network step on the clock input, ω integrated into the driven joints' goals.

@@ -211,12 +211,19 @@ public final class BusArm: Arm {
     }
 
     /// Torque off (best effort) and closes the port; later calls return `.deactivate`.
-    public func close() {
+    public func close() { disconnect(keepingTorque: false) }
+
+    /// Closes the port; with `keepingTorque` the servos keep holding their last goal (an arm under
+    /// gravity does not drop), otherwise torque is switched off first (best effort). Later calls return
+    /// `.deactivate`.
+    public func disconnect(keepingTorque: Bool) {
         guard !isClosed else { return }
-        for k in 0..<ids.count { goalValues[k].value = 0 }
-        // Best effort: the port may already be gone (a pulled cable); there is nothing more to do then.
-        do { try bus.syncWrite(.torqueEnable, goalValues) } catch {}
-        isTorqueEnabled = false
+        if !keepingTorque {
+            for k in 0..<ids.count { goalValues[k].value = 0 }
+            // Best effort: the port may already be gone (a pulled cable); there is nothing more to do then.
+            do { try bus.syncWrite(.torqueEnable, goalValues) } catch {}
+            isTorqueEnabled = false
+        }
         isClosed = true
         bus.close()
     }

@@ -6,6 +6,7 @@ enum Registry {
         PCMCommand.self,
         AdaptCommand.self,
         EvaluateCommand.self,
+        RunCommand.self,
         PortsCommand.self,
         SimSerialCommand.self,
     ]
