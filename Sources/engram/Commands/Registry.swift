@@ -7,6 +7,7 @@ enum Registry {
         AdaptCommand.self,
         EvaluateCommand.self,
         RunCommand.self,
+        CalibrateCommand.self,
         PortsCommand.self,
         SimSerialCommand.self,
     ]
