@@ -40,7 +40,8 @@ private let miniArm = """
     @Test func shippedRobotsLoad() throws {
         let scorbot = try RobotDescription.load(fromFileAt: repositoryFile("Robots/scorbot-er7"))
         #expect(scorbot.name == "scorbot-er7")
-        #expect(scorbot.isSimulationOnly)
+        // The Scorbot has an emulator-only Dynamixel bus (the real ED-Scorbot is not a Dynamixel arm).
+        #expect(scorbot.bus == BusDescription(protocol: .dynamixel2, baud: 1_000_000))
         #expect(scorbot.joints.map(\.name) == ["base", "shoulder", "elbow", "wrist"])
         #expect(scorbot.joints[0].limitsDegrees == -130...130)
         #expect(scorbot.joints[1].limitsDegrees == -70...70)

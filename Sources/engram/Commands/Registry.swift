@@ -9,6 +9,8 @@ enum Registry {
         PlotCommand.self,
         RecordCommand.self,
         ReplayCommand.self,
+        RunCommand.self,
+        CalibrateCommand.self,
         PortsCommand.self,
         SimSerialCommand.self,
         FewShotCommand.self,

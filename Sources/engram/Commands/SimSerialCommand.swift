@@ -1,4 +1,5 @@
 import Dispatch
+import Robot
 import ServoBus
 #if canImport(Glibc)
 @preconcurrency import Glibc
@@ -18,7 +19,12 @@ enum SimSerialCommand: EngramCommand {
         Faults (seeded by --seed): --faults drop=0.01,corrupt=0.01,truncate=0.01,delay_ms=2 for every servo,
         or '3:silent' / '2,4:drop=0.5' for some; --faults may be repeated.
 
+        With --robot DIR the servos are the robot's (ids, models, protocol from robot.yaml) and move with the
+        servo model of 'engram run --sim' (position loop with gain, velocity and acceleration limits, dead band,
+        4096-tick encoder), starting at the robot's home pose.
+
         Example: engram sim-serial --ids 1,2,3,4,5,6 --model sts3215 --faults drop=0.01 --seed 7
+        Example: engram sim-serial --robot Robots/scorbot-er7
         """
     static let options: [OptionSpec] = [
         .value("--robot", "dir", "Robot description folder (servo IDs, models and protocol)"),
@@ -28,7 +34,8 @@ enum SimSerialCommand: EngramCommand {
         .value("--faults", "spec", "Fault injection, e.g. drop=0.01,corrupt=0.01,delay_ms=2 or 3:silent", repeating: true),
         .value("--seed", "seed", "Seed for fault injection (default 0)"),
         .value("--return-delay-us", "us", "Override every servo's Return_Delay_Time, in microseconds (2 µs steps)"),
-        .value("--time-constant-ms", "ms", "Plant time constant: goal → present first-order lag (default 50)"),
+        .value("--time-constant-ms", "ms", "Plant time constant: goal → present first-order lag (default 50; not with --robot)"),
+        .value("--calibration", "file", "With --robot: place the servos at home as this calibration maps it (default: identity)"),
     ]
 
     /// Parses `1,2,3`, `1-6` or a mix into servo IDs.
@@ -51,9 +58,19 @@ enum SimSerialCommand: EngramCommand {
     /// The servos and protocol the arguments describe.
     static func configuration(_ arguments: ParsedArguments) throws -> (servos: [(id: UInt8, model: ServoModel)], wire: ServoProtocol) {
         let wireOption = arguments.string("--protocol").flatMap(ServoProtocol.init(rawValue:))
-        if let robot = arguments.string("--robot") {
-            // Robot descriptions belong to the Robot module; until it is wired in, say what works instead.
-            throw RuntimeError("--robot \(robot): robot descriptions are not available in this build yet; use --ids 1,2,3,4,5,6 --model sts3215 (or xl330-m288, xl430-w250)")
+        if let path = arguments.string("--robot") {
+            let robot = try RobotFiles.loadRobot(path)
+            guard let bus = robot.bus else {
+                throw RuntimeError("\(path): robot '\(robot.name)' has no bus in its robot.yaml (simulation only); use 'engram run --sim'")
+            }
+            if arguments.has("--ids") || arguments.has("--model") || arguments.has("--protocol") {
+                throw UsageError("--robot <dir> names the servos; drop --ids, --model and --protocol")
+            }
+            let servos = robot.joints.compactMap { j -> (id: UInt8, model: ServoModel)? in
+                guard let id = j.servoID, let model = j.servoModel else { return nil }
+                return (UInt8(id), model)
+            }
+            return (servos, bus.protocol)
         }
         guard let idText = arguments.string("--ids") else {
             throw UsageError("missing --ids <list> (or --robot <dir>): which servos to serve, e.g. --ids 1,2,3,4,5,6 --model sts3215")
@@ -85,8 +102,19 @@ enum SimSerialCommand: EngramCommand {
         let returnDelay = try arguments.int("--return-delay-us", in: 0...510)
         let emulator: ServoEmulator
         do {
-            emulator = try ServoEmulator(protocol: wire, servos: servos, plant: FirstOrderLagPlant(timeConstantSeconds: tau),
-                                         faults: faults, seed: seed)
+            if let path = arguments.string("--robot") {
+                // The robot's servos with the servo dynamics of `engram run --sim`, resting at home under the
+                // identity calibration (or --calibration, when the servos should read like a calibrated arm).
+                let robot = try RobotFiles.loadRobot(path)
+                let calibration = try RobotFiles.loadCalibration(arguments.string("--calibration"), robotPath: path, robot: robot, required: false)
+                emulator = try ServoEmulator.simulating(robot, calibration: calibration,
+                                                        faults: faults, seed: seed)
+            } else {
+                emulator = try ServoEmulator(protocol: wire, servos: servos, plant: FirstOrderLagPlant(timeConstantSeconds: tau),
+                                             faults: faults, seed: seed)
+            }
+        } catch let e as RuntimeError {
+            throw e
         } catch {
             throw UsageError("\(error)")
         }
