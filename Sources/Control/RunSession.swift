@@ -62,6 +62,9 @@ public struct RunSettings: Sendable {
     public var watchSignals: Bool = true
     /// Speed of the move to the start pose before the trial, as a fraction of each joint's max speed.
     public var approachSpeedFraction: Double = 0.5
+    /// Adapt to the target before running (false runs the controller as loaded and only measures
+    /// tracking against the target: the "before" of a demo).
+    public var adapt: Bool = true
     /// Defaults: 100 Hz, simulated pacing, physical PCM, seed 0.
     public init() {}
 }
@@ -202,7 +205,7 @@ public struct RunSession: Sendable {
     func prepareNetwork<W: Synapses>(rng: inout RandomSource, makeSynapses: (Int, Int) -> W)
         -> (network: RecurrentSpikingNetwork<W>, readStart: Double, adaptation: AdaptationResult?) {
         let a = checkpoint.architecture
-        if let target {
+        if let target, settings.adapt {
             let loss = TrajectoryLoss(kinematics: kinematics, drivenJoints: robot.drivenJointIndices, restAngles: robot.homeRadians)
             var adapter = OneShotAdaptation(architecture: a, weights: checkpoint.weights, loss: loss, quantize: quantizesUpdate,
                                             makeSynapses: makeSynapses)

@@ -2,6 +2,7 @@
 /// under Commands/ and naming it here.
 enum Registry {
     static let commands: [any EngramCommand.Type] = [
+        DemoCommand.self,
         VersionCommand.self,
         PCMCommand.self,
         AdaptCommand.self,
