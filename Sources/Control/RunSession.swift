@@ -174,7 +174,8 @@ public struct RunSession: Sendable {
         for name in robot.controller.drivenJoints where !file.joints.contains(name) {
             throw RunSessionError("\(path): missing column '\(name).pos'; \(robot.name)'s controller drives \(robot.controller.drivenJoints.joined(separator: ", "))")
         }
-        let full = file.derivingMissing(kinematics: AnyKinematics(robot.forwardKinematics), jointIndices: indices, restAngles: robot.homeRadians)
+        let fitted = file.rows == steps || file.rows < 2 ? file : file.resampled(rows: steps, stepSeconds: stepSeconds)
+        let full = fitted.derivingMissing(kinematics: AnyKinematics(robot.forwardKinematics), jointIndices: indices, restAngles: robot.homeRadians)
         guard full.rows == steps else {
             throw RunSessionError("\(path): has \(full.rows) rows; the controller runs \(steps) steps, so give \(steps) rows (\(String(format: "%.2f", Double(steps) * stepSeconds)) s at \(Int((1 / stepSeconds).rounded())) Hz)")
         }

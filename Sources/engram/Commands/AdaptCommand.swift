@@ -11,7 +11,7 @@ enum AdaptCommand: EngramCommand {
         Each --target CSV (format: # metadata lines, header, rows; see ../shared/DESIGN.md) carries time_s, \
         base.pos and shoulder.pos (rad), optionally base.vel and shoulder.vel (rad/s; derived by finite \
         difference when absent) and ee.x, ee.y, ee.z (m; derived by Scorbot forward kinematics when absent). \
-        It must have as many rows as the controller has steps (249 at 10 ms). For each target the command runs \
+        A file with another number of rows than the controller's steps (249 at 10 ms), such as a recorded demonstration, is resampled onto the trial (its whole duration mapped onto 2.49 s; the command says by how much). For each target the command runs \
         trial 1, the learning-signal generator, the natural e-prop update (rounded to 1/16 with --quantize on; \
         default: on with PCM, off without), writes it (to the PCM crossbar's changed devices with --pcm), runs \
         trial 2 and reports the loss 0.5·MSE(ω) + 0.5·MSE(xyz) before and after. With --pcm off and \
@@ -56,7 +56,9 @@ enum AdaptCommand: EngramCommand {
                 if let unknown = zip(file.joints, fileIndices).first(where: { $0.1 < 0 }) {
                     throw TrajectoryFileError(source: path, line: nil, message: "joint '\(unknown.0)' is not a Scorbot joint (base, shoulder, elbow, wrist); remove or rename its columns")
                 }
-                let full = file.derivingMissing(kinematics: family.kinematics, jointIndices: fileIndices)
+                let steps = checkpoint.architecture.steps
+                let fitted = file.rows == steps || file.rows < 2 ? file : file.resampled(rows: steps, stepSeconds: family.stepSeconds)
+                let full = fitted.derivingMissing(kinematics: family.kinematics, jointIndices: fileIndices)
                 if !json {
                     for note in full.notes { printError("\(path): \(note)") }
                     let start = names.map { full.positions[file.joints.firstIndex(of: $0)!] }
