@@ -1,7 +1,8 @@
-/// A servo bus: one transport, one protocol, a set of servos by ID and model, and calls by register name.
+/// A connection to a servo bus: one transport, one protocol, a set of servos by ID and model, and calls by
+/// register name. (Named apart from the `ServoBus` module so that `ServoBus.X` still qualifies through it.)
 ///
 /// ```swift
-/// let bus = try ServoBus(path: "/dev/ttyACM0", baudRate: 1_000_000, protocol: .feetechSTS,
+/// let bus = try BusConnection(path: "/dev/ttyACM0", baudRate: 1_000_000, protocol: .feetechSTS,
 ///                        servos: (1...6).map { (id: UInt8($0), model: .sts3215) })
 /// let positions = try bus.syncRead(.presentPosition, [1, 2, 3, 4, 5, 6])
 /// try bus.syncWrite(.goalPosition, positions.enumerated().map { ServoValue(id: UInt8($0 + 1), value: $1) })
@@ -10,7 +11,7 @@
 /// (a sync read re-asks only the servos still missing), and the error names the servo, the register and what
 /// came back. The bus owns its transport and scratch buffers and is not shared between threads; steady-state
 /// sync reads and writes reuse those buffers instead of allocating.
-public final class ServoBus {
+public final class BusConnection {
     /// The wire protocol.
     public let wireProtocol: ServoProtocol
     /// The byte transport.
