@@ -151,6 +151,8 @@ public final class BusConnection {
                     lastRejection = why
                 }
             }
+            // A line that never goes quiet (noise, another talker) must not hold the call past its deadline.
+            if ContinuousClock.now >= deadline { return false }
             let n: Int
             do {
                 n = try transport.read(into: readBuffer, until: deadline)
