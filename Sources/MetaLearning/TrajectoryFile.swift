@@ -86,6 +86,7 @@ public struct TrajectoryFile: Sendable, Equatable {
         func fail(_ line: Int?, _ m: String) -> TrajectoryFileError { TrajectoryFileError(source: source, line: line, message: m) }
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.hasSuffix("\r") ? $0.dropLast() : $0 }
         let endsWithNewline = text.hasSuffix("\n")
+        let isEngramRecording = text.hasPrefix("# engram-trajectory")
         if endsWithNewline { lines.removeLast() }
         var metadata: [MetadataEntry] = []
         var index = 0
@@ -153,6 +154,13 @@ public struct TrajectoryFile: Sendable, Equatable {
             if raw.hasPrefix("#") { continue }
             let parts = raw.split(separator: ",", omittingEmptySubsequences: false)
             let cutOff = isLast && !endsWithNewline
+            // Engram's recorder ends every row with a newline, so in a file it wrote (tagged
+            // `# engram-trajectory`) a last line without one was cut off mid-write, even when its
+            // cells happen to parse.
+            if cutOff && isEngramRecording {
+                notes.append("line \(lineNumber): last row cut off (no newline at the end of a recorded file), skipped")
+                break rowLoop
+            }
             if parts.count != header.count {
                 if cutOff && parts.count < header.count {
                     notes.append("line \(lineNumber): last row cut off (\(parts.count) of \(header.count) cells), skipped")

@@ -22,6 +22,7 @@ public enum ArmFault: Sendable, Equatable, CustomStringConvertible {
     /// A servo reported an error (overload, overheating, voltage); `joint` names it.
     case servo(joint: String, String)
 
+    /// One line for a user: what failed.
     public var description: String {
         switch self {
         case .closed: return "the arm is closed"

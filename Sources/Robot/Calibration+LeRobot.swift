@@ -1,4 +1,5 @@
 import Foundation
+import ServoBus
 
 extension Calibration {
     /// A failure to import a LeRobot calibration file.
@@ -64,5 +65,18 @@ extension Calibration {
             throw ImportError(description: "\(path): cannot read the file; check the path")
         }
         try self.init(importingLeRobotJSON: data, for: robot, file: path)
+    }
+}
+
+extension JointCalibration {
+    /// The Homing_Offset register value that makes the servo itself report calibrated ticks, in the
+    /// servo's sign convention: Feetech STS `Present = Actual − offset` (so `homing_offset`), Dynamixel X
+    /// `Present = Actual + offset` (so `−homing_offset`). LeRobot writes this value at calibration.
+    ///
+    /// A bus arm reads the register once at connect: when it holds this value the servo already applies
+    /// the offset and positions convert with `radians(fromCalibratedTicks:)`; when it holds 0, with
+    /// `radians(fromTicks:)`.
+    public func servoHomingOffsetRegister(for wireProtocol: ServoProtocol) -> Int {
+        wireProtocol == .dynamixel2 ? -homingOffsetTicks : homingOffsetTicks
     }
 }

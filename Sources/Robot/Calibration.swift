@@ -87,6 +87,7 @@ public struct Calibration: Sendable, Codable, Equatable {
         case robot, joints
     }
 
+    /// Decodes and checks for duplicate joints and servo ids.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         robot = try c.decode(String.self, forKey: .robot)
@@ -209,6 +210,7 @@ public struct JointCalibration: Sendable, Codable, Equatable {
         case rangeMaxTicks = "range_max"
     }
 
+    /// Decodes and checks ticks are within 0…4095, min < max and the offset within half a turn.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         name = try c.decode(String.self, forKey: .name)

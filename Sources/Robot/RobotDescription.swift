@@ -1,5 +1,6 @@
 import Foundation
 import MetaLearning
+import ServoBus
 import YAMLCoding
 
 /// A robot as `Robots/<robot>/robot.yaml` describes it: bus, joints, kinematics and what the controller drives.
@@ -84,6 +85,7 @@ public struct RobotDescription: Sendable, Codable {
         case name, bus, joints, controller, kinematics
     }
 
+    /// Decodes and validates (see `validate()`); a problem becomes a positioned YAML error.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         name = try c.decode(String.self, forKey: .name)
@@ -98,6 +100,7 @@ public struct RobotDescription: Sendable, Codable {
         }
     }
 
+    /// Encodes in the `robot.yaml` layout.
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(name, forKey: .name)
@@ -115,6 +118,7 @@ public struct RobotDescription: Sendable, Codable {
         public var path: [any CodingKey]
         /// What is wrong and what to do.
         public var message: String
+        /// The message.
         public var description: String { message }
     }
 
@@ -161,8 +165,8 @@ public struct RobotDescription: Sendable, Codable {
             if !bus.protocol.validServoIDs.contains(id) {
                 return ValidationProblem(path: base + at(J.servoID), message: "servo id \(id) is outside \(bus.protocol.validServoIDs) for \(bus.protocol.rawValue)")
             }
-            if model.busProtocol != bus.protocol {
-                return ValidationProblem(path: base + at(J.servoModel), message: "servo model \(model.rawValue) speaks \(model.busProtocol.rawValue), but the bus is \(bus.protocol.rawValue)")
+            if model.wireProtocol != bus.protocol {
+                return ValidationProblem(path: base + at(J.servoModel), message: "servo model \(model.rawValue) speaks \(model.wireProtocol.rawValue), but the bus is \(bus.protocol.rawValue)")
             }
         }
         if let bus, bus.baud <= 0 {
@@ -205,12 +209,12 @@ struct IndexKey: CodingKey, Sendable {
 /// The serial bus a robot's servos share.
 public struct BusDescription: Sendable, Codable, Equatable {
     /// The wire protocol.
-    public var `protocol`: BusProtocol
+    public var `protocol`: ServoProtocol
     /// Baud rate (e.g. 1_000_000).
     public var baud: Int
 
     /// A bus description.
-    public init(protocol: BusProtocol, baud: Int) {
+    public init(protocol: ServoProtocol, baud: Int) {
         self.protocol = `protocol`
         self.baud = baud
     }
@@ -220,53 +224,14 @@ public struct BusDescription: Sendable, Codable, Equatable {
     }
 }
 
-/// A servo bus protocol (see ../shared/design/protocols.md).
-public enum BusProtocol: String, Sendable, Codable, CaseIterable {
-    /// ROBOTIS Dynamixel Protocol 2.0 (X series: XL330, XL430, XM430, ...).
-    case dynamixel2
-    /// Feetech SCS/STS "protocol 0" (STS3215, little-endian).
-    case feetechSTS = "feetech-sts"
-
+extension ServoProtocol {
     /// Servo ids a device may have (broadcast excluded).
-    public var validServoIDs: ClosedRange<Int> {
+    var validServoIDs: ClosedRange<Int> {
         switch self {
         case .dynamixel2: return 0...252
         case .feetechSTS: return 0...253
         }
     }
-}
-
-/// A servo model that Engram knows.
-public enum ServoModel: String, Sendable, Codable, CaseIterable {
-    /// Feetech STS3215 (SO-100, SO-101).
-    case sts3215
-    /// ROBOTIS XL430-W250 (Koch shoulder and elbow).
-    case xl430W250 = "xl430-w250"
-    /// ROBOTIS XL330-M288 (Koch wrist and gripper).
-    case xl330M288 = "xl330-m288"
-    /// ROBOTIS XL330-M077 (Koch leader arm).
-    case xl330M077 = "xl330-m077"
-    /// ROBOTIS XM430-W350.
-    case xm430W350 = "xm430-w350"
-
-    /// The protocol the servo speaks.
-    public var busProtocol: BusProtocol {
-        self == .sts3215 ? .feetechSTS : .dynamixel2
-    }
-
-    /// The number the servo reports in its Model_Number register.
-    public var modelNumber: Int {
-        switch self {
-        case .sts3215: return 777
-        case .xl430W250: return 1060
-        case .xl330M288: return 1200
-        case .xl330M077: return 1190
-        case .xm430W350: return 1020
-        }
-    }
-
-    /// Encoder resolution (ticks per revolution).
-    public var ticksPerRevolution: Int { 4096 }
 }
 
 /// One joint of a robot.
@@ -315,6 +280,7 @@ public struct JointDescription: Sendable, Codable, Equatable {
         case maxSpeedDegreesPerSecond = "max_speed_deg_s"
     }
 
+    /// Decodes a joint; `home_deg` defaults to 0 and `limits_deg` must be `[min, max]`.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         name = try c.decode(String.self, forKey: .name)
@@ -325,6 +291,7 @@ public struct JointDescription: Sendable, Codable, Equatable {
         maxSpeedDegreesPerSecond = try c.decode(Double.self, forKey: .maxSpeedDegreesPerSecond)
     }
 
+    /// Encodes in the `robot.yaml` layout.
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(name, forKey: .name)
@@ -372,6 +339,7 @@ public struct ControllerSettings: Sendable, Codable, Equatable {
         case rateHz = "rate_hz"
     }
 
+    /// Decodes; `rate_hz` defaults to 100.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         drivenJoints = try c.decode([String].self, forKey: .drivenJoints)

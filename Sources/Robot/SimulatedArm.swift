@@ -28,8 +28,11 @@ public final class SimulatedArm: Arm {
         public init() {}
     }
 
+    /// The robot simulated.
     public let robot: RobotDescription
+    /// Why the last call failed, if it did.
     public private(set) var lastFault: ArmFault?
+    /// Whether the simulated servos hold their goals.
     public private(set) var isTorqueEnabled = false
 
     /// The per-joint servo models (public so tests and tools can inspect or retune them).
@@ -52,7 +55,6 @@ public final class SimulatedArm: Arm {
     public init(robot: RobotDescription, configuration: Configuration = Configuration()) {
         self.robot = robot
         self.configuration = configuration
-        let n = robot.joints.count
         homeCalibration = robot.joints.enumerated().map { i, j in
             JointCalibration(name: j.name, servoID: j.servoID ?? i + 1, homingOffsetTicks: 0, rangeMinTicks: 0, rangeMaxTicks: 4095)
         }
@@ -74,9 +76,9 @@ public final class SimulatedArm: Arm {
         readLine = [Int]((0...max(0, configuration.readLatencyCycles)).flatMap { _ in firstReading })
         readVelocityLine = [Double](repeating: 0, count: readLine.count)
         random = RandomSource(seed: configuration.seed)
-        _ = n
     }
 
+    /// Integrates the servos over `period` seconds, then reports the (possibly delayed, noisy) encoder readings.
     public func read(into state: inout JointState, time: Double, period: Double) -> ArmStatus {
         guard !isClosed else { return fail(.closed, .deactivate) }
         let n = servos.count
@@ -105,6 +107,7 @@ public final class SimulatedArm: Arm {
         return .ok
     }
 
+    /// Queues goals (rad), rounded to whole ticks; they act after `goalLatencyCycles` further writes.
     public func write(goals newGoals: [Double], time: Double, period: Double) -> ArmStatus {
         guard !isClosed else { return fail(.closed, .deactivate) }
         let n = servos.count
@@ -124,6 +127,7 @@ public final class SimulatedArm: Arm {
         return .ok
     }
 
+    /// Turns torque on (holding the present position) or off (the servos stop where they are).
     public func setTorque(enabled: Bool) -> ArmStatus {
         guard !isClosed else { return fail(.closed, .deactivate) }
         if enabled && !isTorqueEnabled {
@@ -144,6 +148,7 @@ public final class SimulatedArm: Arm {
         return .ok
     }
 
+    /// Torque off; later calls return `.deactivate`.
     public func close() {
         isTorqueEnabled = false
         isClosed = true

@@ -18,10 +18,12 @@ public struct YAMLMark: Sendable, Hashable, Comparable, CustomStringConvertible 
         self.init(line: Int(mark.line) + 1, column: Int(mark.column) + 1)
     }
 
+    /// Document order: by line, then column.
     public static func < (a: YAMLMark, b: YAMLMark) -> Bool {
         (a.line, a.column) < (b.line, b.column)
     }
 
+    /// `line:column`.
     public var description: String { "\(line):\(column)" }
 }
 
@@ -55,18 +57,20 @@ struct LibYAMLParser: ~Copyable {
 
     /// Initialises a libyaml parser over `text` (`yaml_parser_initialize`, `yaml_parser_set_input_string`).
     init(text: String, file: String) throws(YAMLError) {
-        self.file = file
-        let bytes = Array(text.utf8)
-        input = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(bytes.count, 1))
-        _ = input.initialize(from: bytes)
-        parser = UnsafeMutablePointer<yaml_parser_t>.allocate(capacity: 1)
-        guard yaml_parser_initialize(parser) == 1 else {
-            parser.deallocate()
-            input.deallocate()
+        // Set everything up in locals first: once all stored properties are set, a throw would run deinit.
+        let newParser = UnsafeMutablePointer<yaml_parser_t>.allocate(capacity: 1)
+        guard yaml_parser_initialize(newParser) == 1 else {
+            newParser.deallocate()
             throw YAMLError(file: file, mark: nil, keyPath: "", problem: .syntax("libyaml could not initialise its parser (out of memory?)"))
         }
-        yaml_parser_set_encoding(parser, YAML_UTF8_ENCODING)
-        yaml_parser_set_input_string(parser, input.baseAddress, bytes.count)
+        let bytes = Array(text.utf8)
+        let newInput = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(bytes.count, 1))
+        _ = newInput.initialize(from: bytes)
+        yaml_parser_set_encoding(newParser, YAML_UTF8_ENCODING)
+        yaml_parser_set_input_string(newParser, newInput.baseAddress, bytes.count)
+        self.file = file
+        self.input = newInput
+        self.parser = newParser
     }
 
     deinit {

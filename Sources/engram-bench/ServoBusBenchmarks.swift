@@ -27,7 +27,7 @@ private func benchmarkTick(_ wire: ServoProtocol, model: ServoModel, iterations:
             thread.stop()
             pty.close()
         }
-        let bus = try BusConnection(path: pty.path, baudRate: 1_000_000, protocol: wire, servos: ids.map { ($0, model) })
+        let bus = try ServoBus(path: pty.path, baudRate: 1_000_000, protocol: wire, servos: ids.map { ($0, model) })
         defer { bus.close() }
         for id in ids { try bus.write(.returnDelayTime, 0, to: id) }
         try bus.syncWrite(.torqueEnable, ids: ids, values: [1, 1, 1, 1, 1, 1])

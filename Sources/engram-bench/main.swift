@@ -6,6 +6,10 @@ let groups: [(String, () -> Void)] = [
     ("tensors", runTensorsBenchmarks),
     ("pcm", runPhaseChangeBenchmarks),
     ("robot", runRobotBenchmarks),
+    ("spiking", runSpikingBenchmarks),
+    ("servobus", runServoBusBenchmarks),
+    ("perception", runPerceptionBenchmarks),
+    ("metalearning", runMetaLearningBenchmarks),
 ]
 let requested = Array(CommandLine.arguments.dropFirst())
 if requested.contains("--help") || requested.contains("-h") {

@@ -1,5 +1,6 @@
 import EngramTestSupport
 import Foundation
+import ServoBus
 import Testing
 @testable import Robot
 
@@ -119,6 +120,9 @@ private func expectCalibrationError(_ text: String, _ expected: String, sourceLo
         // Dynamixel: Present = Actual + offset in LeRobot, so offsets are negated; drive_mode 1 → reversed.
         #expect(imported == (try Calibration.load(fromFileAt: repositoryFile("Calibration/koch.yaml"))))
         #expect(imported.joints.map(\.name) == robot.joints.map(\.name))
+        // Writing the register back gives LeRobot's number again.
+        #expect(imported.joints[0].servoHomingOffsetRegister(for: .dynamixel2) == 1024)
+        #expect(imported.joints[0].servoHomingOffsetRegister(for: .feetechSTS) == -1024)
     }
 
     @Test func importErrorsNameTheProblem() throws {

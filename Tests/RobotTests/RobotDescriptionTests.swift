@@ -2,6 +2,7 @@ import EngramTestSupport
 import Foundation
 import Testing
 import YAMLCoding
+import ServoBus
 @testable import Robot
 
 /// The repository's Robots/ and Calibration/ folders.
@@ -39,7 +40,8 @@ private let miniArm = """
     @Test func shippedRobotsLoad() throws {
         let scorbot = try RobotDescription.load(fromFileAt: repositoryFile("Robots/scorbot-er7"))
         #expect(scorbot.name == "scorbot-er7")
-        #expect(scorbot.isSimulationOnly)
+        // The Scorbot has an emulator-only Dynamixel bus (the real ED-Scorbot is not a Dynamixel arm).
+        #expect(scorbot.bus == BusDescription(protocol: .dynamixel2, baud: 1_000_000))
         #expect(scorbot.joints.map(\.name) == ["base", "shoulder", "elbow", "wrist"])
         #expect(scorbot.joints[0].limitsDegrees == -130...130)
         #expect(scorbot.joints[1].limitsDegrees == -70...70)
@@ -119,7 +121,7 @@ private let miniArm = """
 
     @Test func unknownServoModel() {
         expectDescriptionError(miniArm.replacingOccurrences(of: "servo_id: 2, servo_model: sts3215", with: "servo_id: 2, servo_model: sts3250"),
-            "robot.yaml:5:44: joints[1].servo_model: invalid value 'sts3250'; did you mean 'sts3215'? (allowed: sts3215, xl430-w250, xl330-m288, xl330-m077, xm430-w350)")
+            "robot.yaml:5:44: joints[1].servo_model: invalid value 'sts3250'; did you mean 'sts3215'? (allowed: xl330-m077, xl330-m288, xl430-w250, sts3215)")
     }
 
     @Test func drivenJointThatDoesNotExist() {

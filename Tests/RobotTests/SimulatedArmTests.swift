@@ -1,6 +1,7 @@
 import EngramTestSupport
 import Foundation
 import Testing
+import ServoBus
 @testable import Robot
 
 private func so101() throws -> RobotDescription {
@@ -186,5 +187,26 @@ private func run(
         #expect(ServoDynamics.encoderTicks(atPosition: 4095.6) == 0)
         #expect(ServoDynamics.encoderTicks(atPosition: -1.2) == 4095)
         #expect(ServoDynamics.encoderTicks(atPosition: 2047.4) == 2047)
+    }
+}
+
+@Suite struct ServoPlantConformanceTests {
+    @Test func emulatorPlantMovesLikeTheSimulatedArm() throws {
+        let dynamics = ServoDynamics(parameters: .init(maxVelocityTicksPerSecond: 2048, maxAccelerationTicksPerSecondSquared: 20_480))
+        var servos = [ServoPlantState(id: 1, model: .sts3215, position: 1000)]
+        servos[0].torqueEnabled = true
+        servos[0].goalPosition = 3000
+        var reference = ServoDynamics.State(positionTicks: 1000)
+        for _ in 0..<200 {
+            dynamics.advance(&servos, by: 0.01)
+            dynamics.step(&reference, goalTicks: 3000, duration: 0.01)
+            #expect(servos[0].position == reference.positionTicks)  // exact: the same step function
+            #expect(servos[0].load >= -1 && servos[0].load <= 1)
+        }
+        #expect(abs(servos[0].position - 3000) <= 2)
+        servos[0].torqueEnabled = false
+        servos[0].goalPosition = 0
+        dynamics.advance(&servos, by: 0.5)
+        #expect(abs(servos[0].position - 3000) <= 2 && servos[0].velocity == 0 && servos[0].load == 0)
     }
 }

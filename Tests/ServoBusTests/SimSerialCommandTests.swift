@@ -33,7 +33,7 @@ import Testing
         defer { if process.isRunning { process.terminate() } }
         #expect(line.hasPrefix("port: /dev/pts/"), "first line was '\(line)'")
         let path = String(line.dropFirst("port: ".count))
-        let bus = try BusConnection(path: path, baudRate: 1_000_000, protocol: model.wireProtocol, servos: (1...6).map { (UInt8($0), model) },
+        let bus = try ServoBus(path: path, baudRate: 1_000_000, protocol: model.wireProtocol, servos: (1...6).map { (UInt8($0), model) },
                                     retryPolicy: RetryPolicy(replyTimeoutMs: 30, attempts: 2, budgetMs: 200))
         #expect(try bus.ping(1).model == model)
         #expect(try bus.syncRead(.presentPosition, [1, 2, 3]) == [2048, 2048, 2048])

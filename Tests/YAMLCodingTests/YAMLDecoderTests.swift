@@ -1,4 +1,5 @@
 import Foundation
+import Tensors
 import Testing
 @testable import YAMLCoding
 
@@ -279,6 +280,37 @@ private func expectError<T: Decodable>(
 
     @Test func nonScalarKeyIsAnError() {
         expectError([String: Int].self, "? [a]\n: 1\n", "test.yaml:1:3: expected a scalar key, found a sequence of 1 item")
+    }
+
+    @Test func garbageNeverCrashesAndAlwaysHasAPosition() {
+        // Seeded mutations of a valid file: every outcome is a value or a positioned YAMLError.
+        var rng = RandomSource(seed: 42)
+        let alphabet = Array("abc:-[]{},&*!|>'\"#%@`?~ \n\t0123456789.")
+        let base = Array(robotYAML)
+        var errors = 0
+        for _ in 0..<400 {
+            var text = base
+            for _ in 0..<(1 + rng.int(below: 4)) {
+                let i = rng.int(below: text.count)
+                switch rng.int(below: 3) {
+                case 0: text[i] = alphabet[rng.int(below: alphabet.count)]
+                case 1: text.insert(alphabet[rng.int(below: alphabet.count)], at: i)
+                default: text.remove(at: i)
+                }
+            }
+            do {
+                _ = try YAMLDecoder().decode(Robot.self, from: String(text), file: "fuzz.yaml")
+            } catch {
+                errors += 1
+                #expect(error.file == "fuzz.yaml")
+                if let mark = error.mark {
+                    #expect(mark.line >= 1 && mark.column >= 1)
+                } else {
+                    Issue.record("error without a position: \(error)")
+                }
+            }
+        }
+        #expect(errors > 100, "mutations should usually break the file (\(errors) of 400 did)")
     }
 
     @Test func closestMatch() {

@@ -6,15 +6,13 @@ public enum ServoModel: String, CaseIterable, Sendable, Codable {
     case xl330M288 = "xl330-m288"
     /// ROBOTIS XL430-W250 (Koch follower, WidowX).
     case xl430W250 = "xl430-w250"
-    /// ROBOTIS XM430-W350 (OpenManipulator-X, WidowX).
-    case xm430W350 = "xm430-w350"
     /// Feetech STS3215 (SO-100, SO-101).
     case sts3215 = "sts3215"
 
     /// The protocol the model speaks.
     public var wireProtocol: ServoProtocol {
         switch self {
-        case .xl330M077, .xl330M288, .xl430W250, .xm430W350: .dynamixel2
+        case .xl330M077, .xl330M288, .xl430W250: .dynamixel2
         case .sts3215: .feetechSTS
         }
     }
@@ -25,7 +23,6 @@ public enum ServoModel: String, CaseIterable, Sendable, Codable {
         case .xl330M077: 1190
         case .xl330M288: 1200
         case .xl430W250: 1060
-        case .xm430W350: 1020
         case .sts3215: 777
         }
     }
@@ -36,7 +33,6 @@ public enum ServoModel: String, CaseIterable, Sendable, Codable {
         case .xl330M077: ControlTable.xl330M077
         case .xl330M288: ControlTable.xl330M288
         case .xl430W250: ControlTable.xl430W250
-        case .xm430W350: ControlTable.xm430W350
         case .sts3215: ControlTable.sts3215
         }
     }
@@ -152,11 +148,6 @@ extension ControlTable {
             .presentTemperature: 30,
         ]
         switch model {
-        case .xm430W350:
-            d[.firmwareVersion] = 46; d[.temperatureLimit] = 80; d[.maxVoltageLimit] = 160; d[.minVoltageLimit] = 95
-            d[.currentLimit] = 1193; d[.goalCurrent] = 1193
-            d[.velocityLimit] = 200; d[.velocityIGain] = 1920; d[.velocityPGain] = 100; d[.positionPGain] = 800
-            d[.presentInputVoltage] = 120
         case .xl430W250:
             d[.firmwareVersion] = 46; d[.temperatureLimit] = 72; d[.maxVoltageLimit] = 140; d[.minVoltageLimit] = 60
             d[.velocityLimit] = 265; d[.velocityIGain] = 1000; d[.velocityPGain] = 100; d[.positionPGain] = 640
@@ -177,9 +168,6 @@ extension ControlTable {
     public static let xl330M288 = ControlTable(model: .xl330M288, registers: xSeries(currentModel: true), defaults: xSeriesDefaults(.xl330M288))
     /// ROBOTIS XL430-W250 (no current control: address 126 is Present_Load).
     public static let xl430W250 = ControlTable(model: .xl430W250, registers: xSeries(currentModel: false), defaults: xSeriesDefaults(.xl430W250))
-
-    /// ROBOTIS XM430-W350 (current-based: Current_Limit 38, Goal_Current 102, Present_Current 126 in 2.69 mA units).
-    public static let xm430W350 = ControlTable(model: .xm430W350, registers: xSeries(currentModel: true), defaults: xSeriesDefaults(.xm430W350))
 
     /// Feetech STS3215 (LeRobot motors/feetech/tables.py; sign–magnitude signed registers).
     public static let sts3215 = ControlTable(model: .sts3215, registers: [

@@ -6,7 +6,15 @@ enum Registry {
         PCMCommand.self,
         AdaptCommand.self,
         EvaluateCommand.self,
+        PlotCommand.self,
+        RecordCommand.self,
+        ReplayCommand.self,
+        RunCommand.self,
+        CalibrateCommand.self,
         PortsCommand.self,
         SimSerialCommand.self,
+        FewShotCommand.self,
+        FewShotTrainCommand.self,
+        MetaTrainCommand.self,
     ]
 }

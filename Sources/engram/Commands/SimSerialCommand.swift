@@ -19,20 +19,23 @@ enum SimSerialCommand: EngramCommand {
         Faults (seeded by --seed): --faults drop=0.01,corrupt=0.01,truncate=0.01,delay_ms=2 for every servo,
         or '3:silent' / '2,4:drop=0.5' for some; --faults may be repeated.
 
-        With --robot, the servos, protocol and servo dynamics come from the robot description.
+        With --robot DIR the servos are the robot's (ids, models, protocol from robot.yaml) and move with the
+        servo model of 'engram run --sim' (position loop with gain, velocity and acceleration limits, dead band,
+        4096-tick encoder), starting at the robot's home pose.
 
-        Examples: engram sim-serial --robot Robots/so101
-                  engram sim-serial --ids 1,2,3,4,5,6 --model sts3215 --faults drop=0.01 --seed 7
+        Example: engram sim-serial --ids 1,2,3,4,5,6 --model sts3215 --faults drop=0.01 --seed 7
+        Example: engram sim-serial --robot Robots/scorbot-er7
         """
     static let options: [OptionSpec] = [
-        .value("--robot", "dir", "Robot description folder or robot.yaml (servo IDs, models, protocol)"),
+        .value("--robot", "dir", "Robot description folder (servo IDs, models and protocol)"),
         .value("--ids", "list", "Servo IDs to serve, e.g. 1,2,3,4,5,6 or 1-6 (when no --robot)"),
-        .value("--model", "model", "Servo model for --ids", choices: ServoBus.ServoModel.allCases.map(\.rawValue)),
+        .value("--model", "model", "Servo model for --ids", choices: ServoModel.allCases.map(\.rawValue)),
         .value("--protocol", "protocol", "Wire protocol (default: the model's)", choices: ServoProtocol.allCases.map(\.rawValue)),
         .value("--faults", "spec", "Fault injection, e.g. drop=0.01,corrupt=0.01,delay_ms=2 or 3:silent", repeating: true),
         .value("--seed", "seed", "Seed for fault injection (default 0)"),
         .value("--return-delay-us", "us", "Override every servo's Return_Delay_Time, in microseconds (2 µs steps)"),
-        .value("--time-constant-ms", "ms", "Use a first-order lag goal → present with this time constant (default 50; with --robot the default is the robot's servo dynamics)"),
+        .value("--time-constant-ms", "ms", "Plant time constant: goal → present first-order lag (default 50; not with --robot)"),
+        .value("--calibration", "file", "With --robot: place the servos at home as this calibration maps it (default: identity)"),
     ]
 
     /// Parses `1,2,3`, `1-6` or a mix into servo IDs.
@@ -52,44 +55,29 @@ enum SimSerialCommand: EngramCommand {
         return ids
     }
 
-    /// The servos, protocol and (for a robot) servo dynamics the arguments describe.
-    static func configuration(_ arguments: ParsedArguments) throws -> (servos: [(id: UInt8, model: ServoBus.ServoModel)], wire: ServoProtocol, robot: RobotDescription?) {
+    /// The servos and protocol the arguments describe.
+    static func configuration(_ arguments: ParsedArguments) throws -> (servos: [(id: UInt8, model: ServoModel)], wire: ServoProtocol) {
         let wireOption = arguments.string("--protocol").flatMap(ServoProtocol.init(rawValue:))
-        if let robotPath = arguments.string("--robot") {
-            if arguments.has("--ids") || arguments.has("--model") {
-                throw UsageError("--robot <dir> already names the servos; drop --ids and --model")
+        if let path = arguments.string("--robot") {
+            let robot = try RobotFiles.loadRobot(path)
+            guard let bus = robot.bus else {
+                throw RuntimeError("\(path): robot '\(robot.name)' has no bus in its robot.yaml (simulation only); use 'engram run --sim'")
             }
-            let file = robotPath.hasSuffix(".yaml") ? robotPath : robotPath + "/robot.yaml"
-            let robot: RobotDescription
-            do {
-                robot = try RobotDescription.load(fromFileAt: file)
-            } catch {
-                throw RuntimeError("\(error)")
+            if arguments.has("--ids") || arguments.has("--model") || arguments.has("--protocol") {
+                throw UsageError("--robot <dir> names the servos; drop --ids, --model and --protocol")
             }
-            guard let bus = robot.bus, let wire = ServoProtocol(rawValue: bus.protocol.rawValue) else {
-                throw UsageError("--robot \(robotPath): '\(robot.name)' is simulation-only (no bus: section), so it has no servos to emulate; use a robot with servos, e.g. Robots/so101")
+            let servos = robot.joints.compactMap { j -> (id: UInt8, model: ServoModel)? in
+                guard let id = j.servoID, let model = j.servoModel else { return nil }
+                return (UInt8(id), model)
             }
-            if let wireOption, wireOption != wire {
-                throw UsageError("--protocol \(wireOption.rawValue) contradicts \(file), whose bus speaks \(wire.rawValue); drop --protocol")
-            }
-            var servos: [(id: UInt8, model: ServoBus.ServoModel)] = []
-            for joint in robot.joints {
-                guard let id = joint.servoID, let described = joint.servoModel, let id8 = UInt8(exactly: id) else {
-                    throw UsageError("--robot \(robotPath): joint '\(joint.name)' has no servo_id/servo_model; add them to \(file)")
-                }
-                guard let model = ServoBus.ServoModel(rawValue: described.rawValue) else {
-                    throw RuntimeError("--robot \(robotPath): joint '\(joint.name)': no control table for \(described.rawValue); supported: \(ServoBus.ServoModel.allCases.map(\.rawValue).joined(separator: ", "))")
-                }
-                servos.append((id8, model))
-            }
-            return (servos, wire, robot)
+            return (servos, bus.protocol)
         }
         guard let idText = arguments.string("--ids") else {
             throw UsageError("missing --ids <list> (or --robot <dir>): which servos to serve, e.g. --ids 1,2,3,4,5,6 --model sts3215")
         }
         let ids = try parseIDs(idText)
-        let model: ServoBus.ServoModel
-        if let m = arguments.string("--model").flatMap(ServoBus.ServoModel.init(rawValue:)) {
+        let model: ServoModel
+        if let m = arguments.string("--model").flatMap(ServoModel.init(rawValue:)) {
             model = m
         } else {
             model = wireOption == .dynamixel2 ? .xl330M288 : .sts3215
@@ -98,11 +86,11 @@ enum SimSerialCommand: EngramCommand {
         guard model.wireProtocol == wire else {
             throw UsageError("--model \(model.rawValue) speaks \(model.wireProtocol.rawValue), not --protocol \(wire.rawValue); drop --protocol or pick a matching model")
         }
-        return (ids.map { ($0, model) }, wire, nil)
+        return (ids.map { ($0, model) }, wire)
     }
 
     static func run(_ arguments: ParsedArguments) throws -> Int32 {
-        let (servos, wire, robot) = try configuration(arguments)
+        let (servos, wire) = try configuration(arguments)
         let faults: FaultPlan
         do {
             faults = try FaultPlan(specs: arguments.strings("--faults"))
@@ -110,19 +98,23 @@ enum SimSerialCommand: EngramCommand {
             throw UsageError("--faults <spec>: \(error)")
         }
         let seed = try arguments.seed()
-        // A robot's servos move with the Robot module's servo dynamics (position loop with velocity and
-        // acceleration limits); bare --ids servos, or an explicit --time-constant-ms, with a first-order lag.
-        let plant: any ServoPlant
-        if robot != nil && !arguments.has("--time-constant-ms") {
-            plant = RobotServoPlant(dynamics: ServoDynamics())
-        } else {
-            plant = FirstOrderLagPlant(timeConstantSeconds: try arguments.double("--time-constant-ms", default: 50, in: 0.01...100_000)! / 1000)
-        }
+        let tau = try arguments.double("--time-constant-ms", default: 50, in: 0.01...100_000)! / 1000
         let returnDelay = try arguments.int("--return-delay-us", in: 0...510)
         let emulator: ServoEmulator
         do {
-            emulator = try ServoEmulator(protocol: wire, servos: servos, plant: plant,
-                                         faults: faults, seed: seed)
+            if let path = arguments.string("--robot") {
+                // The robot's servos with the servo dynamics of `engram run --sim`, resting at home under the
+                // identity calibration (or --calibration, when the servos should read like a calibrated arm).
+                let robot = try RobotFiles.loadRobot(path)
+                let calibration = try RobotFiles.loadCalibration(arguments.string("--calibration"), robotPath: path, robot: robot, required: false)
+                emulator = try ServoEmulator.simulating(robot, calibration: calibration,
+                                                        faults: faults, seed: seed)
+            } else {
+                emulator = try ServoEmulator(protocol: wire, servos: servos, plant: FirstOrderLagPlant(timeConstantSeconds: tau),
+                                             faults: faults, seed: seed)
+            }
+        } catch let e as RuntimeError {
+            throw e
         } catch {
             throw UsageError("\(error)")
         }
@@ -140,10 +132,7 @@ enum SimSerialCommand: EngramCommand {
         let idList = servos.map { String($0.id) }.joined(separator: ",")
         var faultText = "faults " + faults.all.description
         for (id, f) in faults.perServo.sorted(by: { $0.key < $1.key }) { faultText += ", servo \(id): \(f)" }
-        var modelNames = ""
-        for s in servos where !modelNames.contains(s.model.rawValue) { modelNames += (modelNames.isEmpty ? "" : ", ") + s.model.rawValue }
-        let what = robot.map { "robot \($0.name): " } ?? ""
-        printError("sim-serial: \(what)\(servos.count) servo(s) (\(modelNames)), IDs \(idList), \(wire.rawValue), \(faultText), seed \(seed); Ctrl-C to stop")
+        printError("sim-serial: \(servos.count) \(servos[0].model.rawValue) servo(s), IDs \(idList), \(wire.rawValue), \(faultText), seed \(seed); Ctrl-C to stop")
 
         let stop = EmulatorStopSignal()
         signal(SIGINT, SIG_IGN)
@@ -164,21 +153,5 @@ enum SimSerialCommand: EngramCommand {
         let counters = emulator.counters
         printError("sim-serial: stopped after \(counters.instructions) instructions, \(counters.replies) replies")
         return 0
-    }
-}
-
-/// The Robot module's `ServoDynamics` as the emulator's plant, so a served robot moves like `SimulatedArm`.
-struct RobotServoPlant: ServoPlant {
-    /// The servo model (gain, velocity and acceleration limits, dead band).
-    var dynamics: ServoDynamics
-
-    func advance(_ servos: inout [ServoPlantState], by seconds: Double) {
-        for i in servos.indices {
-            var state = ServoDynamics.State(positionTicks: servos[i].position, velocityTicksPerSecond: servos[i].velocity)
-            dynamics.step(&state, goalTicks: servos[i].goalPosition, duration: seconds, torqueEnabled: servos[i].torqueEnabled)
-            servos[i].position = state.positionTicks
-            servos[i].velocity = state.velocityTicksPerSecond
-            servos[i].load = max(-1, min(1, (servos[i].goalPosition - state.positionTicks) / 2048))
-        }
     }
 }

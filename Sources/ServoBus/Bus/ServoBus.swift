@@ -1,8 +1,9 @@
-/// A connection to a servo bus: one transport, one protocol, a set of servos by ID and model, and calls by
-/// register name. (Named apart from the `ServoBus` module so that `ServoBus.X` still qualifies through it.)
+/// A servo bus: one transport, one protocol, a set of servos by ID and model, and calls by register name.
+/// (The type shares the module's name, so `ServoBus.X` resolves to this class, not the module; no other
+/// module defines a clashing name today.)
 ///
 /// ```swift
-/// let bus = try BusConnection(path: "/dev/ttyACM0", baudRate: 1_000_000, protocol: .feetechSTS,
+/// let bus = try ServoBus(path: "/dev/ttyACM0", baudRate: 1_000_000, protocol: .feetechSTS,
 ///                        servos: (1...6).map { (id: UInt8($0), model: .sts3215) })
 /// let positions = try bus.syncRead(.presentPosition, [1, 2, 3, 4, 5, 6])
 /// try bus.syncWrite(.goalPosition, positions.enumerated().map { ServoValue(id: UInt8($0 + 1), value: $1) })
@@ -11,7 +12,7 @@
 /// (a sync read re-asks only the servos still missing), and the error names the servo, the register and what
 /// came back. The bus owns its transport and scratch buffers and is not shared between threads; steady-state
 /// sync reads and writes reuse those buffers instead of allocating.
-public final class BusConnection {
+public final class ServoBus {
     /// The wire protocol.
     public let wireProtocol: ServoProtocol
     /// The byte transport.

@@ -5,7 +5,7 @@ import Testing
 /// Runs `body` with a bus on a real pseudo-terminal served by an in-process emulator thread.
 func withEmulatedBus(_ wire: ServoProtocol, model: ServoModel, ids: [UInt8] = [1, 2, 3, 4, 5, 6], faults: FaultPlan = FaultPlan(),
                      seed: UInt64 = 1, plant: any ServoPlant = FirstOrderLagPlant(), retry: RetryPolicy = RetryPolicy(),
-                     _ body: (BusConnection, ServoEmulator) throws -> Void) throws {
+                     _ body: (ServoBus, ServoEmulator) throws -> Void) throws {
     let pty = try PseudoTerminal()
     let emulator = try ServoEmulator(protocol: wire, servos: ids.map { ($0, model) }, plant: plant, faults: faults, seed: seed)
     let thread = emulator.start(serving: pty.master)
@@ -14,7 +14,7 @@ func withEmulatedBus(_ wire: ServoProtocol, model: ServoModel, ids: [UInt8] = [1
         #expect(failure == nil, "emulator thread failed: \(String(describing: failure))")
         pty.close()
     }
-    let bus = try BusConnection(path: pty.path, baudRate: 1_000_000, protocol: wire, servos: ids.map { ($0, model) }, retryPolicy: retry)
+    let bus = try ServoBus(path: pty.path, baudRate: 1_000_000, protocol: wire, servos: ids.map { ($0, model) }, retryPolicy: retry)
     defer { bus.close() }
     try body(bus, emulator)
 }
@@ -32,7 +32,7 @@ func expectBusError(_ body: () throws -> Void, sourceLocation: SourceLocation = 
     return nil
 }
 
-@Suite struct BusConnectionTests {
+@Suite struct ServoBusTests {
     static let setups: [(ServoProtocol, ServoModel)] = [(.dynamixel2, .xl330M288), (.feetechSTS, .sts3215), (.dynamixel2, .xl430W250)]
 
     @Test(arguments: 0..<3)
@@ -69,7 +69,7 @@ func expectBusError(_ body: () throws -> Void, sourceLocation: SourceLocation = 
         let emulator = try ServoEmulator(protocol: .dynamixel2, servos: (1...6).map { (UInt8($0), ServoModel.xl330M077) })
         let thread = emulator.start(serving: b)
         defer { thread.stop() }
-        let bus = BusConnection(transport: a, protocol: .dynamixel2, servos: (1...6).map { (UInt8($0), .xl330M077) })
+        let bus = ServoBus(transport: a, protocol: .dynamixel2, servos: (1...6).map { (UInt8($0), .xl330M077) })
         bus.prefersFastSyncRead = true
         for id in UInt8(1)...6 { emulator.setValue(.presentPosition, -500 * Int(id), of: id) }
         #expect(try bus.syncRead(.presentPosition, [1, 2, 3, 4, 5, 6]) == [-500, -1000, -1500, -2000, -2500, -3000])
@@ -78,7 +78,7 @@ func expectBusError(_ body: () throws -> Void, sourceLocation: SourceLocation = 
 
     @Test func busSendsTheGoldenBytes() throws {
         let dxl = ScriptedTransport(replies: [[], bytes("FF FF FD 00 01 08 00 55 00 00 08 00 00 4B 5D")])
-        let bus = BusConnection(transport: dxl, protocol: .dynamixel2, servos: [(1, .xl330M288), (2, .xl330M288)])
+        let bus = ServoBus(transport: dxl, protocol: .dynamixel2, servos: [(1, .xl330M288), (2, .xl330M288)])
         try bus.syncWrite(.goalPosition, ids: [1], values: [2048])
         let statusPacket = DynamixelCodec.encode(ServoPacket(id: 1, instruction: 0x55, parameters: [0x00, 0x08, 0x00, 0x00]))
         dxl.replies[1] = statusPacket
@@ -92,7 +92,7 @@ func expectBusError(_ body: () throws -> Void, sourceLocation: SourceLocation = 
         #expect(dxl.written[3] == bytes("FF FF FD 00 01 09 00 03 74 00 00 08 00 00 42 89"))
 
         let sts = ScriptedTransport(replies: [bytes("FF FF 01 04 00 00 08 F2")])
-        let feetech = BusConnection(transport: sts, protocol: .feetechSTS, servos: (1...6).map { (UInt8($0), .sts3215) })
+        let feetech = ServoBus(transport: sts, protocol: .feetechSTS, servos: (1...6).map { (UInt8($0), .sts3215) })
         #expect(try feetech.read(.presentPosition, from: 1) == 2048)
         #expect(sts.written[0] == bytes("FF FF 01 04 02 38 02 BE"))
         try feetech.syncWrite(.goalPosition, [ServoValue(id: 1, value: 2048), ServoValue(id: 2, value: 2048)])
@@ -222,7 +222,7 @@ final class NoiseTransport: SerialTransport {
     @Test(arguments: ServoProtocol.allCases)
     func aFloodOfNoiseEndsInAnErrorWithinTheBudget(_ wire: ServoProtocol) {
         let model: ServoModel = wire == .dynamixel2 ? .xl330M288 : .sts3215
-        let bus = BusConnection(transport: NoiseTransport(), protocol: wire, servos: [(1, model), (2, model)],
+        let bus = ServoBus(transport: NoiseTransport(), protocol: wire, servos: [(1, model), (2, model)],
                                 retryPolicy: RetryPolicy(replyTimeoutMs: 10, attempts: 3, budgetMs: 50))
         let start = ContinuousClock.now
         let e = expectBusError { _ = try bus.syncRead(.presentPosition, [1, 2]) }
