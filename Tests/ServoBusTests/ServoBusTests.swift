@@ -60,7 +60,9 @@ func expectBusError(_ body: () throws -> Void, sourceLocation: SourceLocation = 
             for (a, g) in zip(arrived, goals) { #expect(abs(a - g) <= 1, "present \(a), goal \(g)") }
             try bus.write(.torqueEnable, 0, to: 2)
             #expect(try bus.read(.torqueEnable, from: 2) == 0)
-            #expect(bus.statistics.retries == 0)
+            // No fault is injected, so nothing is rejected; a retry can still happen when the emulator
+            // thread is starved on a loaded machine, so retries are not asserted.
+            #expect(bus.statistics.rejectedPackets == 0)
         }
     }
 
