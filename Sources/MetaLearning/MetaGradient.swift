@@ -142,6 +142,9 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
     let restAngles: [Double]
     let alpha: S, kappa: S, rho: S
     let traineeThreshold: S, lsgThreshold: S, beta: S, gamma: S, eta: S
+    let inverseTraineeThreshold: S, inverseLSGThreshold: S
+    /// The sigmoid's sharpness, nil for the heaviside.
+    let sharpness: Double?
     /// Clock spikes per step: bit k set when clock neuron k spikes.
     let clockMask: [UInt32]
     /// The LSG's binary target code (low bits of int((c+1)·2^(bits−1)), paper-model.md §2.2).
@@ -165,45 +168,44 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
         gamma = S(a.dampening)
         eta = S(a.innerLearningRate)
         targetCode = TargetCode(bits: a.codeBits)
+        inverseTraineeThreshold = 1 / traineeThreshold
+        inverseLSGThreshold = 1 / lsgThreshold
+        if case .sigmoid(let s) = options.spikeFunction { sharpness = s } else { sharpness = nil }
         let clock = ClockInput(neurons: a.clockInputs, windowSteps: a.clockWindowSteps, spikeEvery: a.clockSpikeInterval)
         clockMask = (0..<a.steps).map { t in clock.spikingNeuron(at: t).map { UInt32(1) << UInt32($0) } ?? 0 }
     }
 
     // MARK: Spike function
 
-    /// Spike value for scaled distance u = (v − A)/thr.
+    /// Spike value at distance d = v − A (the official H((v − A)/thr > 0) is H(d > 0) for thr > 0).
     @inline(__always)
-    func spike(_ u: S) -> S {
-        switch options.spikeFunction {
-        case .heaviside: return u > 0 ? 1 : 0
-        case .sigmoid(let s): return S(1 / (1 + exp(-s * Double(u))))
-        }
+    func spike(_ d: S, inverseThreshold inv: S) -> S {
+        if let s = sharpness { return S(1 / (1 + exp(-s * Double(d * inv)))) }
+        return d > 0 ? 1 : 0
     }
 
-    /// ψ = ∂z/∂v at scaled distance u (thr = the normalising threshold).
+    /// ψ = ∂z/∂v at distance d = v − A from the threshold, with 1/thr precomputed (no division in the
+    /// hot loops): heaviside γ·max(0, 1 − |d|/thr)/thr; sigmoid s·σ(1−σ)/thr.
     @inline(__always)
-    func pseudoDerivative(_ u: S, threshold: S) -> S {
-        switch options.spikeFunction {
-        case .heaviside:
-            let a = 1 - abs(u)
-            return a > 0 ? gamma * a / threshold : 0
-        case .sigmoid(let s):
-            let sg = 1 / (1 + exp(-s * Double(u)))
-            return S(s * sg * (1 - sg)) / threshold
+    func pseudoDerivative(_ d: S, inverseThreshold inv: S) -> S {
+        if let s = sharpness {
+            let sg = 1 / (1 + exp(-s * Double(d * inv)))
+            return S(s * sg * (1 - sg)) * inv
         }
+        let a = 1 - abs(d) * inv
+        return a > 0 ? gamma * a * inv : 0
     }
 
-    /// ∂ψ/∂v at scaled distance u.
+    /// ∂ψ/∂v at distance d = v − A.
     @inline(__always)
-    func pseudoDerivativeSlope(_ u: S, threshold: S) -> S {
-        switch options.spikeFunction {
-        case .heaviside:
-            guard abs(u) < 1 else { return 0 }
-            return (u > 0 ? -gamma : (u < 0 ? gamma : 0)) / (threshold * threshold)
-        case .sigmoid(let s):
-            let sg = 1 / (1 + exp(-s * Double(u)))
-            return S(s * s * sg * (1 - sg) * (1 - 2 * sg)) / (threshold * threshold)
+    func pseudoDerivativeSlope(_ d: S, inverseThreshold inv: S) -> S {
+        if let s = sharpness {
+            let sg = 1 / (1 + exp(-s * Double(d * inv)))
+            return S(s * s * sg * (1 - sg) * (1 - 2 * sg)) * inv * inv
         }
+        let u = d * inv
+        guard abs(u) < 1 else { return 0 }
+        return (u > 0 ? -gamma : (u < 0 ? gamma : 0)) * inv * inv
     }
 
     // MARK: Forward
@@ -298,7 +300,7 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
             for j in 0..<n {
                 let free = r[j] <= 0.1
                 at[j] = free ? 1 : 0
-                let zj: S = free ? spike((vt[j] - thr) / thr) : 0
+                let zj: S = free ? spike(vt[j] - thr, inverseThreshold: inverseTraineeThreshold) : 0
                 zt[j] = zj
                 r[j] = min(max(r[j] + nRef * zj - 1, 0), nRef)
                 if zj != 0 { list[Int(c)] = Int32(j); c += 1; totals[j] += zj }
@@ -360,7 +362,7 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
             for j in 0..<nl {
                 let free = r[j] <= 0.1
                 at[j] = free ? 1 : 0
-                let zj: S = free ? spike((vt[j] - At[j]) / thr) : 0
+                let zj: S = free ? spike(vt[j] - At[j], inverseThreshold: inverseLSGThreshold) : 0
                 zt[j] = zj
                 r[j] = min(max(r[j] + nRef * zj - 1, 0), nRef)
                 if zj != 0 { list[Int(c)] = Int32(j); c += 1; totals[j] += zj }
@@ -382,7 +384,7 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
     @inline(__always)
     private func traineePsi(_ tape: MetaTaskTape<S>, _ index: Int) -> S {
         let thr = traineeThreshold
-        return tape.active[0][index] != 0 ? pseudoDerivative((tape.v[0][index] - thr) / thr, threshold: thr) : 0
+        return tape.active[0][index] != 0 ? pseudoDerivative(tape.v[0][index] - thr, inverseThreshold: inverseTraineeThreshold) : 0
     }
 
     /// ΔW_in = −η Σ_s x_s H_sᵀ and ΔW_rec = −η Σ_s z_s H_{s+1}ᵀ with H_t = L_t ψ_t + α H_{t+1}
@@ -542,7 +544,7 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
                 gL[base + j] = acc[j] * psi
                 let gPsi = acc[j] * L[base + j]
                 if tape.active[0][base + j] != 0 && gPsi != 0 {
-                    gvx[base + j] = gPsi * pseudoDerivativeSlope((tape.v[0][base + j] - thr) / thr, threshold: thr)
+                    gvx[base + j] = gPsi * pseudoDerivativeSlope(tape.v[0][base + j] - thr, inverseThreshold: inverseTraineeThreshold)
                 } else {
                     gvx[base + j] = 0
                 }
@@ -598,7 +600,7 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
                 var g = alpha * gvn[j]
                 if let externalV { g += externalV[base + j] }
                 if act[base + j] != 0 {
-                    let psi = pseudoDerivative((v[base + j] - thr) / thr, threshold: thr)
+                    let psi = pseudoDerivative(v[base + j] - thr, inverseThreshold: inverseTraineeThreshold)
                     if psi != 0 {
                         var gz = rate[j]
                         if let externalZ { gz += externalZ[base + j] }
@@ -632,7 +634,6 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
     private func lsgBackward(_ tapes: [MetaTaskTape<S>], parameters p: FlatParameters<S>, worker w: MetaGradientWorker<S>, rate: UnsafePointer<S>) {
         let n = architecture.traineeNeurons, nl = architecture.lsgNeurons, steps = architecture.steps
         let count = tapes.count
-        let thr = lsgThreshold
         let wRec = p.pointer(.lsgRecurrent), wOut = p.pointer(.lsgOutput)
         let gIn = w.gradient.pointer(.lsgInput), gRec = w.gradient.pointer(.lsgRecurrent), gOutW = w.gradient.pointer(.lsgOutput)
         let firstALIF = architecture.lsgPlainNeurons
@@ -656,7 +657,13 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
                 }
                 let v = tape.lsgV.pointer + base, act = tape.lsgActive.pointer + base, A = tape.lsgThresholds.pointer + base
                 let psi = psiSlot + b * nl
-                for j in 0..<nl { psi[j] = act[j] != 0 ? pseudoDerivative((v[j] - A[j]) / thr, threshold: thr) : 0 }
+                if sharpness == nil {
+                    // The heaviside case as a branch-free loop the compiler vectorises.
+                    let g = gamma * inverseLSGThreshold, inv = inverseLSGThreshold
+                    for j in 0..<nl { psi[j] = act[j] * max(0, 1 - abs(v[j] - A[j]) * inv) * g }
+                } else {
+                    for j in 0..<nl { psi[j] = act[j] != 0 ? pseudoDerivative(v[j] - A[j], inverseThreshold: inverseLSGThreshold) : 0 }
+                }
             }
             let last = t + 1 == steps
             for j in 0..<nl {
