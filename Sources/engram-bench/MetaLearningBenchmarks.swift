@@ -9,6 +9,13 @@ func peakResidentMiB() -> Double {
     return Double(usage.ru_maxrss) / 1024
 }
 
+/// CPU time of this process (all threads), s.
+func processCPUSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
 /// Seconds per meta-iteration at batch 90 (forward and backward separately, then the Adam update), with
 /// the paper's architecture and random initial weights, on 2 threads (or `ENGRAM_BENCH_THREADS`), plus peak RSS.
 func runMetaLearningBenchmarks() {
@@ -24,10 +31,12 @@ func runMetaLearningBenchmarks() {
         let initial = MetaParameters<Float>(randomFor: configuration.architecture, rng: &rng)
         let trainer = MetaTrainer(configuration: configuration, sampler: TaskFamily.paperScorbot, initial: initial)
         trainer.step()  // warm-up
-        var forward: [Double] = [], backward: [Double] = [], total: [Double] = []
+        var forward: [Double] = [], backward: [Double] = [], total: [Double] = [], cpu: [Double] = []
         var rates = (0.0, 0.0)
         for _ in 0..<repeats {
+            let c0 = processCPUSeconds()
             let r = trainer.step()
+            cpu.append(processCPUSeconds() - c0)
             forward.append(r.batch.forwardSeconds)
             backward.append(r.batch.backwardSeconds)
             total.append(r.seconds)
@@ -37,10 +46,11 @@ func runMetaLearningBenchmarks() {
             "median_us": quantile(total, 0.5) * 1e6,
             "seconds_per_iteration": quantile(total, 0.5),
             "forward_s": quantile(forward, 0.5), "backward_s": quantile(backward, 0.5),
+            "cpu_s_per_iteration": quantile(cpu, 0.5),
             "threads": threads, "repeats": repeats,
             "trainee_rate_hz": rates.0, "lsg_rate_hz": rates.1,
             "peak_rss_mib": peakResidentMiB(),
-            "note": "random initial weights; rates affect sparsity",
+            "note": "random initial weights (LSG far above its 10 Hz target: the slowest regime); cpu_s is CPU time of all threads",
         ])
     }
 }
