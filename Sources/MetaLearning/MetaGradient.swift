@@ -1,4 +1,5 @@
 import Foundation
+import PhaseChange
 import Spiking
 import Tensors
 
@@ -36,6 +37,10 @@ final class MetaTaskTape<S: MetaScalar>: @unchecked Sendable {
     let gain0In: ScratchBuffer<S>, gain0Rec: ScratchBuffer<S>, gain0Out: ScratchBuffer<S>
     let w1In: ScratchBuffer<S>, w1Rec: ScratchBuffer<S>
     let gain1In: ScratchBuffer<S>, gain1Rec: ScratchBuffer<S>
+
+    // Physical PCM crossbars of this task ([W_in; W_rec] and W_out), when that model is in the loop.
+    var synapses: Crossbar? = nil
+    var readout: Crossbar? = nil
 
     // Scratch for the forward pass.
     let refractory: ScratchBuffer<S>
@@ -149,6 +154,9 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
     let clockMask: [UInt32]
     /// The LSG's binary target code (low bits of int((c+1)·2^(bits−1)), paper-model.md §2.2).
     let targetCode: TargetCode
+    /// Device model and clock of `MetaPCMMode.physical`.
+    let physicalParameters = PCMParameters.physical
+    let timing = AdaptationTiming()
 
     init(architecture a: MetaArchitecture, options: MetaGradientOptions, kinematics: any ForwardKinematics, drivenJoints: [Int], restAngles: [Double]) {
         precondition(drivenJoints.count == a.outputs, "one driven joint per trainee output")
@@ -236,7 +244,12 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
         var w0In = UnsafePointer(p.pointer(.traineeInput))
         var w0Rec = UnsafePointer(p.pointer(.traineeRecurrent))
         var w0Out = UnsafePointer(p.pointer(.traineeOutput))
-        if options.pcm == .paper {
+        if options.pcm == .physical {
+            programPhysical(tape, parameters: p, rng: &rng)
+            w0In = UnsafePointer(tape.w0In.pointer)
+            w0Rec = UnsafePointer(tape.w0Rec.pointer)
+            w0Out = UnsafePointer(tape.w0Out.pointer)
+        } else if options.pcm == .paper {
             programInitial(p.pointer(.traineeInput), into: tape.w0In, gains: tape.gain0In, count: m * n, rng: &rng)
             programInitial(p.pointer(.traineeRecurrent), into: tape.w0Rec, gains: tape.gain0Rec, count: n * n, rng: &rng)
             programInitial(p.pointer(.traineeOutput), into: tape.w0Out, gains: tape.gain0Out, count: n * k, rng: &rng)
@@ -251,6 +264,38 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
         applyUpdate(tape, w0In: w0In, w0Rec: w0Rec, rng: &rng)
         runTrainee(tape, trial: 1, wIn: UnsafePointer(tape.w1In.pointer), wRec: UnsafePointer(tape.w1Rec.pointer), wOut: w0Out)
         evaluateLoss(tape, target: target)
+    }
+
+    /// Physical model: programs fresh crossbars with the meta-learned weights and reads trial-1 [W_in; W_rec]
+    /// and trial-2 W_out (only trial 2's readout is used), drift-compensated, into the tape.
+    private func programPhysical(_ tape: MetaTaskTape<S>, parameters p: FlatParameters<S>, rng: inout RandomSource) {
+        let n = tape.n, m = tape.m, k = tape.k
+        var stacked = Matrix(rows: m + n, columns: n)
+        for i in 0..<(m * n) { stacked.storage[i] = Float(p.pointer(.traineeInput)[i]) }
+        for i in 0..<(n * n) { stacked.storage[m * n + i] = Float(p.pointer(.traineeRecurrent)[i]) }
+        var out = Matrix(rows: n, columns: k)
+        for i in 0..<(n * k) { out.storage[i] = Float(p.pointer(.traineeOutput)[i]) }
+        var synapses = Crossbar(rows: m + n, columns: n, parameters: physicalParameters)
+        var readout = Crossbar(rows: n, columns: k, parameters: physicalParameters)
+        synapses.programInitial(stacked, at: timing.initialProgramming, rng: &rng)
+        readout.programInitial(out, at: timing.initialProgramming, rng: &rng)
+        let w = Self.compensatedWeights(&synapses, at: timing.firstTrial)
+        for i in 0..<(m * n) { tape.w0In[i] = S(w.storage[i]) }
+        for i in 0..<(n * n) { tape.w0Rec[i] = S(w.storage[m * n + i]) }
+        let wo = Self.compensatedWeights(&readout, at: timing.secondTrial)
+        for i in 0..<(n * k) { tape.w0Out[i] = S(wo.storage[i]) }
+        tape.synapses = synapses
+        tape.readout = readout
+    }
+
+    /// The weights a crossbar represents at `time`, times its drift-compensation factor when that is on.
+    static func compensatedWeights(_ crossbar: inout Crossbar, at time: Double) -> Matrix {
+        var w = crossbar.weights(at: time)
+        if crossbar.parameters.driftCompensation {
+            let f = crossbar.driftCompensationFactor(at: time)
+            for i in 0..<w.count { w.storage[i] *= f }
+        }
+        return w
     }
 
     private func programInitial(_ w: UnsafeMutablePointer<S>, into out: ScratchBuffer<S>, gains: ScratchBuffer<S>, count: Int, rng: inout RandomSource) {
@@ -417,6 +462,18 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
         }
         tape.changedInput = finishUpdate(delta: dIn, base: w0In, gains: tape.gain1In, count: m * n, diagonalOf: 0, rng: &rng)
         tape.changedRecurrent = finishUpdate(delta: dRec, base: w0Rec, gains: tape.gain1Rec, count: n * n, diagonalOf: n, rng: &rng)
+        if options.pcm == .physical, var synapses = tape.synapses {
+            // finishUpdate left the (rounded) ΔW in place: program it and read trial 2's weights.
+            var delta = Matrix(rows: m + n, columns: n)
+            for i in 0..<(m * n) { delta.storage[i] = Float(dIn[i]) }
+            for i in 0..<(n * n) where i / n != i % n { delta.storage[m * n + i] = Float(dRec[i]) }
+            let _: ProgrammingReport = synapses.applyUpdate(delta, at: timing.update, rng: &rng)
+            let w = Self.compensatedWeights(&synapses, at: timing.secondTrial)
+            for i in 0..<(m * n) { dIn[i] = S(w.storage[i]) }
+            for i in 0..<(n * n) { dRec[i] = S(w.storage[m * n + i]) }
+            tape.synapses = nil
+            tape.readout = nil
+        }
     }
 
     /// Turns the ΔW in `delta` into the trial-2 weight in place; returns how many entries changed.
@@ -436,6 +493,8 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
                     delta[i] = base[i]
                     gains[i] = 1
                 }
+            } else if options.pcm == .physical {
+                delta[i] = d
             } else {
                 delta[i] = base[i] + d
             }
@@ -499,9 +558,11 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
     private func traineeBackward(_ tape: MetaTaskTape<S>, slot: Int, parameters p: FlatParameters<S>, worker w: MetaGradientWorker<S>,
                                  lossScale: S, traineeRateCoefficients: UnsafePointer<S>) {
         let n = tape.n, m = tape.m, k = tape.k, steps = tape.t
+        // Paper: drift factors scale the gradient; physical: all device effects are straight-through.
         let pcm = options.pcm == .paper
-        let w0Rec = pcm ? UnsafePointer(tape.w0Rec.pointer) : UnsafePointer(p.pointer(.traineeRecurrent))
-        let w0Out = pcm ? UnsafePointer(tape.w0Out.pointer) : UnsafePointer(p.pointer(.traineeOutput))
+        let ownWeights = options.pcm != .off
+        let w0Rec = ownWeights ? UnsafePointer(tape.w0Rec.pointer) : UnsafePointer(p.pointer(.traineeRecurrent))
+        let w0Out = ownWeights ? UnsafePointer(tape.w0Out.pointer) : UnsafePointer(p.pointer(.traineeOutput))
 
         // Trial 2.
         w.gW1In.fill(0); w.gW1Rec.fill(0); w.gWOut.fill(0)

@@ -164,6 +164,11 @@ public enum MetaPCMMode: String, Sendable, CaseIterable {
     /// clipping to [−1, 1]; noise terms held constant in the gradient, clips straight-through, drift
     /// factors scale the gradient as in the official graph. Read noise is left out (about 0.5 % of g).
     case paper
+    /// PhaseChange's physical model (`PCMParameters.physical`: differential pairs, program-and-verify,
+    /// drift in seconds from programming with global drift compensation) on the same device clock as
+    /// `engram adapt` (`AdaptationTiming`). All device effects enter as constants (straight-through,
+    /// stop-gradient); read noise and the ADC/DAC model are left out of the training forward pass.
+    case physical
 }
 
 /// Switches of the differentiable inner loop.

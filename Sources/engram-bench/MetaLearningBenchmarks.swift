@@ -21,7 +21,7 @@ func processCPUSeconds() -> Double {
 func runMetaLearningBenchmarks() {
     let threads = ProcessInfo.processInfo.environment["ENGRAM_BENCH_THREADS"].flatMap(Int.init) ?? 2
     let repeats = ProcessInfo.processInfo.environment["ENGRAM_BENCH_REPEATS"].flatMap(Int.init) ?? 3
-    for (label, pcm, quantize) in [("ideal", MetaPCMMode.off, false), ("pcm_paper", MetaPCMMode.paper, true)] {
+    for (label, pcm, quantize) in [("ideal", MetaPCMMode.off, false), ("pcm_paper", MetaPCMMode.paper, true), ("pcm_physical", MetaPCMMode.physical, true)] {
         var configuration = MetaTrainingConfiguration()
         configuration.batchSize = 90
         configuration.threads = threads

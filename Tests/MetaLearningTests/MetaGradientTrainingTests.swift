@@ -92,12 +92,13 @@ struct MetaGradientTrainingTests {
         #expect(throws: CheckpointError.self) { try MetaTrainer.trainingState(in: file, parameterCount: 3) }
     }
 
-    /// With the official PCM noise model in the loop the objective stays finite, the gradient is non-zero,
-    /// and only a few percent of the weights change when the update is rounded to 1/16.
-    @Test func paperPCMInTheLoop() {
+    /// With a PCM model in the loop the objective is finite and seeded by the noise seed, and the gradient
+    /// is non-zero.
+    @Test(arguments: [MetaPCMMode.paper, .physical])
+    func pcmInTheLoop(_ mode: MetaPCMMode) {
         let a = tinyArchitecture()
         var options = MetaGradientOptions()
-        options.pcm = .paper
+        options.pcm = mode
         options.quantizeUpdate = true
         let sampler = tinySampler()
         let tasks = tinyTasks(a, count: 2, seed: 4)

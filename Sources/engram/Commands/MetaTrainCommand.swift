@@ -12,8 +12,9 @@ enum MetaTrainCommand: EngramCommand {
         Each iteration samples --batch tasks from the task family, runs the inner loop (trial 1, learning-signal \
         generator, one e-prop update, trial 2) for each on all cores, and follows the exact gradient of the \
         after-update loss plus the firing-rate regularisers with Adam (learning rate 1.5e-3 × 0.99 every 500 \
-        iterations). --pcm paper puts the official PCM noise model in the inner loop (hardware-aware training; \
-        physical is not available for training yet); --quantize rounds the update to 1/16 (default: on with \
+        iterations). --pcm paper puts the official PCM noise model in the inner loop, --pcm physical PhaseChange's \
+        physical model with drift compensation on the device clock of 'engram adapt' (hardware-aware training; \
+        device effects are constants in the gradient, read noise and ADC/DAC are left out); --quantize rounds the update to 1/16 (default: on with \
         PCM, off without). Training starts from the paper's random initialisation, or from --init. A checkpoint \
         (weights, Adam state, iteration, seed, command) is written to --out every --checkpoint-every iterations \
         and at the end; --resume continues from --out, reproducing the uninterrupted run with the same \
@@ -50,9 +51,6 @@ enum MetaTrainCommand: EngramCommand {
         let seed = try arguments.seed()
         let out = try arguments.required("--out")
         let pcmName = arguments.choice("--pcm", default: "off")
-        if pcmName == "physical" {
-            throw UsageError("--pcm physical is not available for meta-training yet; use --pcm paper (the official noise model) or off")
-        }
         let pcm = MetaPCMMode(rawValue: pcmName)!
         let quantize = arguments.choice("--quantize", default: pcm == .off ? "off" : "on") == "on"
 
