@@ -220,6 +220,7 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
 
     /// Runs the inner loop of one task, recording the tape. `parameters` are the meta-learned tensors;
     /// `rng` draws the PCM noise (unused with `pcm == .off`). Fills the task loss, ∂loss/∂y, spike counts.
+    @_specialize(exported: false, where S == Float)
     func forward(_ tape: MetaTaskTape<S>, parameters p: FlatParameters<S>, target: MetaTaskTarget, rng: inout RandomSource) {
         let a = architecture
         let n = tape.n, m = tape.m, k = tape.k
@@ -544,6 +545,7 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
     /// `lossScale`·(task loss) plus the rate regulariser's share, given the regulariser's per-spike
     /// coefficients (`traineeRateCoefficients`: ∂L_reg/∂z for every trainee spike variable,
     /// `lsgRateCoefficients` for the LSG). The trainee part runs task by task; the LSG part in lockstep.
+    @_specialize(exported: false, where S == Float)
     func backward(_ tapes: [MetaTaskTape<S>], parameters p: FlatParameters<S>, worker w: MetaGradientWorker<S>,
                   lossScale: S, traineeRateCoefficients: UnsafePointer<S>, lsgRateCoefficients: UnsafePointer<S>) {
         precondition(tapes.count <= w.blockSize)
@@ -788,4 +790,85 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
             }
         }
     }
+}
+
+// MARK: - Small generic SIMD kernels
+// They live in this file so that the engine's specialisations for Float and Double inline them even
+// in builds without whole-module optimisation (debug builds compile each file on its own).
+
+@inline(__always)
+func vectorAXPY<S: MetaScalar>(_ alpha: S, _ x: UnsafePointer<S>, _ y: UnsafeMutablePointer<S>, _ n: Int) {
+    let av = SIMD8<S>(repeating: alpha)
+    var c = 0
+    while c &+ 8 <= n {
+        var yv = UnsafeRawPointer(y + c).loadUnaligned(as: SIMD8<S>.self)
+        yv.addProduct(av, UnsafeRawPointer(x + c).loadUnaligned(as: SIMD8<S>.self))
+        UnsafeMutableRawPointer(y + c).storeBytes(of: yv, as: SIMD8<S>.self)
+        c &+= 8
+    }
+    while c < n { y[c] += alpha * x[c]; c &+= 1 }
+}
+
+@inline(__always)
+func vectorAdd<S: MetaScalar>(_ x: UnsafePointer<S>, _ y: UnsafeMutablePointer<S>, _ n: Int) {
+    var c = 0
+    while c &+ 8 <= n {
+        let yv = UnsafeRawPointer(y + c).loadUnaligned(as: SIMD8<S>.self)
+            + UnsafeRawPointer(x + c).loadUnaligned(as: SIMD8<S>.self)
+        UnsafeMutableRawPointer(y + c).storeBytes(of: yv, as: SIMD8<S>.self)
+        c &+= 8
+    }
+    while c < n { y[c] += x[c]; c &+= 1 }
+}
+
+@inline(__always)
+func vectorDot<S: MetaScalar>(_ x: UnsafePointer<S>, _ y: UnsafePointer<S>, _ n: Int) -> S {
+    var a0 = SIMD8<S>(), a1 = SIMD8<S>()
+    var c = 0
+    while c &+ 16 <= n {
+        a0.addProduct(UnsafeRawPointer(x + c).loadUnaligned(as: SIMD8<S>.self), UnsafeRawPointer(y + c).loadUnaligned(as: SIMD8<S>.self))
+        a1.addProduct(UnsafeRawPointer(x + (c &+ 8)).loadUnaligned(as: SIMD8<S>.self), UnsafeRawPointer(y + (c &+ 8)).loadUnaligned(as: SIMD8<S>.self))
+        c &+= 16
+    }
+    if c &+ 8 <= n {
+        a0.addProduct(UnsafeRawPointer(x + c).loadUnaligned(as: SIMD8<S>.self), UnsafeRawPointer(y + c).loadUnaligned(as: SIMD8<S>.self))
+        c &+= 8
+    }
+    var s = (a0 + a1).sum()
+    while c < n { s += x[c] * y[c]; c &+= 1 }
+    return s
+}
+
+/// Four dot products sharing one row: (x·y0, x·y1, x·y2, x·y3). Each load of x feeds four FMA chains,
+/// unrolled twice so eight chains hide the FMA latency.
+@inline(__always)
+func vectorDot4<S: MetaScalar>(_ x: UnsafePointer<S>, _ y0: UnsafePointer<S>, _ y1: UnsafePointer<S>,
+                               _ y2: UnsafePointer<S>, _ y3: UnsafePointer<S>, _ n: Int) -> SIMD4<S> {
+    var a0 = SIMD8<S>(), a1 = SIMD8<S>(), a2 = SIMD8<S>(), a3 = SIMD8<S>()
+    var b0 = SIMD8<S>(), b1 = SIMD8<S>(), b2 = SIMD8<S>(), b3 = SIMD8<S>()
+    @inline(__always) func load(_ p: UnsafePointer<S>, _ c: Int) -> SIMD8<S> {
+        UnsafeRawPointer(p + c).loadUnaligned(as: SIMD8<S>.self)
+    }
+    var c = 0
+    while c &+ 16 <= n {
+        let xv = load(x, c), xw = load(x, c &+ 8)
+        a0.addProduct(xv, load(y0, c)); b0.addProduct(xw, load(y0, c &+ 8))
+        a1.addProduct(xv, load(y1, c)); b1.addProduct(xw, load(y1, c &+ 8))
+        a2.addProduct(xv, load(y2, c)); b2.addProduct(xw, load(y2, c &+ 8))
+        a3.addProduct(xv, load(y3, c)); b3.addProduct(xw, load(y3, c &+ 8))
+        c &+= 16
+    }
+    if c &+ 8 <= n {
+        let xv = load(x, c)
+        a0.addProduct(xv, load(y0, c)); a1.addProduct(xv, load(y1, c))
+        a2.addProduct(xv, load(y2, c)); a3.addProduct(xv, load(y3, c))
+        c &+= 8
+    }
+    var r = SIMD4<S>((a0 + b0).sum(), (a1 + b1).sum(), (a2 + b2).sum(), (a3 + b3).sum())
+    while c < n {
+        let xc = x[c]
+        r[0] += xc * y0[c]; r[1] += xc * y1[c]; r[2] += xc * y2[c]; r[3] += xc * y3[c]
+        c &+= 1
+    }
+    return r
 }

@@ -102,7 +102,7 @@ enum MetaTrainCommand: EngramCommand {
         }
         let log: MetaTrainingLog?
         do {
-            log = try arguments.string("--log").map { try MetaTrainingLog(path: $0, append: arguments.has("--resume")) }
+            log = try arguments.string("--log").map { try MetaTrainingLog(path: $0, append: arguments.has("--resume"), resumedAt: trainer.state.iteration) }
         } catch let e as CheckpointError { throw RuntimeError(e.description) }
 
         var progress = MetaTrainingProgress(total: iterations)
