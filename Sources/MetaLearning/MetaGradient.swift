@@ -155,7 +155,7 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
     /// The LSG's binary target code (low bits of int((c+1)·2^(bits−1)), paper-model.md §2.2).
     let targetCode: TargetCode
     /// Device model and clock of `MetaPCMMode.physical`.
-    let physicalParameters = PCMParameters.physical
+    var physicalParameters: PCMParameters { options.physicalModel }
     let timing = AdaptationTiming()
 
     init(architecture a: MetaArchitecture, options: MetaGradientOptions, kinematics: any ForwardKinematics, drivenJoints: [Int], restAngles: [Double]) {

@@ -1,4 +1,5 @@
 import Foundation
+import PhaseChange
 import Tensors
 
 /// The float types the meta-gradient tape runs in: `Float` on the training path, `Double` for the
@@ -183,6 +184,8 @@ public struct MetaGradientOptions: Sendable, Equatable {
     /// `threshold_lsnn` returns no gradient for the threshold); `false` reproduces that, `true` gives the
     /// gradient of the forward function (used by the finite-difference check).
     public var adaptiveThresholdSpikeGradient = false
+    /// Device model of `pcm == .physical` (PhaseChange's physical defaults).
+    public var physicalModel = PCMParameters.physical
 
     /// Ideal, unquantized, heaviside: the spec's software model.
     public init() {}
