@@ -50,6 +50,11 @@ enum MetaTrainCommand: EngramCommand {
         let every = try arguments.int("--checkpoint-every", default: 50, in: 1...10_000_000)!
         let seed = try arguments.seed()
         let out = try arguments.required("--out")
+        let directory = (out as NSString).deletingLastPathComponent
+        var isDirectory: ObjCBool = false
+        if !directory.isEmpty, !(FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) && isDirectory.boolValue) {
+            throw UsageError("--out <file>: the directory '\(directory)' does not exist; create it or choose another path")
+        }
         let pcmName = arguments.choice("--pcm", default: "off")
         let pcm = MetaPCMMode(rawValue: pcmName)!
         let quantize = arguments.choice("--quantize", default: pcm == .off ? "off" : "on") == "on"
