@@ -1,4 +1,5 @@
 import Foundation
+import PhaseChange
 import Spiking
 import Tensors
 
@@ -36,6 +37,10 @@ final class MetaTaskTape<S: MetaScalar>: @unchecked Sendable {
     let gain0In: ScratchBuffer<S>, gain0Rec: ScratchBuffer<S>, gain0Out: ScratchBuffer<S>
     let w1In: ScratchBuffer<S>, w1Rec: ScratchBuffer<S>
     let gain1In: ScratchBuffer<S>, gain1Rec: ScratchBuffer<S>
+
+    // Physical PCM crossbars of this task ([W_in; W_rec] and W_out), when that model is in the loop.
+    var synapses: Crossbar? = nil
+    var readout: Crossbar? = nil
 
     // Scratch for the forward pass.
     let refractory: ScratchBuffer<S>
@@ -142,10 +147,16 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
     let restAngles: [Double]
     let alpha: S, kappa: S, rho: S
     let traineeThreshold: S, lsgThreshold: S, beta: S, gamma: S, eta: S
+    let inverseTraineeThreshold: S, inverseLSGThreshold: S
+    /// The sigmoid's sharpness, nil for the heaviside.
+    let sharpness: Double?
     /// Clock spikes per step: bit k set when clock neuron k spikes.
     let clockMask: [UInt32]
     /// The LSG's binary target code (low bits of int((c+1)·2^(bits−1)), paper-model.md §2.2).
     let targetCode: TargetCode
+    /// Device model and clock of `MetaPCMMode.physical`.
+    var physicalParameters: PCMParameters { options.physicalModel }
+    let timing = AdaptationTiming()
 
     init(architecture a: MetaArchitecture, options: MetaGradientOptions, kinematics: any ForwardKinematics, drivenJoints: [Int], restAngles: [Double]) {
         precondition(drivenJoints.count == a.outputs, "one driven joint per trainee output")
@@ -165,51 +176,51 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
         gamma = S(a.dampening)
         eta = S(a.innerLearningRate)
         targetCode = TargetCode(bits: a.codeBits)
+        inverseTraineeThreshold = 1 / traineeThreshold
+        inverseLSGThreshold = 1 / lsgThreshold
+        if case .sigmoid(let s) = options.spikeFunction { sharpness = s } else { sharpness = nil }
         let clock = ClockInput(neurons: a.clockInputs, windowSteps: a.clockWindowSteps, spikeEvery: a.clockSpikeInterval)
         clockMask = (0..<a.steps).map { t in clock.spikingNeuron(at: t).map { UInt32(1) << UInt32($0) } ?? 0 }
     }
 
     // MARK: Spike function
 
-    /// Spike value for scaled distance u = (v − A)/thr.
+    /// Spike value at distance d = v − A (the official H((v − A)/thr > 0) is H(d > 0) for thr > 0).
     @inline(__always)
-    func spike(_ u: S) -> S {
-        switch options.spikeFunction {
-        case .heaviside: return u > 0 ? 1 : 0
-        case .sigmoid(let s): return S(1 / (1 + exp(-s * Double(u))))
-        }
+    func spike(_ d: S, inverseThreshold inv: S) -> S {
+        if let s = sharpness { return S(1 / (1 + exp(-s * Double(d * inv)))) }
+        return d > 0 ? 1 : 0
     }
 
-    /// ψ = ∂z/∂v at scaled distance u (thr = the normalising threshold).
+    /// ψ = ∂z/∂v at distance d = v − A from the threshold, with 1/thr precomputed (no division in the
+    /// hot loops): heaviside γ·max(0, 1 − |d|/thr)/thr; sigmoid s·σ(1−σ)/thr.
     @inline(__always)
-    func pseudoDerivative(_ u: S, threshold: S) -> S {
-        switch options.spikeFunction {
-        case .heaviside:
-            let a = 1 - abs(u)
-            return a > 0 ? gamma * a / threshold : 0
-        case .sigmoid(let s):
-            let sg = 1 / (1 + exp(-s * Double(u)))
-            return S(s * sg * (1 - sg)) / threshold
+    func pseudoDerivative(_ d: S, inverseThreshold inv: S) -> S {
+        if let s = sharpness {
+            let sg = 1 / (1 + exp(-s * Double(d * inv)))
+            return S(s * sg * (1 - sg)) * inv
         }
+        let a = 1 - abs(d) * inv
+        return a > 0 ? gamma * a * inv : 0
     }
 
-    /// ∂ψ/∂v at scaled distance u.
+    /// ∂ψ/∂v at distance d = v − A.
     @inline(__always)
-    func pseudoDerivativeSlope(_ u: S, threshold: S) -> S {
-        switch options.spikeFunction {
-        case .heaviside:
-            guard abs(u) < 1 else { return 0 }
-            return (u > 0 ? -gamma : (u < 0 ? gamma : 0)) / (threshold * threshold)
-        case .sigmoid(let s):
-            let sg = 1 / (1 + exp(-s * Double(u)))
-            return S(s * s * sg * (1 - sg) * (1 - 2 * sg)) / (threshold * threshold)
+    func pseudoDerivativeSlope(_ d: S, inverseThreshold inv: S) -> S {
+        if let s = sharpness {
+            let sg = 1 / (1 + exp(-s * Double(d * inv)))
+            return S(s * s * sg * (1 - sg) * (1 - 2 * sg)) * inv * inv
         }
+        let u = d * inv
+        guard abs(u) < 1 else { return 0 }
+        return (u > 0 ? -gamma : (u < 0 ? gamma : 0)) * inv * inv
     }
 
     // MARK: Forward
 
     /// Runs the inner loop of one task, recording the tape. `parameters` are the meta-learned tensors;
     /// `rng` draws the PCM noise (unused with `pcm == .off`). Fills the task loss, ∂loss/∂y, spike counts.
+    @_specialize(exported: false, where S == Float)
     func forward(_ tape: MetaTaskTape<S>, parameters p: FlatParameters<S>, target: MetaTaskTarget, rng: inout RandomSource) {
         let a = architecture
         let n = tape.n, m = tape.m, k = tape.k
@@ -234,7 +245,12 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
         var w0In = UnsafePointer(p.pointer(.traineeInput))
         var w0Rec = UnsafePointer(p.pointer(.traineeRecurrent))
         var w0Out = UnsafePointer(p.pointer(.traineeOutput))
-        if options.pcm == .paper {
+        if options.pcm == .physical {
+            programPhysical(tape, parameters: p, rng: &rng)
+            w0In = UnsafePointer(tape.w0In.pointer)
+            w0Rec = UnsafePointer(tape.w0Rec.pointer)
+            w0Out = UnsafePointer(tape.w0Out.pointer)
+        } else if options.pcm == .paper {
             programInitial(p.pointer(.traineeInput), into: tape.w0In, gains: tape.gain0In, count: m * n, rng: &rng)
             programInitial(p.pointer(.traineeRecurrent), into: tape.w0Rec, gains: tape.gain0Rec, count: n * n, rng: &rng)
             programInitial(p.pointer(.traineeOutput), into: tape.w0Out, gains: tape.gain0Out, count: n * k, rng: &rng)
@@ -249,6 +265,38 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
         applyUpdate(tape, w0In: w0In, w0Rec: w0Rec, rng: &rng)
         runTrainee(tape, trial: 1, wIn: UnsafePointer(tape.w1In.pointer), wRec: UnsafePointer(tape.w1Rec.pointer), wOut: w0Out)
         evaluateLoss(tape, target: target)
+    }
+
+    /// Physical model: programs fresh crossbars with the meta-learned weights and reads trial-1 [W_in; W_rec]
+    /// and trial-2 W_out (only trial 2's readout is used), drift-compensated, into the tape.
+    private func programPhysical(_ tape: MetaTaskTape<S>, parameters p: FlatParameters<S>, rng: inout RandomSource) {
+        let n = tape.n, m = tape.m, k = tape.k
+        var stacked = Matrix(rows: m + n, columns: n)
+        for i in 0..<(m * n) { stacked.storage[i] = Float(p.pointer(.traineeInput)[i]) }
+        for i in 0..<(n * n) { stacked.storage[m * n + i] = Float(p.pointer(.traineeRecurrent)[i]) }
+        var out = Matrix(rows: n, columns: k)
+        for i in 0..<(n * k) { out.storage[i] = Float(p.pointer(.traineeOutput)[i]) }
+        var synapses = Crossbar(rows: m + n, columns: n, parameters: physicalParameters)
+        var readout = Crossbar(rows: n, columns: k, parameters: physicalParameters)
+        synapses.programInitial(stacked, at: timing.initialProgramming, rng: &rng)
+        readout.programInitial(out, at: timing.initialProgramming, rng: &rng)
+        let w = Self.compensatedWeights(&synapses, at: timing.firstTrial)
+        for i in 0..<(m * n) { tape.w0In[i] = S(w.storage[i]) }
+        for i in 0..<(n * n) { tape.w0Rec[i] = S(w.storage[m * n + i]) }
+        let wo = Self.compensatedWeights(&readout, at: timing.secondTrial)
+        for i in 0..<(n * k) { tape.w0Out[i] = S(wo.storage[i]) }
+        tape.synapses = synapses
+        tape.readout = readout
+    }
+
+    /// The weights a crossbar represents at `time`, times its drift-compensation factor when that is on.
+    static func compensatedWeights(_ crossbar: inout Crossbar, at time: Double) -> Matrix {
+        var w = crossbar.weights(at: time)
+        if crossbar.parameters.driftCompensation {
+            let f = crossbar.driftCompensationFactor(at: time)
+            for i in 0..<w.count { w.storage[i] *= f }
+        }
+        return w
     }
 
     private func programInitial(_ w: UnsafeMutablePointer<S>, into out: ScratchBuffer<S>, gains: ScratchBuffer<S>, count: Int, rng: inout RandomSource) {
@@ -298,7 +346,7 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
             for j in 0..<n {
                 let free = r[j] <= 0.1
                 at[j] = free ? 1 : 0
-                let zj: S = free ? spike((vt[j] - thr) / thr) : 0
+                let zj: S = free ? spike(vt[j] - thr, inverseThreshold: inverseTraineeThreshold) : 0
                 zt[j] = zj
                 r[j] = min(max(r[j] + nRef * zj - 1, 0), nRef)
                 if zj != 0 { list[Int(c)] = Int32(j); c += 1; totals[j] += zj }
@@ -360,7 +408,7 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
             for j in 0..<nl {
                 let free = r[j] <= 0.1
                 at[j] = free ? 1 : 0
-                let zj: S = free ? spike((vt[j] - At[j]) / thr) : 0
+                let zj: S = free ? spike(vt[j] - At[j], inverseThreshold: inverseLSGThreshold) : 0
                 zt[j] = zj
                 r[j] = min(max(r[j] + nRef * zj - 1, 0), nRef)
                 if zj != 0 { list[Int(c)] = Int32(j); c += 1; totals[j] += zj }
@@ -382,7 +430,7 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
     @inline(__always)
     private func traineePsi(_ tape: MetaTaskTape<S>, _ index: Int) -> S {
         let thr = traineeThreshold
-        return tape.active[0][index] != 0 ? pseudoDerivative((tape.v[0][index] - thr) / thr, threshold: thr) : 0
+        return tape.active[0][index] != 0 ? pseudoDerivative(tape.v[0][index] - thr, inverseThreshold: inverseTraineeThreshold) : 0
     }
 
     /// ΔW_in = −η Σ_s x_s H_sᵀ and ΔW_rec = −η Σ_s z_s H_{s+1}ᵀ with H_t = L_t ψ_t + α H_{t+1}
@@ -415,6 +463,18 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
         }
         tape.changedInput = finishUpdate(delta: dIn, base: w0In, gains: tape.gain1In, count: m * n, diagonalOf: 0, rng: &rng)
         tape.changedRecurrent = finishUpdate(delta: dRec, base: w0Rec, gains: tape.gain1Rec, count: n * n, diagonalOf: n, rng: &rng)
+        if options.pcm == .physical, var synapses = tape.synapses {
+            // finishUpdate left the (rounded) ΔW in place: program it and read trial 2's weights.
+            var delta = Matrix(rows: m + n, columns: n)
+            for i in 0..<(m * n) { delta.storage[i] = Float(dIn[i]) }
+            for i in 0..<(n * n) where i / n != i % n { delta.storage[m * n + i] = Float(dRec[i]) }
+            let _: ProgrammingReport = synapses.applyUpdate(delta, at: timing.update, rng: &rng)
+            let w = Self.compensatedWeights(&synapses, at: timing.secondTrial)
+            for i in 0..<(m * n) { dIn[i] = S(w.storage[i]) }
+            for i in 0..<(n * n) { dRec[i] = S(w.storage[m * n + i]) }
+            tape.synapses = nil
+            tape.readout = nil
+        }
     }
 
     /// Turns the ΔW in `delta` into the trial-2 weight in place; returns how many entries changed.
@@ -434,6 +494,8 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
                     delta[i] = base[i]
                     gains[i] = 1
                 }
+            } else if options.pcm == .physical {
+                delta[i] = d
             } else {
                 delta[i] = base[i] + d
             }
@@ -483,6 +545,7 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
     /// `lossScale`·(task loss) plus the rate regulariser's share, given the regulariser's per-spike
     /// coefficients (`traineeRateCoefficients`: ∂L_reg/∂z for every trainee spike variable,
     /// `lsgRateCoefficients` for the LSG). The trainee part runs task by task; the LSG part in lockstep.
+    @_specialize(exported: false, where S == Float)
     func backward(_ tapes: [MetaTaskTape<S>], parameters p: FlatParameters<S>, worker w: MetaGradientWorker<S>,
                   lossScale: S, traineeRateCoefficients: UnsafePointer<S>, lsgRateCoefficients: UnsafePointer<S>) {
         precondition(tapes.count <= w.blockSize)
@@ -497,9 +560,11 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
     private func traineeBackward(_ tape: MetaTaskTape<S>, slot: Int, parameters p: FlatParameters<S>, worker w: MetaGradientWorker<S>,
                                  lossScale: S, traineeRateCoefficients: UnsafePointer<S>) {
         let n = tape.n, m = tape.m, k = tape.k, steps = tape.t
+        // Paper: drift factors scale the gradient; physical: all device effects are straight-through.
         let pcm = options.pcm == .paper
-        let w0Rec = pcm ? UnsafePointer(tape.w0Rec.pointer) : UnsafePointer(p.pointer(.traineeRecurrent))
-        let w0Out = pcm ? UnsafePointer(tape.w0Out.pointer) : UnsafePointer(p.pointer(.traineeOutput))
+        let ownWeights = options.pcm != .off
+        let w0Rec = ownWeights ? UnsafePointer(tape.w0Rec.pointer) : UnsafePointer(p.pointer(.traineeRecurrent))
+        let w0Out = ownWeights ? UnsafePointer(tape.w0Out.pointer) : UnsafePointer(p.pointer(.traineeOutput))
 
         // Trial 2.
         w.gW1In.fill(0); w.gW1Rec.fill(0); w.gWOut.fill(0)
@@ -542,7 +607,7 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
                 gL[base + j] = acc[j] * psi
                 let gPsi = acc[j] * L[base + j]
                 if tape.active[0][base + j] != 0 && gPsi != 0 {
-                    gvx[base + j] = gPsi * pseudoDerivativeSlope((tape.v[0][base + j] - thr) / thr, threshold: thr)
+                    gvx[base + j] = gPsi * pseudoDerivativeSlope(tape.v[0][base + j] - thr, inverseThreshold: inverseTraineeThreshold)
                 } else {
                     gvx[base + j] = 0
                 }
@@ -598,7 +663,7 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
                 var g = alpha * gvn[j]
                 if let externalV { g += externalV[base + j] }
                 if act[base + j] != 0 {
-                    let psi = pseudoDerivative((v[base + j] - thr) / thr, threshold: thr)
+                    let psi = pseudoDerivative(v[base + j] - thr, inverseThreshold: inverseTraineeThreshold)
                     if psi != 0 {
                         var gz = rate[j]
                         if let externalZ { gz += externalZ[base + j] }
@@ -632,7 +697,6 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
     private func lsgBackward(_ tapes: [MetaTaskTape<S>], parameters p: FlatParameters<S>, worker w: MetaGradientWorker<S>, rate: UnsafePointer<S>) {
         let n = architecture.traineeNeurons, nl = architecture.lsgNeurons, steps = architecture.steps
         let count = tapes.count
-        let thr = lsgThreshold
         let wRec = p.pointer(.lsgRecurrent), wOut = p.pointer(.lsgOutput)
         let gIn = w.gradient.pointer(.lsgInput), gRec = w.gradient.pointer(.lsgRecurrent), gOutW = w.gradient.pointer(.lsgOutput)
         let firstALIF = architecture.lsgPlainNeurons
@@ -656,7 +720,13 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
                 }
                 let v = tape.lsgV.pointer + base, act = tape.lsgActive.pointer + base, A = tape.lsgThresholds.pointer + base
                 let psi = psiSlot + b * nl
-                for j in 0..<nl { psi[j] = act[j] != 0 ? pseudoDerivative((v[j] - A[j]) / thr, threshold: thr) : 0 }
+                if sharpness == nil {
+                    // The heaviside case as a branch-free loop the compiler vectorises.
+                    let g = gamma * inverseLSGThreshold, inv = inverseLSGThreshold
+                    for j in 0..<nl { psi[j] = act[j] * max(0, 1 - abs(v[j] - A[j]) * inv) * g }
+                } else {
+                    for j in 0..<nl { psi[j] = act[j] != 0 ? pseudoDerivative(v[j] - A[j], inverseThreshold: inverseLSGThreshold) : 0 }
+                }
             }
             let last = t + 1 == steps
             for j in 0..<nl {
@@ -720,4 +790,85 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
             }
         }
     }
+}
+
+// MARK: - Small generic SIMD kernels
+// They live in this file so that the engine's specialisations for Float and Double inline them even
+// in builds without whole-module optimisation (debug builds compile each file on its own).
+
+@inline(__always)
+func vectorAXPY<S: MetaScalar>(_ alpha: S, _ x: UnsafePointer<S>, _ y: UnsafeMutablePointer<S>, _ n: Int) {
+    let av = SIMD8<S>(repeating: alpha)
+    var c = 0
+    while c &+ 8 <= n {
+        var yv = UnsafeRawPointer(y + c).loadUnaligned(as: SIMD8<S>.self)
+        yv.addProduct(av, UnsafeRawPointer(x + c).loadUnaligned(as: SIMD8<S>.self))
+        UnsafeMutableRawPointer(y + c).storeBytes(of: yv, as: SIMD8<S>.self)
+        c &+= 8
+    }
+    while c < n { y[c] += alpha * x[c]; c &+= 1 }
+}
+
+@inline(__always)
+func vectorAdd<S: MetaScalar>(_ x: UnsafePointer<S>, _ y: UnsafeMutablePointer<S>, _ n: Int) {
+    var c = 0
+    while c &+ 8 <= n {
+        let yv = UnsafeRawPointer(y + c).loadUnaligned(as: SIMD8<S>.self)
+            + UnsafeRawPointer(x + c).loadUnaligned(as: SIMD8<S>.self)
+        UnsafeMutableRawPointer(y + c).storeBytes(of: yv, as: SIMD8<S>.self)
+        c &+= 8
+    }
+    while c < n { y[c] += x[c]; c &+= 1 }
+}
+
+@inline(__always)
+func vectorDot<S: MetaScalar>(_ x: UnsafePointer<S>, _ y: UnsafePointer<S>, _ n: Int) -> S {
+    var a0 = SIMD8<S>(), a1 = SIMD8<S>()
+    var c = 0
+    while c &+ 16 <= n {
+        a0.addProduct(UnsafeRawPointer(x + c).loadUnaligned(as: SIMD8<S>.self), UnsafeRawPointer(y + c).loadUnaligned(as: SIMD8<S>.self))
+        a1.addProduct(UnsafeRawPointer(x + (c &+ 8)).loadUnaligned(as: SIMD8<S>.self), UnsafeRawPointer(y + (c &+ 8)).loadUnaligned(as: SIMD8<S>.self))
+        c &+= 16
+    }
+    if c &+ 8 <= n {
+        a0.addProduct(UnsafeRawPointer(x + c).loadUnaligned(as: SIMD8<S>.self), UnsafeRawPointer(y + c).loadUnaligned(as: SIMD8<S>.self))
+        c &+= 8
+    }
+    var s = (a0 + a1).sum()
+    while c < n { s += x[c] * y[c]; c &+= 1 }
+    return s
+}
+
+/// Four dot products sharing one row: (x·y0, x·y1, x·y2, x·y3). Each load of x feeds four FMA chains,
+/// unrolled twice so eight chains hide the FMA latency.
+@inline(__always)
+func vectorDot4<S: MetaScalar>(_ x: UnsafePointer<S>, _ y0: UnsafePointer<S>, _ y1: UnsafePointer<S>,
+                               _ y2: UnsafePointer<S>, _ y3: UnsafePointer<S>, _ n: Int) -> SIMD4<S> {
+    var a0 = SIMD8<S>(), a1 = SIMD8<S>(), a2 = SIMD8<S>(), a3 = SIMD8<S>()
+    var b0 = SIMD8<S>(), b1 = SIMD8<S>(), b2 = SIMD8<S>(), b3 = SIMD8<S>()
+    @inline(__always) func load(_ p: UnsafePointer<S>, _ c: Int) -> SIMD8<S> {
+        UnsafeRawPointer(p + c).loadUnaligned(as: SIMD8<S>.self)
+    }
+    var c = 0
+    while c &+ 16 <= n {
+        let xv = load(x, c), xw = load(x, c &+ 8)
+        a0.addProduct(xv, load(y0, c)); b0.addProduct(xw, load(y0, c &+ 8))
+        a1.addProduct(xv, load(y1, c)); b1.addProduct(xw, load(y1, c &+ 8))
+        a2.addProduct(xv, load(y2, c)); b2.addProduct(xw, load(y2, c &+ 8))
+        a3.addProduct(xv, load(y3, c)); b3.addProduct(xw, load(y3, c &+ 8))
+        c &+= 16
+    }
+    if c &+ 8 <= n {
+        let xv = load(x, c)
+        a0.addProduct(xv, load(y0, c)); a1.addProduct(xv, load(y1, c))
+        a2.addProduct(xv, load(y2, c)); a3.addProduct(xv, load(y3, c))
+        c &+= 8
+    }
+    var r = SIMD4<S>((a0 + b0).sum(), (a1 + b1).sum(), (a2 + b2).sum(), (a3 + b3).sum())
+    while c < n {
+        let xc = x[c]
+        r[0] += xc * y0[c]; r[1] += xc * y1[c]; r[2] += xc * y2[c]; r[3] += xc * y3[c]
+        c &+= 1
+    }
+    return r
 }

@@ -1,4 +1,5 @@
 import Foundation
+import PhaseChange
 import Tensors
 
 /// The float types the meta-gradient tape runs in: `Float` on the training path, `Double` for the
@@ -164,6 +165,11 @@ public enum MetaPCMMode: String, Sendable, CaseIterable {
     /// clipping to [−1, 1]; noise terms held constant in the gradient, clips straight-through, drift
     /// factors scale the gradient as in the official graph. Read noise is left out (about 0.5 % of g).
     case paper
+    /// PhaseChange's physical model (`PCMParameters.physical`: differential pairs, program-and-verify,
+    /// drift in seconds from programming with global drift compensation) on the same device clock as
+    /// `engram adapt` (`AdaptationTiming`). All device effects enter as constants (straight-through,
+    /// stop-gradient); read noise and the ADC/DAC model are left out of the training forward pass.
+    case physical
 }
 
 /// Switches of the differentiable inner loop.
@@ -178,6 +184,8 @@ public struct MetaGradientOptions: Sendable, Equatable {
     /// `threshold_lsnn` returns no gradient for the threshold); `false` reproduces that, `true` gives the
     /// gradient of the forward function (used by the finite-difference check).
     public var adaptiveThresholdSpikeGradient = false
+    /// Device model of `pcm == .physical` (PhaseChange's physical defaults).
+    public var physicalModel = PCMParameters.physical
 
     /// Ideal, unquantized, heaviside: the spec's software model.
     public init() {}

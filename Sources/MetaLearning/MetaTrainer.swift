@@ -212,9 +212,17 @@ public final class MetaTrainingLog {
     public static let header = "iteration,loss,task_loss,mse_velocity,mse_xyz,reg_trainee,reg_lsg,rate_trainee_hz,rate_lsg_hz,changed_in,changed_rec,learning_rate,forward_s,backward_s,iteration_s"
     let handle: FileHandle
 
-    /// Opens `path`, writing the header when the file is new or `append` is false.
-    public init(path: String, append: Bool) throws {
+    /// Opens `path`, writing the header when the file is new or `append` is false. When appending after a
+    /// resume from iteration `resumedAt`, rows past it (written after the last checkpoint) are dropped.
+    public init(path: String, append: Bool, resumedAt: Int? = nil) throws {
         let exists = FileManager.default.fileExists(atPath: path)
+        if append, exists, let resumedAt, let text = try? String(contentsOfFile: path, encoding: .utf8) {
+            let kept = text.split(separator: "\n", omittingEmptySubsequences: true).filter { line in
+                guard let first = line.split(separator: ",").first, let i = Int(first) else { return true }
+                return i <= resumedAt
+            }
+            try (kept.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        }
         if !append || !exists {
             guard FileManager.default.createFile(atPath: path, contents: Data((Self.header + "\n").utf8)) else {
                 throw CheckpointError(source: path, message: "cannot create the log file; check the directory exists and is writable")

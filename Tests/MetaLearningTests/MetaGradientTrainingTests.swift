@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import PhaseChange
 import Tensors
 @testable import MetaLearning
 
@@ -92,12 +93,13 @@ struct MetaGradientTrainingTests {
         #expect(throws: CheckpointError.self) { try MetaTrainer.trainingState(in: file, parameterCount: 3) }
     }
 
-    /// With the official PCM noise model in the loop the objective stays finite, the gradient is non-zero,
-    /// and only a few percent of the weights change when the update is rounded to 1/16.
-    @Test func paperPCMInTheLoop() {
+    /// With a PCM model in the loop the objective is finite and seeded by the noise seed, and the gradient
+    /// is non-zero.
+    @Test(arguments: [MetaPCMMode.paper, .physical])
+    func pcmInTheLoop(_ mode: MetaPCMMode) {
         let a = tinyArchitecture()
         var options = MetaGradientOptions()
-        options.pcm = .paper
+        options.pcm = mode
         options.quantizeUpdate = true
         let sampler = tinySampler()
         let tasks = tinyTasks(a, count: 2, seed: 4)
@@ -113,6 +115,34 @@ struct MetaGradientTrainingTests {
         var norm: Float = 0
         for i in 0..<g.count { norm += g.storage[i] * g.storage[i] }
         #expect(norm > 0)
+    }
+
+    /// The physical model with every device effect switched off reproduces the ideal objective and gradient
+    /// (weights within ±1, no rounding): the crossbar path adds nothing but the device effects.
+    @Test func noiselessPhysicalEqualsIdeal() {
+        let a = tinyArchitecture()
+        let sampler = tinySampler()
+        let tasks = tinyTasks(a, count: 2, seed: 6)
+        var params = tinyParameters(a, seed: 2).converted(to: Float.self)
+        params.tensors = params.tensors.map { $0.map { max(-0.99, min(0.99, $0)) } }
+        let p = FlatParameters(params, architecture: a)
+        var results: [(Double, [Float])] = []
+        for mode in [MetaPCMMode.off, .physical] {
+            var options = MetaGradientOptions()
+            options.pcm = mode
+            options.physicalModel = PCMParameters.physical.noiseless
+            let evaluator = MetaBatchEvaluator<Float>(architecture: a, options: options, tasks: sampler, batchSize: 2, threads: 1)
+            let g = FlatParameters<Float>(zerosFor: a)
+            let r = evaluator.evaluate(p, tasks: tasks, noiseSeed: 1, gradient: g)
+            results.append((r.loss, Array(UnsafeBufferPointer(start: g.storage, count: g.count))))
+        }
+        // Conductance round trips (w·25 µS / 25 µS) may change the last bit of a weight.
+        #expect(abs(results[0].0 - results[1].0) <= 1e-5 * abs(results[0].0), "loss \(results[0].0) vs \(results[1].0)")
+        var maxDiff: Float = 0, maxAbs: Float = 0
+        for i in results[0].1.indices {
+            maxDiff = max(maxDiff, abs(results[0].1[i] - results[1].1[i])); maxAbs = max(maxAbs, abs(results[0].1[i]))
+        }
+        #expect(maxDiff <= 1e-4 * maxAbs, "gradients differ by \(maxDiff) (max |g| \(maxAbs))")
     }
 }
 

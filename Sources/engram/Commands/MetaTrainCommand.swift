@@ -12,8 +12,9 @@ enum MetaTrainCommand: EngramCommand {
         Each iteration samples --batch tasks from the task family, runs the inner loop (trial 1, learning-signal \
         generator, one e-prop update, trial 2) for each on all cores, and follows the exact gradient of the \
         after-update loss plus the firing-rate regularisers with Adam (learning rate 1.5e-3 × 0.99 every 500 \
-        iterations). --pcm paper puts the official PCM noise model in the inner loop (hardware-aware training; \
-        physical is not available for training yet); --quantize rounds the update to 1/16 (default: on with \
+        iterations). --pcm paper puts the official PCM noise model in the inner loop, --pcm physical PhaseChange's \
+        physical model with drift compensation on the device clock of 'engram adapt' (hardware-aware training; \
+        device effects are constants in the gradient, read noise and ADC/DAC are left out); --quantize rounds the update to 1/16 (default: on with \
         PCM, off without). Training starts from the paper's random initialisation, or from --init. A checkpoint \
         (weights, Adam state, iteration, seed, command) is written to --out every --checkpoint-every iterations \
         and at the end; --resume continues from --out, reproducing the uninterrupted run with the same \
@@ -49,10 +50,12 @@ enum MetaTrainCommand: EngramCommand {
         let every = try arguments.int("--checkpoint-every", default: 50, in: 1...10_000_000)!
         let seed = try arguments.seed()
         let out = try arguments.required("--out")
-        let pcmName = arguments.choice("--pcm", default: "off")
-        if pcmName == "physical" {
-            throw UsageError("--pcm physical is not available for meta-training yet; use --pcm paper (the official noise model) or off")
+        let directory = (out as NSString).deletingLastPathComponent
+        var isDirectory: ObjCBool = false
+        if !directory.isEmpty, !(FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) && isDirectory.boolValue) {
+            throw UsageError("--out <file>: the directory '\(directory)' does not exist; create it or choose another path")
         }
+        let pcmName = arguments.choice("--pcm", default: "off")
         let pcm = MetaPCMMode(rawValue: pcmName)!
         let quantize = arguments.choice("--quantize", default: pcm == .off ? "off" : "on") == "on"
 
@@ -104,7 +107,7 @@ enum MetaTrainCommand: EngramCommand {
         }
         let log: MetaTrainingLog?
         do {
-            log = try arguments.string("--log").map { try MetaTrainingLog(path: $0, append: arguments.has("--resume")) }
+            log = try arguments.string("--log").map { try MetaTrainingLog(path: $0, append: arguments.has("--resume"), resumedAt: trainer.state.iteration) }
         } catch let e as CheckpointError { throw RuntimeError(e.description) }
 
         var progress = MetaTrainingProgress(total: iterations)
