@@ -75,6 +75,10 @@ public final class BusArm: Arm {
         goalValues = ids.map { ServoValue(id: $0, value: 0) }
         previousPositions = [Double](repeating: 0, count: ids.count)
 
+        // Set-up calls get the bus's default, patient budget; the per-tick policy the caller chose comes back after.
+        let tickPolicy = bus.retryPolicy
+        bus.retryPolicy = RetryPolicy()
+        defer { bus.retryPolicy = tickPolicy }
         var applies: [Bool] = []
         for (k, joint) in robot.joints.enumerated() {
             let id = ids[k], entry = joints[k]
@@ -109,6 +113,8 @@ public final class BusArm: Arm {
     }
 
     /// Opens the serial port at `path` with the description's protocol and baud rate and wraps it.
+    /// `retryPolicy` bounds each tick's bus calls (the default fits a 100 Hz period: 5 ms per attempt,
+    /// two attempts, 8 ms in all); setting up uses the bus's default, longer budget.
     public static func open(robot: RobotDescription, calibration: Calibration, port path: String,
                             retryPolicy: RetryPolicy = RetryPolicy(replyTimeoutMs: 5, perReplyTimeoutMs: 1, attempts: 2, budgetMs: 8)) throws(BusArmError) -> BusArm {
         guard let description = robot.bus else {

@@ -7,6 +7,7 @@ let groups: [(String, () -> Void)] = [
     ("pcm", runPhaseChangeBenchmarks),
     ("robot", runRobotBenchmarks),
     ("spiking", runSpikingBenchmarks),
+    ("control", runControlBenchmarks),
 ]
 let requested = Array(CommandLine.arguments.dropFirst())
 if requested.contains("--help") || requested.contains("-h") {
