@@ -37,7 +37,9 @@ private final class PseudoTerminalRig {
         let pty = try PseudoTerminal()
         path = pty.path
         thread = emulator.start(serving: pty.master)
-        arm = try BusArm.open(robot: robot, calibration: .uncalibrated(for: robot), port: pty.path)
+        // A patient per-tick budget: these tests check behaviour, not timing, and may share the CPU.
+        arm = try BusArm.open(robot: robot, calibration: .uncalibrated(for: robot), port: pty.path,
+                              retryPolicy: RetryPolicy(replyTimeoutMs: 20, perReplyTimeoutMs: 2, attempts: 3, budgetMs: 100))
         keeper = pty  // keeps the slave side open; the master end belongs to the serving thread
     }
     private let keeper: PseudoTerminal

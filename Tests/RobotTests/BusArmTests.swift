@@ -11,7 +11,7 @@ final class EmulatedRig {
     let thread: EmulatorThread
     let bus: ServoBus
 
-    init(robot: RobotDescription, faults: FaultPlan = FaultPlan(), retry: RetryPolicy = RetryPolicy(replyTimeoutMs: 5, perReplyTimeoutMs: 1, attempts: 2, budgetMs: 20)) throws {
+    init(robot: RobotDescription, faults: FaultPlan = FaultPlan(), retry: RetryPolicy = RetryPolicy()) throws {
         self.robot = robot
         emulator = try ServoEmulator.simulating(robot, faults: faults)
         let (servoEnd, hostEnd) = try BytePipe.makePair()
