@@ -7,7 +7,8 @@ import ServoBus
 /// the Koch arm's six Dynamixel servos (XL430/XL330, Protocol 2.0 at 1 Mbaud, the ServoDynamics plant),
 /// a `BusArm` doing one SYNC_READ and one SYNC_WRITE per tick, a looping replay of a smooth motion
 /// through the safety envelope. At 100 Hz and at 1 kHz for `ENGRAM_BENCH_SECONDS` seconds (default 60):
-/// ticks, overruns, read → write latency percentiles, bus retries and peak resident memory.
+/// ticks, overruns, read → write latency percentiles, failed reads (the watchdog is set not to stop the
+/// measurement), bus retries and peak resident memory.
 func runControlBenchmarks() {
     let seconds = ProcessInfo.processInfo.environment["ENGRAM_BENCH_SECONDS"].flatMap(Double.init) ?? 60
     let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
@@ -18,17 +19,16 @@ func runControlBenchmarks() {
         FileHandle.standardError.write("engram-bench control: \(error)\n".data(using: .utf8)!)
         return
     }
-    let warnings = RealTimeScheduling.request()
     for rate in [100.0, 1000.0] {
         do {
-            try benchLoop(robot: robot, rateHz: rate, seconds: seconds, realtime: warnings.isEmpty)
+            try benchLoop(robot: robot, rateHz: rate, seconds: seconds)
         } catch {
             FileHandle.standardError.write("engram-bench control at \(rate) Hz: \(error)\n".data(using: .utf8)!)
         }
     }
 }
 
-private func benchLoop(robot: RobotDescription, rateHz: Double, seconds: Double, realtime: Bool) throws {
+private func benchLoop(robot: RobotDescription, rateHz: Double, seconds: Double) throws {
     let emulator = try ServoEmulator.simulating(robot)
     let pty = try PseudoTerminal()
     let thread = emulator.start(serving: pty.master)
@@ -38,7 +38,7 @@ private func benchLoop(robot: RobotDescription, rateHz: Double, seconds: Double,
     }
     // A tick must fit its period: one reply timeout of half a period, one retry.
     let periodMs = 1000 / rateHz
-    let retry = RetryPolicy(replyTimeoutMs: periodMs / 2, perReplyTimeoutMs: 0.1, attempts: 2, budgetMs: periodMs * 0.8)
+    let retry = RetryPolicy(replyTimeoutMs: periodMs * 0.6, perReplyTimeoutMs: 0.05, attempts: 2, budgetMs: periodMs * 0.9)
     let arm = try BusArm.open(robot: robot, calibration: .uncalibrated(for: robot), port: pty.path, retryPolicy: retry)
     defer { arm.disconnect(keepingTorque: false) }
     // A smooth looping motion of every joint: 20° amplitude, 2 s period, 201 samples.
@@ -48,7 +48,10 @@ private func benchLoop(robot: RobotDescription, rateHz: Double, seconds: Double,
     let limits = robot.jointLimitsRadians()
     var envelope = SafetyEnvelope(limits: SafetyLimits(lower: limits.map(\.lowerBound), upper: limits.map(\.upperBound),
                                                        maxSpeed: robot.joints.map(\.maxSpeedRadiansPerSecond)),
-                                  period: 1 / rateHz, easeInSeconds: 0.5)
+                                  period: 1 / rateHz, easeInSeconds: 0.5, failedReadBudget: 1_000_000)
+    // Priority and locked memory once everything exists (the emulator thread inherits the priority only if
+    // created after; it was created before, so it runs at normal priority like a separate sim-serial would).
+    let warnings = RealTimeScheduling.request()
     let loop = ControlLoop(rateHz: rateHz, pacing: .realTime, duration: seconds, watchSignals: false)
     let ticks = Int(seconds * rateHz)
     let result = loop.run(arm: arm, policy: &policy, envelope: &envelope, expectedTicks: ticks)
@@ -61,7 +64,7 @@ private func benchLoop(robot: RobotDescription, rateHz: Double, seconds: Double,
         "latency_p50_us": result.latencyP50Microseconds, "latency_p99_us": result.latencyP99Microseconds,
         "latency_max_us": result.latencyMaxMicroseconds, "failed_reads": result.safety.failedReads,
         "bus_retries": stats.retries, "bus_timeouts": stats.timeouts, "stop_reason": result.stopReason,
-        "sched_fifo_and_mlockall": realtime,
+        "sched_fifo_and_mlockall": warnings.isEmpty,
         "rss_mb": Double(RealTimeScheduling.peakResidentBytes()) / 1_048_576,
     ])
 }

@@ -73,6 +73,7 @@ enum RunCommand: EngramCommand {
         settings.seed = try arguments.seed()
         settings.pacing = simulated ? .simulated : .realTime
         settings.watchdogAction = WatchdogAction(rawValue: arguments.choice("--watchdog", default: "hold")) ?? .hold
+        settings.requestRealTime = arguments.has("--realtime")
         let json = arguments.has("--json")
         let session: RunSession
         do {
@@ -82,9 +83,7 @@ enum RunCommand: EngramCommand {
         }
 
         SignalMonitor.block()
-        if arguments.has("--realtime") {
-            for warning in RealTimeScheduling.request() { printError("warning: \(warning)") }
-        }
+
         let arm: any Arm
         var busArm: BusArm? = nil
         if let port, let calibration {
@@ -113,6 +112,7 @@ enum RunCommand: EngramCommand {
             }
         }
         let outcome = session.run(on: arm, recorder: recorder)
+        for warning in outcome.realTimeWarnings { printError("warning: \(warning)") }
         recorder?.close()
         busArm?.disconnect(keepingTorque: arm.isTorqueEnabled)
         let rss = RealTimeScheduling.peakResidentBytes()
