@@ -62,6 +62,9 @@ public struct RunSettings: Sendable {
     public var watchSignals: Bool = true
     /// Speed of the move to the start pose before the trial, as a fraction of each joint's max speed.
     public var approachSpeedFraction: Double = 0.5
+    /// Adapt to the target before running (false: run the controller as loaded and still track the target,
+    /// the "before" of a before/after comparison).
+    public var adapt: Bool = true
     /// Ask for SCHED_FIFO priority and locked memory once the controller is ready (`RealTimeScheduling`).
     public var requestRealTime: Bool = false
     /// Defaults: 100 Hz, simulated pacing, physical PCM, seed 0.
@@ -206,7 +209,7 @@ public struct RunSession: Sendable {
     func prepareNetwork<W: Synapses>(rng: inout RandomSource, makeSynapses: (Int, Int) -> W)
         -> (network: RecurrentSpikingNetwork<W>, readStart: Double, adaptation: AdaptationResult?) {
         let a = checkpoint.architecture
-        if let target {
+        if let target, settings.adapt {
             let loss = TrajectoryLoss(kinematics: kinematics, drivenJoints: robot.drivenJointIndices, restAngles: robot.homeRadians)
             var adapter = OneShotAdaptation(architecture: a, weights: checkpoint.weights, loss: loss, quantize: quantizesUpdate,
                                             makeSynapses: makeSynapses)

@@ -19,27 +19,38 @@ func runControlBenchmarks() {
         FileHandle.standardError.write("engram-bench control: \(error)\n".data(using: .utf8)!)
         return
     }
-    for rate in [100.0, 1000.0] {
+    // The pty runs are the acceptance measurement; the socket pair (no pty, no tty flush work queue in the
+    // kernel) at 100 Hz separates the loop's own cost from the pseudo-terminal's wake-up latency.
+    for (rate, pty) in [(100.0, true), (1000.0, true), (100.0, false)] {
         do {
-            try benchLoop(robot: robot, rateHz: rate, seconds: seconds)
+            try benchLoop(robot: robot, rateHz: rate, seconds: seconds, overPseudoTerminal: pty)
         } catch {
             FileHandle.standardError.write("engram-bench control at \(rate) Hz: \(error)\n".data(using: .utf8)!)
         }
     }
 }
 
-private func benchLoop(robot: RobotDescription, rateHz: Double, seconds: Double) throws {
+private func benchLoop(robot: RobotDescription, rateHz: Double, seconds: Double, overPseudoTerminal: Bool) throws {
+    // SCHED_FIFO first, so the emulator thread inherits it: it stands in for servos, which have CPUs of their own.
+    _ = RealTimeScheduling.request(lockMemory: false)
     let emulator = try ServoEmulator.simulating(robot)
-    let pty = try PseudoTerminal()
-    let thread = emulator.start(serving: pty.master)
+    let pty = overPseudoTerminal ? try PseudoTerminal() : nil
+    let pair = overPseudoTerminal ? nil : try BytePipe.makePair()
+    let thread = emulator.start(serving: pty?.master ?? pair!.0)
     defer {
         thread.stop()
-        pty.close()
+        pty?.close()
     }
     // A tick must fit its period: one reply timeout of half a period, one retry.
     let periodMs = 1000 / rateHz
     let retry = RetryPolicy(replyTimeoutMs: periodMs * 0.6, perReplyTimeoutMs: 0.05, attempts: 2, budgetMs: periodMs * 0.9)
-    let arm = try BusArm.open(robot: robot, calibration: .uncalibrated(for: robot), port: pty.path, retryPolicy: retry)
+    let arm: BusArm
+    if let pty {
+        arm = try BusArm.open(robot: robot, calibration: .uncalibrated(for: robot), port: pty.path, retryPolicy: retry)
+    } else {
+        arm = try BusArm(robot: robot, calibration: .uncalibrated(for: robot),
+                         bus: ServoBus(transport: pair!.1, protocol: .dynamixel2, servos: [], retryPolicy: retry))
+    }
     defer { arm.disconnect(keepingTorque: false) }
     // A smooth looping motion of every joint: 20° amplitude, 2 s period, 201 samples.
     let times = (0...200).map { Double($0) * 0.01 }
@@ -49,14 +60,13 @@ private func benchLoop(robot: RobotDescription, rateHz: Double, seconds: Double)
     var envelope = SafetyEnvelope(limits: SafetyLimits(lower: limits.map(\.lowerBound), upper: limits.map(\.upperBound),
                                                        maxSpeed: robot.joints.map(\.maxSpeedRadiansPerSecond)),
                                   period: 1 / rateHz, easeInSeconds: 0.5, failedReadBudget: 1_000_000)
-    // Priority and locked memory once everything exists (the emulator thread inherits the priority only if
-    // created after; it was created before, so it runs at normal priority like a separate sim-serial would).
+    // Locked memory once everything exists.
     let warnings = RealTimeScheduling.request()
     let loop = ControlLoop(rateHz: rateHz, pacing: .realTime, duration: seconds, watchSignals: false)
     let ticks = Int(seconds * rateHz)
     let result = loop.run(arm: arm, policy: &policy, envelope: &envelope, expectedTicks: ticks)
     let stats = arm.bus.statistics
-    emit("control_loop_pty_\(Int(rateHz))hz", [
+    emit("control_loop_\(overPseudoTerminal ? "pty" : "socketpair")_\(Int(rateHz))hz", [
         "median_us": result.latencyP50Microseconds,
         "rate_hz": rateHz, "seconds": seconds, "servos": robot.joints.count, "protocol": "dynamixel2", "baud": 1_000_000,
         "ticks": result.ticks, "overruns": result.overruns,

@@ -116,6 +116,12 @@ private struct HoldThenAct: Policy {
         let second = session.run(on: SimulatedArm(robot: robot))
         #expect(second.tracking == first.tracking)
         #expect(second.networkOutputs == first.networkOutputs)
+        // Without adapting, the same target is tracked by the controller as loaded (the "before").
+        var unadapted = session
+        unadapted.settings.adapt = false
+        let before = unadapted.run(on: SimulatedArm(robot: robot))
+        #expect(before.adaptation == nil && before.tracking?.reference == "target")
+        #expect(before.networkOutputs != first.networkOutputs)
     }
 
     @Test func mismatchedControllerOrTargetIsRefused() throws {
