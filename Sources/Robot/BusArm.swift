@@ -119,10 +119,11 @@ public final class BusArm: Arm {
     }
 
     /// Opens the serial port at `path` with the description's protocol and baud rate and wraps it.
-    /// `retryPolicy` bounds each tick's bus calls (the default fits a 100 Hz period: 5 ms per attempt,
-    /// two attempts, 8 ms in all); setting up uses the bus's default, longer budget.
+    /// `retryPolicy` bounds each tick's bus calls (the default fits a 100 Hz period: 2.5 ms plus 0.25 ms
+    /// per servo for an attempt, so a reply lost to noise is asked again within the tick; 8 ms in all);
+    /// setting up uses the bus's default, longer budget.
     public static func open(robot: RobotDescription, calibration: Calibration, port path: String,
-                            retryPolicy: RetryPolicy = RetryPolicy(replyTimeoutMs: 5, perReplyTimeoutMs: 1, attempts: 2, budgetMs: 8)) throws(BusArmError) -> BusArm {
+                            retryPolicy: RetryPolicy = RetryPolicy(replyTimeoutMs: 2.5, perReplyTimeoutMs: 0.25, attempts: 3, budgetMs: 8)) throws(BusArmError) -> BusArm {
         guard let description = robot.bus else {
             throw BusArmError("robot '\(robot.name)' has no bus in its robot.yaml (simulation only); use --sim")
         }
