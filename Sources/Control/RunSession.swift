@@ -210,7 +210,8 @@ public struct RunSession: Sendable {
         -> (network: RecurrentSpikingNetwork<W>, readStart: Double, adaptation: AdaptationResult?) {
         let a = checkpoint.architecture
         if let target, settings.adapt {
-            let loss = TrajectoryLoss(kinematics: kinematics, drivenJoints: robot.drivenJointIndices, restAngles: robot.homeRadians)
+            // The loss integrates ω̂ from the pose the trial starts at, as the arm will.
+            let loss = TrajectoryLoss(kinematics: kinematics, drivenJoints: robot.drivenJointIndices, restAngles: startPose)
             var adapter = OneShotAdaptation(architecture: a, weights: checkpoint.weights, loss: loss, quantize: quantizesUpdate,
                                             makeSynapses: makeSynapses)
             let result = adapter.adapt(to: target, rng: &rng)
