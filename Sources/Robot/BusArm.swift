@@ -11,8 +11,8 @@ public struct BusArmError: Error, Sendable, CustomStringConvertible {
 /// A real arm (or the emulator behind a pseudo-terminal) on a servo bus: the robot description names the
 /// servos, the calibration turns ticks into joint angles.
 ///
-/// Per tick `read` does one SYNC_READ of Present_Position for every joint (FAST_SYNC_READ on Dynamixel
-/// servos that support it) and `write` one SYNC_WRITE of Goal_Position; both reuse buffers made at creation, so neither allocates while the bus is healthy.
+/// Per tick `read` does one SYNC_READ of Present_Position for every joint and `write` one SYNC_WRITE of
+/// Goal_Position; both reuse buffers made at creation, so neither allocates while the bus is healthy.
 /// Velocities are the backward difference of the calibrated positions over the cycle's `period`.
 ///
 /// Conversions (see `Calibration`): a servo whose Homing_Offset register is 0 reports raw ticks and the
@@ -48,7 +48,9 @@ public final class BusArm: Arm {
     /// must be the description's), reads each Homing_Offset register, and, where torque is off and
     /// `minimizeReturnDelay` is set, writes Return_Delay_Time 0 (as LeRobot does) so a sync read of six
     /// servos takes well under a millisecond.
-    public init(robot: RobotDescription, calibration: Calibration, bus: ServoBus, minimizeReturnDelay: Bool = true) throws(BusArmError) {
+    /// `fastSyncRead` asks Dynamixel servos with FAST_SYNC_READ (kept off when they do not answer it).
+    public init(robot: RobotDescription, calibration: Calibration, bus: ServoBus, minimizeReturnDelay: Bool = true,
+                fastSyncRead: Bool = false) throws(BusArmError) {
         guard let busDescription = robot.bus else {
             throw BusArmError("robot '\(robot.name)' has no bus in its robot.yaml (simulation only); use --sim")
         }
@@ -110,9 +112,9 @@ public final class BusArm: Arm {
             }
         }
         servoAppliesOffset = applies
-        // Dynamixel X firmware ≥ 45 answers FAST_SYNC_READ with one combined packet: one wake-up per tick instead
-        // of one per servo. Use it when the servos do; otherwise stay with SYNC_READ.
-        if bus.wireProtocol == .dynamixel2 {
+        // Dynamixel X firmware ≥ 45 answers FAST_SYNC_READ with one combined packet (one wake-up per tick instead
+        // of one per servo). Opt-in only: ServoBus decodes that packet into fresh arrays, an allocation per tick.
+        if fastSyncRead && bus.wireProtocol == .dynamixel2 {
             bus.prefersFastSyncRead = true
             do { try bus.syncRead(.presentPosition, ids, into: &tickValues) } catch { bus.prefersFastSyncRead = false }
         }
