@@ -62,8 +62,8 @@ public struct RunSettings: Sendable {
     public var watchSignals: Bool = true
     /// Speed of the move to the start pose before the trial, as a fraction of each joint's max speed.
     public var approachSpeedFraction: Double = 0.5
-    /// Adapt to the target before running (false: run the controller as loaded and still track the target,
-    /// the "before" of a before/after comparison).
+    /// Adapt to the target before running (false runs the controller as loaded and only measures
+    /// tracking against the target: the "before" of a demo).
     public var adapt: Bool = true
     /// Ask for SCHED_FIFO priority and locked memory once the controller is ready (`RealTimeScheduling`).
     public var requestRealTime: Bool = false
@@ -178,7 +178,8 @@ public struct RunSession: Sendable {
         for name in robot.controller.drivenJoints where !file.joints.contains(name) {
             throw RunSessionError("\(path): missing column '\(name).pos'; \(robot.name)'s controller drives \(robot.controller.drivenJoints.joined(separator: ", "))")
         }
-        let full = file.derivingMissing(kinematics: AnyKinematics(robot.forwardKinematics), jointIndices: indices, restAngles: robot.homeRadians)
+        let fitted = file.rows == steps || file.rows < 2 ? file : file.resampled(rows: steps, stepSeconds: stepSeconds)
+        let full = fitted.derivingMissing(kinematics: AnyKinematics(robot.forwardKinematics), jointIndices: indices, restAngles: robot.homeRadians)
         guard full.rows == steps else {
             throw RunSessionError("\(path): has \(full.rows) rows; the controller runs \(steps) steps, so give \(steps) rows (\(String(format: "%.2f", Double(steps) * stepSeconds)) s at \(Int((1 / stepSeconds).rounded())) Hz)")
         }

@@ -77,11 +77,13 @@ public final class BusArm: Arm {
         goalValues = ids.map { ServoValue(id: $0, value: 0) }
         previousPositions = [Double](repeating: 0, count: ids.count)
 
-        // Set-up calls get the bus's default, patient budget; the per-tick policy the caller chose comes back after.
-        let tickPolicy = bus.retryPolicy
-        bus.retryPolicy = RetryPolicy()
-        defer { bus.retryPolicy = tickPolicy }
         var applies: [Bool] = []
+        // Connecting is not a tick: give the first replies the bus's patient default policy (a servo
+        // or an emulator on a loaded machine may take tens of milliseconds to answer the first ping),
+        // then restore the caller's per-tick policy.
+        let tickPolicy = bus.retryPolicy
+        bus.retryPolicy = RetryPolicy(replyTimeoutMs: 100, perReplyTimeoutMs: 10, attempts: 4, budgetMs: 600)
+        defer { bus.retryPolicy = tickPolicy }
         for (k, joint) in robot.joints.enumerated() {
             let id = ids[k], entry = joints[k]
             let name = "joint '\(joint.name)' (servo \(id))"

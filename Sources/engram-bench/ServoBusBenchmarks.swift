@@ -4,7 +4,9 @@ import ServoBus
 /// ServoBus benchmarks, one JSON line each:
 /// - `servobus.tick.<protocol>`: one control tick over a real pseudo-terminal configured at 1 Mbaud — a
 ///   6-servo SYNC_WRITE of Goal_Position plus a SYNC_READ of Present_Position answered by the emulator on
-///   another thread (Return_Delay_Time 0, as protocols.md recommends) — median and p99 in µs.
+///   another thread (Return_Delay_Time 0, as protocols.md recommends) — median and p99 in µs. A pty does
+///   not pace bytes at the baud rate, so `wire_time_at_1mbaud_us` gives what the same bytes take on a real
+///   line (software time plus wire time approximates a hardware tick, before USB latency).
 /// - `servobus.decode.<protocol>`: streaming-decoder throughput over 6-servo status replies, in MB/s.
 func runServoBusBenchmarks() {
     for (wire, model) in [(ServoProtocol.dynamixel2, ServoModel.xl330M288), (.feetechSTS, .sts3215)] {
@@ -42,13 +44,33 @@ private func benchmarkTick(_ wire: ServoProtocol, model: ServoModel, iterations:
             let elapsed = start.duration(to: .now).seconds * 1e6
             if i >= 200 { samples.append(elapsed) }
         }
+        // What one tick puts on a real bus: a pty moves bytes at memory speed, a 1 Mbaud line at 10 bits/byte.
+        let wireBytes = tickWireBytes(wire)
         emit(name, [
+            "wire_bytes": wireBytes, "wire_time_at_1mbaud_us": Double(wireBytes * 10),
             "median_us": quantile(samples, 0.5), "p99_us": quantile(samples, 0.99), "max_us": samples.max() ?? 0,
             "iterations": iterations, "servos": 6, "baud": 1_000_000, "transport": "pty",
             "retries": bus.statistics.retries,
         ])
     } catch {
         emit(name, ["error": "\(error)"])
+    }
+}
+
+/// Bytes of one 6-servo tick: SYNC_WRITE Goal_Position, SYNC_READ Present_Position and six status replies.
+private func tickWireBytes(_ wire: ServoProtocol) -> Int {
+    let ids: [UInt8] = [1, 2, 3, 4, 5, 6]
+    switch wire {
+    case .dynamixel2:
+        let write = DynamixelCodec.syncWrite(address: 116, length: 4, entries: ids.map { ($0, [0, 8, 0, 0]) })
+        let read = DynamixelCodec.syncRead(address: 132, length: 4, ids: ids)
+        let reply = DynamixelCodec.encode(ServoPacket(id: 1, instruction: DynamixelInstruction.status, parameters: [0, 8, 0, 0]))
+        return write.count + read.count + 6 * reply.count
+    case .feetechSTS:
+        let write = FeetechCodec.syncWrite(address: 42, length: 2, entries: ids.map { ($0, [0, 8]) })
+        let read = FeetechCodec.syncRead(address: 56, length: 2, ids: ids)
+        let reply = FeetechCodec.encode(ServoPacket(id: 1, instruction: DynamixelInstruction.status, parameters: [0, 8]))
+        return write.count + read.count + 6 * reply.count
     }
 }
 

@@ -7,6 +7,9 @@ let groups: [(String, () -> Void)] = [
     ("pcm", runPhaseChangeBenchmarks),
     ("robot", runRobotBenchmarks),
     ("spiking", runSpikingBenchmarks),
+    ("servobus", runServoBusBenchmarks),
+    ("perception", runPerceptionBenchmarks),
+    ("metalearning", runMetaLearningBenchmarks),
     ("control", runControlBenchmarks),
 ]
 let requested = Array(CommandLine.arguments.dropFirst())

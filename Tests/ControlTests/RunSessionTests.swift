@@ -137,13 +137,14 @@ private struct HoldThenAct: Policy {
             #expect(error.description.hasPrefix("the controller has 3 outputs but robot 'scorbot-er7' drives 2 joints (base, shoulder)"))
         }
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("engram-short-target-\(getpid()).csv").path
-        try "# engram-trajectory 1\ntime_s,base.pos,shoulder.pos\n0,0,0\n0.01,0.01,0\n".write(toFile: path, atomically: true, encoding: .utf8)
+        // A single row cannot be resampled onto a trial.
+        try "# engram-trajectory 1\ntime_s,base.pos,shoulder.pos\n0,0,0\n".write(toFile: path, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: path) }
         do {
             _ = try RunSession.loadTarget(fromFileAt: path, robot: robot, steps: 249)
             Issue.record("expected an error")
         } catch {
-            #expect(error.description == "\(path): has 2 rows; the controller runs 249 steps, so give 249 rows (2.49 s at 100 Hz)")
+            #expect(error.description == "\(path): has 1 rows; the controller runs 249 steps, so give 249 rows (2.49 s at 100 Hz)")
         }
         try "time_s,base.pos,hand.pos\n0,0,0\n".write(toFile: path, atomically: true, encoding: .utf8)
         do {

@@ -85,3 +85,26 @@ struct KinematicsAndTaskFamilyTests {
         #expect(isClose(zero.velocity, velocityEnergy, relative: 1e-12))
     }
 }
+
+/// The analytic Scorbot Jacobian against central finite differences of the closed form.
+struct ScorbotJacobianTests {
+    struct FiniteDifferenceScorbot: ForwardKinematics {
+        var jointCount: Int { 4 }
+        func position(_ q: [Double]) -> SIMD3<Double> { ScorbotKinematics().position(q) }
+    }
+
+    @Test func analyticJacobianMatchesFiniteDifferences() {
+        var rng = RandomSource(seed: 12)
+        for _ in 0..<20 {
+            let q = (0..<4).map { _ in rng.uniform(-1.5, 1.5) }
+            let analytic = ScorbotKinematics().jacobian(q)
+            let numeric = FiniteDifferenceScorbot().jacobian(q)
+            #expect(analytic.count == 4)
+            for j in 0..<4 {
+                for c in 0..<3 {
+                    #expect(abs(analytic[j][c] - numeric[j][c]) < 1e-8, "∂\(["x", "y", "z"][c])/∂q\(j + 1) at \(q): \(analytic[j][c]) vs \(numeric[j][c])")
+                }
+            }
+        }
+    }
+}

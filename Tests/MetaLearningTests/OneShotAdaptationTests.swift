@@ -106,4 +106,27 @@ struct OneShotAdaptationTests {
         let programmed = a.trainee.synapses.accounting.devicesProgrammed
         #expect(programmed == 255 * 250 + changed, "initial programming plus one device per changed weight")
     }
+
+    @Test func parallelResultsDoNotDependOnTheThreadCount() {
+        let w = randomController(seed: 31)
+        let loss = TrajectoryLoss(family: family)
+        let tasks = targets(5, seed: 77)
+        func run(_ threads: Int) -> [Double] {
+            ParallelJobs.run(count: tasks.count, threads: threads, makeWorker: {
+                OneShotAdaptation(architecture: .paper, weights: w, loss: loss, quantize: true) { Crossbar(rows: $0, columns: $1, parameters: .paper) }
+            }) { adapter, i in
+                var rng = RandomSource(seed: 100 + UInt64(i))
+                return adapter.adapt(to: tasks[i], rng: &rng).lossAfter.total
+            }
+        }
+        let one = run(1), two = run(2)
+        #expect(one == two)
+        let summary = AdaptationSummary(one.map { l in
+            AdaptationResult(lossBefore: .init(total: 1, velocity: 0, endEffector: 0, meanEndEffectorError: 0),
+                             lossAfter: .init(total: l, velocity: 0, endEffector: 0, meanEndEffectorError: 0),
+                             changedInput: 0, changedRecurrent: 0, traineeRateHz: 20, lsgRateHz: 10, outputBefore: [], outputAfter: [])
+        })
+        #expect(isClose(summary.meanLossAfter, one.reduce(0, +) / 5, relative: 1e-12))
+        #expect(summary.medianLossAfter == one.sorted()[2])
+    }
 }

@@ -1,4 +1,6 @@
 /// A servo bus: one transport, one protocol, a set of servos by ID and model, and calls by register name.
+/// (The type shares the module's name, so `ServoBus.X` resolves to this class, not the module; no other
+/// module defines a clashing name today.)
 ///
 /// ```swift
 /// let bus = try ServoBus(path: "/dev/ttyACM0", baudRate: 1_000_000, protocol: .feetechSTS,
@@ -150,6 +152,8 @@ public final class ServoBus {
                     lastRejection = why
                 }
             }
+            // A line that never goes quiet (noise, another talker) must not hold the call past its deadline.
+            if ContinuousClock.now >= deadline { return false }
             let n: Int
             do {
                 n = try transport.read(into: readBuffer, until: deadline)
@@ -369,30 +373,35 @@ public final class ServoBus {
 
     /// Writes one value per servo to register `name` with one SYNC_WRITE (no reply on the wire).
     public func syncWrite(_ name: RegisterName, _ values: [ServoValue]) throws(ServoBusError) {
-        guard !values.isEmpty else { throw error(.invalidRequest("no values given"), operation: "sync write") }
-        pendingIDs.removeAll(keepingCapacity: true)
-        for v in values { pendingIDs.append(v.id) }
-        let r = try commonRegister(name, pendingIDs, operation: "sync write")
-        guard r.access == .readWrite else { throw error(.readOnly, register: r, operation: "sync write") }
-        parameters.removeAll(keepingCapacity: true)
-        appendAddress(r.address, length: r.width)
-        for v in values {
-            parameters.append(v.id)
-            do {
-                try r.append(v.value, to: &parameters)
-            } catch {
-                throw self.error(.valueOutOfRange(error), servo: v.id, register: r, operation: "sync write")
-            }
-        }
-        encode(id: broadcastID, instruction: wireProtocol == .dynamixel2 ? DynamixelInstruction.syncWrite : FeetechInstruction.syncWrite)
-        try send(operation: "sync write", servo: nil, register: r)
+        try syncWrite(name, count: values.count, id: { values[$0].id }, value: { values[$0].value })
     }
 
-    /// Writes `values[i]` to servo `ids[i]` with one SYNC_WRITE.
+    /// Writes `values[i]` to servo `ids[i]` with one SYNC_WRITE (no reply on the wire). Reuses the
+    /// connection's buffers: no allocation once they have grown to size.
     public func syncWrite(_ name: RegisterName, ids: [UInt8], values: [Int]) throws(ServoBusError) {
         guard ids.count == values.count else {
             throw error(.invalidRequest("\(ids.count) IDs but \(values.count) values"), operation: "sync write")
         }
-        try syncWrite(name, zip(ids, values).map { ServoValue(id: $0, value: $1) })
+        try syncWrite(name, count: ids.count, id: { ids[$0] }, value: { values[$0] })
+    }
+
+    private func syncWrite(_ name: RegisterName, count: Int, id: (Int) -> UInt8, value: (Int) -> Int) throws(ServoBusError) {
+        guard count > 0 else { throw error(.invalidRequest("no values given"), operation: "sync write") }
+        pendingIDs.removeAll(keepingCapacity: true)
+        for i in 0..<count { pendingIDs.append(id(i)) }
+        let r = try commonRegister(name, pendingIDs, operation: "sync write")
+        guard r.access == .readWrite else { throw error(.readOnly, register: r, operation: "sync write") }
+        parameters.removeAll(keepingCapacity: true)
+        appendAddress(r.address, length: r.width)
+        for i in 0..<count {
+            parameters.append(pendingIDs[i])
+            do {
+                try r.append(value(i), to: &parameters)
+            } catch {
+                throw self.error(.valueOutOfRange(error), servo: pendingIDs[i], register: r, operation: "sync write")
+            }
+        }
+        encode(id: broadcastID, instruction: wireProtocol == .dynamixel2 ? DynamixelInstruction.syncWrite : FeetechInstruction.syncWrite)
+        try send(operation: "sync write", servo: nil, register: r)
     }
 }

@@ -169,15 +169,31 @@ public struct PacketDecoder: Sendable {
             }
             packet.parameters.removeAll(keepingCapacity: true)
             let region = UnsafeBufferPointer(rebasing: b[(start + 8)..<crcEnd])
-            guard DynamixelCodec.unstuff(region, into: &packet.parameters) else { return reject(.malformed(id: id)) }
+            // Fast path: without an `FF FF FD` run there is no stuffing to remove, so copy in one go.
+            var stuffed = false
+            if region.count >= 3 {
+                for k in 2..<region.count where region[k] == 0xFD && region[k - 1] == 0xFF && region[k - 2] == 0xFF {
+                    stuffed = true
+                    break
+                }
+            }
+            let skip = isStatus ? 1 : 0
+            if stuffed {
+                guard DynamixelCodec.unstuff(region, into: &packet.parameters) else { return reject(.malformed(id: id)) }
+                if isStatus {
+                    guard !packet.parameters.isEmpty else { return reject(.malformed(id: id)) }
+                    packet.error = packet.parameters.removeFirst()
+                }
+            } else {
+                if isStatus {
+                    guard !region.isEmpty else { return reject(.malformed(id: id)) }
+                    packet.error = region[0]
+                }
+                packet.parameters.append(contentsOf: UnsafeBufferPointer(rebasing: region[skip...]))
+            }
             packet.id = id
             packet.instruction = instruction
-            if isStatus {
-                guard !packet.parameters.isEmpty else { return reject(.malformed(id: id)) }
-                packet.error = packet.parameters.removeFirst()
-            } else {
-                packet.error = 0
-            }
+            if !isStatus { packet.error = 0 }
             start += 7 + length
             packetCount += 1
             return .packet

@@ -38,6 +38,7 @@ enum RunCommand: EngramCommand {
         .value("--calibration", "file", "calibration YAML (default Calibration/<robot>.yaml)"),
         .value("--checkpoint", "file", "controller checkpoint (default <robot dir>/controller.safetensors)"),
         .value("--target", "csv", "target trajectory to adapt to once and to track"),
+        .value("--adapt", "on|off", "with --target: adapt once before running (default on); off tracks the unadapted controller", choices: ["on", "off"]),
         .value("--pcm", "model", "trainee synapses: off (ideal), paper or physical PCM (default physical)", choices: SynapseMode.allCases.map(\.rawValue)),
         .value("--quantize", "on|off", "round the update to 1/16 of w_max (default: on with PCM)", choices: ["on", "off"]),
         .value("--rate", "hz", "loop rate (default: the robot's, 100)"),
@@ -71,6 +72,7 @@ enum RunCommand: EngramCommand {
         settings.pcm = SynapseMode(rawValue: arguments.choice("--pcm", default: "physical")) ?? .physical
         settings.quantize = arguments.string("--quantize").map { $0 == "on" }
         settings.seed = try arguments.seed()
+        settings.adapt = arguments.choice("--adapt", default: "on") == "on"
         settings.pacing = simulated ? .simulated : .realTime
         settings.watchdogAction = WatchdogAction(rawValue: arguments.choice("--watchdog", default: "hold")) ?? .hold
         settings.requestRealTime = arguments.has("--realtime")

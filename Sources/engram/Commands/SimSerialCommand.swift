@@ -132,7 +132,9 @@ enum SimSerialCommand: EngramCommand {
         let idList = servos.map { String($0.id) }.joined(separator: ",")
         var faultText = "faults " + faults.all.description
         for (id, f) in faults.perServo.sorted(by: { $0.key < $1.key }) { faultText += ", servo \(id): \(f)" }
-        printError("sim-serial: \(servos.count) \(servos[0].model.rawValue) servo(s), IDs \(idList), \(wire.rawValue), \(faultText), seed \(seed); Ctrl-C to stop")
+        var modelNames = ""
+        for s in servos where !modelNames.contains(s.model.rawValue) { modelNames += (modelNames.isEmpty ? "" : ", ") + s.model.rawValue }
+        printError("sim-serial: \(servos.count) servo(s) (\(modelNames)), IDs \(idList), \(wire.rawValue), \(faultText), seed \(seed); Ctrl-C to stop")
 
         let stop = EmulatorStopSignal()
         signal(SIGINT, SIG_IGN)
