@@ -65,6 +65,8 @@ public struct RunSettings: Sendable {
     /// Adapt to the target before running (false runs the controller as loaded and only measures
     /// tracking against the target: the "before" of a demo).
     public var adapt: Bool = true
+    /// Ask for SCHED_FIFO priority and locked memory once the controller is ready (`RealTimeScheduling`).
+    public var requestRealTime: Bool = false
     /// Defaults: 100 Hz, simulated pacing, physical PCM, seed 0.
     public init() {}
 }
@@ -102,6 +104,8 @@ public struct RunOutcome: Sendable {
     public var integratedGoals: [Double]
     /// Device read time of the last network step (s).
     public var lastReadTime: Double
+    /// Real-time requests that were refused (see `RunSettings.requestRealTime`).
+    public var realTimeWarnings: [String] = []
 }
 
 /// What `engram run` does, reusable by `engram demo`: a robot, its controller checkpoint and an optional
@@ -207,7 +211,8 @@ public struct RunSession: Sendable {
         -> (network: RecurrentSpikingNetwork<W>, readStart: Double, adaptation: AdaptationResult?) {
         let a = checkpoint.architecture
         if let target, settings.adapt {
-            let loss = TrajectoryLoss(kinematics: kinematics, drivenJoints: robot.drivenJointIndices, restAngles: robot.homeRadians)
+            // The loss integrates ω̂ from the pose the trial starts at, as the arm will.
+            let loss = TrajectoryLoss(kinematics: kinematics, drivenJoints: robot.drivenJointIndices, restAngles: startPose)
             var adapter = OneShotAdaptation(architecture: a, weights: checkpoint.weights, loss: loss, quantize: quantizesUpdate,
                                             makeSynapses: makeSynapses)
             let result = adapter.adapt(to: target, rng: &rng)
@@ -257,6 +262,8 @@ public struct RunSession: Sendable {
                                    stepSeconds: Self.stepSeconds, deviceClock: deviceClock, rng: root.derived(1))
         let start = startPose
         policy.initialPose = start
+        // Everything the loop touches exists now: this is the moment to pin memory and raise priority.
+        let warnings = settings.requestRealTime ? RealTimeScheduling.request() : []
         var envelope = makeEnvelope()
         // Bring the arm to the trial's start pose first (unrecorded), so the trial starts where the target does.
         var approach = ApproachPolicy(goal: start, maxSpeed: robot.joints.map { $0.maxSpeedRadiansPerSecond * settings.approachSpeedFraction })
@@ -265,7 +272,7 @@ public struct RunSession: Sendable {
         if approached.stoppedOnFault || approached.stopReason != "policy finished" {
             let tracking: TrackingError? = nil
             return RunOutcome(loop: approached, tracking: tracking, adaptation: adaptation, programming: nil, networkOutputs: [],
-                              integratedGoals: [], lastReadTime: 0)
+                              integratedGoals: [], lastReadTime: 0, realTimeWarnings: warnings)
         }
         envelope = makeEnvelope()
         let loop = ControlLoop(rateHz: settings.rateHz, pacing: settings.pacing, duration: settings.duration, recorder: recorder,
@@ -278,7 +285,8 @@ public struct RunSession: Sendable {
         }
         let tracking = Self.trackingError(log: result.log, robot: robot, target: target, integratedGoals: policy.integratedGoals)
         return RunOutcome(loop: result, tracking: tracking, adaptation: adaptation, programming: programming,
-                          networkOutputs: policy.outputs, integratedGoals: policy.integratedGoals, lastReadTime: policy.lastReadTime)
+                          networkOutputs: policy.outputs, integratedGoals: policy.integratedGoals, lastReadTime: policy.lastReadTime,
+                          realTimeWarnings: warnings)
     }
 
     /// Tracking error of a run's log: the pose measured at tick k + 1 (one period after step k's goal was

@@ -17,7 +17,8 @@ public enum DeviceClock: Sendable, Equatable {
 /// per step into goal angles: q_t = q_0 + Δt · Σ_{s ≤ t} ω_s, with q_0 the pose measured at start — the
 /// same integration as the paper's loss. Joints the controller does not drive hold their start pose.
 /// After the trial's `steps` network steps the policy holds the last goal for one more tick (so the arm's
-/// response to the last step is measured) and finishes.
+/// response to the last step is measured) and finishes. The policy counts its own steps: a tick the loop
+/// skips (a failed bus read) delays the trial by one tick instead of skipping a clock input.
 ///
 /// The synapses are whatever the network was built on: a PhaseChange `Crossbar` (reads drift with the
 /// device clock and carry read noise drawn from the policy's seeded generator) or `DenseSynapses`.
@@ -53,6 +54,8 @@ public struct SpikingPolicy<Weights: Synapses>: Policy {
     private var startPose: [Double] = []
     private var angles: [Double]
     private var startNanoseconds: UInt64 = 0
+    /// Network steps taken in this trial.
+    public private(set) var stepsTaken = 0
 
     /// A policy over `network` (already programmed), driving `drivenJoints` (one per network output).
     public init(network: RecurrentSpikingNetwork<Weights>, clock: ClockInput, steps: Int, drivenJoints: [Int],
@@ -78,6 +81,7 @@ public struct SpikingPolicy<Weights: Synapses>: Policy {
         startPose = initialPose ?? pose
         for (k, j) in drivenJoints.enumerated() { angles[k] = pose[j] }
         network.reset()
+        stepsTaken = 0
         outputs.removeAll(keepingCapacity: true)
         integratedGoals.removeAll(keepingCapacity: true)
         startNanoseconds = LoopPacer.now()
@@ -98,15 +102,16 @@ public struct SpikingPolicy<Weights: Synapses>: Policy {
     /// One network step on the clock input, ω integrated into the driven joints' goals.
     public mutating func goals(tick: Int, time: Double, measured: [Double], into goals: inout [Double]) -> PolicyStatus {
         for j in 0..<goals.count { goals[j] = startPose[j] }
-        guard tick < steps else {
+        guard stepsTaken < steps else {
             for (k, j) in drivenJoints.enumerated() { goals[j] = angles[k] }
             return .finished
         }
         let t = readTime(tick: tick)
         lastReadTime = t
-        clock.withStep(tick) { active in
+        clock.withStep(stepsTaken) { active in
             network.step(activeInputs: active, at: t, rng: &rng)
         }
+        stepsTaken += 1
         for k in 0..<drivenJoints.count {
             let omega = network.output[k]
             outputs.append(omega)

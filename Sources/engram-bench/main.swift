@@ -10,6 +10,7 @@ let groups: [(String, () -> Void)] = [
     ("servobus", runServoBusBenchmarks),
     ("perception", runPerceptionBenchmarks),
     ("metalearning", runMetaLearningBenchmarks),
+    ("control", runControlBenchmarks),
 ]
 let requested = Array(CommandLine.arguments.dropFirst())
 if requested.contains("--help") || requested.contains("-h") {

@@ -75,6 +75,7 @@ enum RunCommand: EngramCommand {
         settings.adapt = arguments.choice("--adapt", default: "on") == "on"
         settings.pacing = simulated ? .simulated : .realTime
         settings.watchdogAction = WatchdogAction(rawValue: arguments.choice("--watchdog", default: "hold")) ?? .hold
+        settings.requestRealTime = arguments.has("--realtime")
         let json = arguments.has("--json")
         let session: RunSession
         do {
@@ -84,9 +85,7 @@ enum RunCommand: EngramCommand {
         }
 
         SignalMonitor.block()
-        if arguments.has("--realtime") {
-            for warning in RealTimeScheduling.request() { printError("warning: \(warning)") }
-        }
+
         let arm: any Arm
         var busArm: BusArm? = nil
         if let port, let calibration {
@@ -115,6 +114,7 @@ enum RunCommand: EngramCommand {
             }
         }
         let outcome = session.run(on: arm, recorder: recorder)
+        for warning in outcome.realTimeWarnings { printError("warning: \(warning)") }
         recorder?.close()
         busArm?.disconnect(keepingTorque: arm.isTorqueEnabled)
         let rss = RealTimeScheduling.peakResidentBytes()
