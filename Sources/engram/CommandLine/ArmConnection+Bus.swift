@@ -5,7 +5,7 @@ extension ArmConnection {
     /// required: without one, ticks cannot be turned into joint angles safely.
     static func openBus(robot: RobotDescription, directory: String, calibration: Calibration?, calibrationPath: String?, port: String) throws -> ArmConnection {
         guard let calibration else {
-            throw RuntimeError("no calibration for \(robot.name): pass --calibration <file>, or create Calibration/\(robot.name).yaml with 'engram calibrate --robot \(directory) --port \(port)'")
+            throw RuntimeError("no calibration for \(robot.name): run 'engram calibrate --robot \(directory) --port \(port)' or pass --calibration <file>")
         }
         do {
             let arm = try BusArm.open(robot: robot, calibration: calibration, port: port)

@@ -43,15 +43,8 @@ struct ArmConnection {
         if sim == (port != nil) {
             throw UsageError("give exactly one of --port <path> (a real arm or 'engram sim-serial') or --sim (the simulated arm)")
         }
-        var calibration: Calibration? = nil
-        var calibrationPath = arguments.string("--calibration")
-        if calibrationPath == nil, let found = ResourceLocator.find("Calibration/\(robot.name).yaml") { calibrationPath = found }
-        if let calibrationPath {
-            do { calibration = try Calibration.load(fromFileAt: calibrationPath) } catch { throw RuntimeError("\(error)") }
-            if let mismatch = calibration!.mismatch(with: robot) {
-                throw RuntimeError("\(calibrationPath): \(mismatch); recalibrate with 'engram calibrate --robot \(dir) --port <path>'")
-            }
-        }
+        let calibrationPath = arguments.string("--calibration") ?? ResourceLocator.find("Calibration/\(robot.name).yaml")
+        let calibration = try RobotFiles.loadCalibration(calibrationPath, robotPath: dir, robot: robot, required: port != nil)
         if sim {
             var configuration = SimulatedArm.Configuration()
             configuration.seed = simulatedSeed
