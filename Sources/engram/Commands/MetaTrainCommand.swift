@@ -1,4 +1,3 @@
-import Foundation
 @preconcurrency import Foundation
 import Control
 import MetaLearning
