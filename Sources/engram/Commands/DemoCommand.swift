@@ -53,6 +53,10 @@ enum DemoCommand: EngramCommand {
         settings.pcm = SynapseMode(rawValue: arguments.choice("--pcm", default: "physical")) ?? .physical
         settings.seed = seed
         settings.pacing = .realTime
+        // The emulator is a thread of this process: on a busy machine it can miss a few ticks in a row.
+        // The envelope holds the last goal meanwhile and the controller's clock waits, so be patient
+        // (half a second) before calling it a fault.
+        settings.failedReadBudget = 50
         let plotPath = arguments.string("--plot") ?? "engram-demo.svg"
         let say: (String) -> Void = { if !json { print($0) } }
 
