@@ -1,3 +1,5 @@
+import Foundation
+
 /// What a policy says after computing a tick's goals.
 public enum PolicyStatus: Sendable, Equatable {
     /// Goals written; keep going.
@@ -46,17 +48,20 @@ public struct ReplayPolicy: Policy {
     public let speed: Double
     /// Start again from the beginning after the end.
     public let loops: Bool
+    /// Goals are taken this far ahead of the tick time (s), to cancel a position servo's lag.
+    public let lead: Double
     private var startPose: [Double] = []
     private var cursor = 0
 
     /// A replay of `positions` at `times`. `times` must be strictly increasing with at least one sample.
-    public init(times: [Double], positions: [[Double?]], speed: Double = 1, loops: Bool = false) {
+    public init(times: [Double], positions: [[Double?]], speed: Double = 1, loops: Bool = false, lead: Double = 0) {
         precondition(!times.isEmpty && times.count == positions.count, "one position row per time")
         precondition(speed > 0, "speed must be positive")
         self.times = times
         self.positions = positions
         self.speed = speed
         self.loops = loops
+        self.lead = max(0, lead)
     }
 
     /// Duration of one pass at the given speed (s).
@@ -68,13 +73,13 @@ public struct ReplayPolicy: Policy {
     }
 
     public mutating func goals(tick: Int, time: Double, measured: [Double], into goals: inout [Double]) -> PolicyStatus {
-        var t = times.first! + time * speed
+        var t = times.first! + (time + lead) * speed
         let span = times.last! - times.first!
         if loops && span > 0 {
             t = times.first! + (t - times.first!).truncatingRemainder(dividingBy: span)
             if t < times[cursor] { cursor = 0 }
         }
-        let finished = t >= times.last!
+        let finished = t - lead * speed >= times.last!
         if finished { t = times.last! }
         while cursor + 1 < times.count && times[cursor + 1] <= t { cursor += 1 }
         let k = cursor
@@ -88,5 +93,42 @@ public struct ReplayPolicy: Policy {
             }
         }
         return finished && !loops ? .finished : .running
+    }
+}
+
+/// Eases in to another policy: for the first `seconds`, goals move on a smooth (cosine) path from the
+/// measured start pose to the inner policy's first goals; then the inner policy runs with its clock
+/// starting at zero.
+public struct EaseInPolicy<Inner: Policy>: Policy {
+    /// The policy eased into.
+    public var inner: Inner
+    /// Ease-in duration (s).
+    public let seconds: Double
+    private var startPose: [Double] = []
+    private var firstGoals: [Double] = []
+    private var innerStartTick: Int? = nil
+
+    public init(_ inner: Inner, seconds: Double) {
+        self.inner = inner
+        self.seconds = max(0, seconds)
+    }
+
+    public mutating func start(from pose: [Double]) {
+        startPose = pose
+        inner.start(from: pose)
+        firstGoals = pose
+        _ = inner.goals(tick: 0, time: 0, measured: pose, into: &firstGoals)
+        inner.start(from: pose)
+        innerStartTick = nil
+    }
+
+    public mutating func goals(tick: Int, time: Double, measured: [Double], into goals: inout [Double]) -> PolicyStatus {
+        if time < seconds {
+            let s = 0.5 - 0.5 * cos(Double.pi * time / seconds)
+            for j in 0..<goals.count { goals[j] = startPose[j] + (firstGoals[j] - startPose[j]) * s }
+            return .running
+        }
+        if innerStartTick == nil { innerStartTick = tick }
+        return inner.goals(tick: tick - innerStartTick!, time: time - seconds, measured: measured, into: &goals)
     }
 }

@@ -32,13 +32,13 @@ public enum TrajectoryPlot {
     public static func svg(_ series: [PlotSeries], title: String) -> String {
         let jointNames = orderedJointNames(series)
         let hasPath = series.contains { !$0.endEffector.isEmpty }
-        let panelWidth = 420.0, panelHeight = 220.0, margin = 60.0, gap = 30.0
+        let panelWidth = 420.0, panelHeight = 220.0, margin = 60.0, gap = 30.0, rowGap = 75.0
         let timeRows = jointNames.count
         let columns = 2.0
-        let timeRowsHeight = Double((timeRows + 1) / 2) * (panelHeight + gap)
-        let pathHeight = hasPath ? panelHeight + 60 + gap : 0
+        let timeRowsHeight = Double((timeRows + 1) / 2) * (panelHeight + rowGap)
+        let pathHeight = hasPath ? panelHeight + rowGap : 0
         let width = margin * 2 + columns * panelWidth + gap
-        let height = 70 + timeRowsHeight + pathHeight + 40 + Double(series.count) * 18
+        let height = 60 + timeRowsHeight + pathHeight + 20 + Double(series.count) * 18
         var out = """
             <?xml version="1.0" encoding="UTF-8"?>
             <svg xmlns="http://www.w3.org/2000/svg" width="\(fmt(width))" height="\(fmt(height))" viewBox="0 0 \(fmt(width)) \(fmt(height))" font-family="sans-serif" font-size="12">
@@ -49,7 +49,7 @@ public enum TrajectoryPlot {
         var y0 = 60.0
         for (k, joint) in jointNames.enumerated() {
             let x0 = margin + Double(k % 2) * (panelWidth + gap)
-            let top = y0 + Double(k / 2) * (panelHeight + gap)
+            let top = y0 + Double(k / 2) * (panelHeight + rowGap)
             var lines: [(String, [(Double, Double)], Int, Bool)] = []
             for (s, ser) in series.enumerated() {
                 guard let j = ser.joints.first(where: { $0.name == joint }) else { continue }

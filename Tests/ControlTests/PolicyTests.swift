@@ -34,3 +34,20 @@ struct PolicyTests {
         #expect(p.goals(tick: 1, time: 1.0, measured: [1, 1], into: &g) == .finished)
     }
 }
+
+struct EaseInPolicyTests {
+    @Test func easesFromThePoseToTheFirstGoalThenRunsTheInnerPolicy() {
+        var p = EaseInPolicy(ReplayPolicy(times: [0, 1], positions: [[1], [2]]), seconds: 0.5)
+        p.start(from: [0])
+        var g = [0.0]
+        _ = p.goals(tick: 0, time: 0, measured: [0], into: &g)
+        #expect(g[0] == 0)
+        _ = p.goals(tick: 25, time: 0.25, measured: [0], into: &g)
+        #expect(abs(g[0] - 0.5) < 1e-12)
+        _ = p.goals(tick: 50, time: 0.5, measured: [0], into: &g)
+        #expect(abs(g[0] - 1) < 1e-12)
+        #expect(p.goals(tick: 100, time: 1.0, measured: [0], into: &g) == .running)
+        #expect(abs(g[0] - 1.5) < 1e-12)
+        #expect(p.goals(tick: 150, time: 1.5, measured: [0], into: &g) == .finished)
+    }
+}

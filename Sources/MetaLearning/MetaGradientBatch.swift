@@ -1,0 +1,151 @@
+import Dispatch
+import Foundation
+import Tensors
+
+/// The meta-objective of a batch of tasks and its gradient.
+public struct MetaBatchResult: Sendable {
+    /// Total objective: mean task loss + both rate regularisers.
+    public var loss: Double
+    /// Mean after-update task loss (0.5·MSE(ω) + 0.5·MSE(xyz) on trial 2).
+    public var taskLoss: Double
+    /// Mean MSE of the velocities and of the positions on trial 2.
+    public var velocityError: Double, positionError: Double
+    /// λ Σ (rate − f₀)² of the trainee and of the LSG.
+    public var traineeRegularizer: Double, lsgRegularizer: Double
+    /// Mean firing rates, Hz (trainee over both trials).
+    public var traineeRateHz: Double, lsgRateHz: Double
+    /// Mean fraction of W_in and W_rec entries changed by the update.
+    public var changedInput: Double, changedRecurrent: Double
+    /// Per-task losses, in task order.
+    public var taskLosses: [Double]
+    /// Wall time of the forward and backward phases, s.
+    public var forwardSeconds: Double, backwardSeconds: Double
+}
+
+/// Evaluates the meta-objective of a batch of tasks and its exact gradient, with the tasks split
+/// over `threads` worker threads (static assignment: worker w takes tasks w, w + threads, ...; the
+/// workers' gradients are summed in worker order, so a run is deterministic for a given thread count).
+///
+/// Two phases: every task's forward pass (recorded on its own tape), then the batch-mean firing rates
+/// that the regulariser needs (λ Σ_n (mean_{b,t} z − f₀)², as the official code), then every backward pass.
+public final class MetaBatchEvaluator<S: MetaScalar>: @unchecked Sendable {
+    /// The model's sizes and constants.
+    public let architecture: MetaArchitecture
+    /// Switches of the inner loop.
+    public let options: MetaGradientOptions
+    /// Tasks per batch.
+    public let batchSize: Int
+    /// Worker threads.
+    public let threads: Int
+    let engine: MetaGradientEngine<S>
+    let tapes: [MetaTaskTape<S>]
+    let workers: [MetaGradientWorker<S>]
+    let traineeCoefficients: ScratchBuffer<S>
+    let lsgCoefficients: ScratchBuffer<S>
+
+    /// Buffers for `batchSize` tasks and `threads` workers (allocated once, reused every call).
+    public init(architecture: MetaArchitecture, options: MetaGradientOptions, tasks sampler: any MetaTaskSampler,
+                batchSize: Int, threads: Int) {
+        precondition(batchSize > 0 && threads > 0)
+        self.architecture = architecture
+        self.options = options
+        self.batchSize = batchSize
+        self.threads = min(threads, batchSize)
+        engine = MetaGradientEngine(architecture: architecture, options: options, kinematics: sampler.anyKinematics,
+                                    drivenJoints: sampler.drivenJoints, restAngles: sampler.restAngles)
+        tapes = (0..<batchSize).map { _ in MetaTaskTape(architecture: architecture) }
+        workers = (0..<min(threads, batchSize)).map { _ in MetaGradientWorker(architecture: architecture) }
+        traineeCoefficients = ScratchBuffer(count: architecture.traineeNeurons, zero: 0)
+        lsgCoefficients = ScratchBuffer(count: architecture.lsgNeurons, zero: 0)
+    }
+
+    /// The objective for `tasks` (exactly `batchSize` of them) at `parameters`; when `gradient` is given,
+    /// it is overwritten with ∂objective/∂parameters. PCM noise of task b comes from
+    /// `RandomSource(seed: noiseSeed).derived(b)`.
+    public func evaluate(_ parameters: FlatParameters<S>, tasks: [MetaTaskTarget], noiseSeed: UInt64,
+                         gradient: FlatParameters<S>?) -> MetaBatchResult {
+        precondition(tasks.count == batchSize, "\(tasks.count) tasks for a batch of \(batchSize)")
+        let a = architecture
+        let engine = self.engine, tapes = self.tapes
+        let threads = self.threads, batch = batchSize
+        let noiseRoot = RandomSource(seed: noiseSeed)
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        runParallel(threads) { w in
+            var b = w
+            while b < batch {
+                var rng = noiseRoot.derived(UInt64(b))
+                engine.forward(tapes[b], parameters: parameters, target: tasks[b], rng: &rng)
+                b += threads
+            }
+        }
+        let t1 = DispatchTime.now().uptimeNanoseconds
+
+        // Batch-mean rates and the regulariser.
+        let n = a.traineeNeurons, nl = a.lsgNeurons
+        let traineeSamples = Double(batch * 2 * a.steps), lsgSamples = Double(batch * a.steps)
+        var traineeReg = 0.0, lsgReg = 0.0, traineeMean = 0.0, lsgMean = 0.0
+        let lambda = a.rateRegularization
+        for j in 0..<n {
+            var s = 0.0
+            for tape in tapes { s += Double(tape.traineeSpikeTotals[j]) }
+            let rate = s / traineeSamples
+            traineeMean += rate
+            let d = rate - a.traineeTargetRateHz / 1000
+            traineeReg += lambda * d * d
+            traineeCoefficients[j] = S(2 * lambda * d / traineeSamples)
+        }
+        for j in 0..<nl {
+            var s = 0.0
+            for tape in tapes { s += Double(tape.lsgSpikeTotals[j]) }
+            let rate = s / lsgSamples
+            lsgMean += rate
+            let d = rate - a.lsgTargetRateHz / 1000
+            lsgReg += lambda * d * d
+            lsgCoefficients[j] = S(2 * lambda * d / lsgSamples)
+        }
+        let losses = tapes.map { $0.loss }
+        let taskLoss = losses.reduce(0, +) / Double(batch)
+
+        var t2 = t1
+        if let gradient {
+            let workers = self.workers
+            let tcBuffer = traineeCoefficients, lcBuffer = lsgCoefficients
+            let scale = S(1) / S(batch)
+            runParallel(threads) { w in
+                let worker = workers[w]
+                let tc = UnsafePointer(tcBuffer.pointer), lc = UnsafePointer(lcBuffer.pointer)
+                worker.gradient.zero()
+                let mine = Array(stride(from: w, to: batch, by: threads))
+                var start = 0
+                while start < mine.count {
+                    let block = mine[start..<min(start + worker.blockSize, mine.count)].map { tapes[$0] }
+                    engine.backward(block, parameters: parameters, worker: worker, lossScale: scale,
+                                    traineeRateCoefficients: tc, lsgRateCoefficients: lc)
+                    start += worker.blockSize
+                }
+            }
+            gradient.zero()
+            for worker in workers { gradient.add(worker.gradient) }
+            // The recurrent diagonals are masked in the forward pass: their gradient is zero.
+            let lr = gradient.pointer(.lsgRecurrent), tr = gradient.pointer(.traineeRecurrent)
+            for i in 0..<nl { lr[i * nl + i] = 0 }
+            for i in 0..<n { tr[i * n + i] = 0 }
+            t2 = DispatchTime.now().uptimeNanoseconds
+        }
+        let mean = { (f: (MetaTaskTape<S>) -> Double) in tapes.reduce(0.0) { $0 + f($1) } / Double(batch) }
+        return MetaBatchResult(
+            loss: taskLoss + traineeReg + lsgReg, taskLoss: taskLoss,
+            velocityError: mean { $0.velocityError }, positionError: mean { $0.positionError },
+            traineeRegularizer: traineeReg, lsgRegularizer: lsgReg,
+            traineeRateHz: traineeMean / Double(n) * 1000, lsgRateHz: lsgMean / Double(nl) * 1000,
+            changedInput: mean { Double($0.changedInput) } / Double(a.clockInputs * n),
+            changedRecurrent: mean { Double($0.changedRecurrent) } / Double(n * (n - 1)),
+            taskLosses: losses,
+            forwardSeconds: Double(t1 - t0) / 1e9, backwardSeconds: Double(t2 - t1) / 1e9)
+    }
+
+    private func runParallel(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
+        if count == 1 { body(0); return }
+        DispatchQueue.concurrentPerform(iterations: count, execute: body)
+    }
+}

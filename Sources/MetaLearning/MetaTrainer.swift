@@ -1,0 +1,249 @@
+@preconcurrency import Foundation
+import Spiking
+import Tensors
+
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
+/// Settings of a meta-training run.
+public struct MetaTrainingConfiguration: Sendable {
+    /// The model.
+    public var architecture = MetaArchitecture()
+    /// Inner-loop switches (PCM model, rounding).
+    public var options = MetaGradientOptions()
+    /// Tasks per meta-batch (90).
+    public var batchSize = 90
+    /// Worker threads (all cores by default).
+    public var threads = ProcessInfo.processInfo.activeProcessorCount
+    /// Seed of the task and noise streams.
+    public var seed: UInt64 = 0
+    /// The optimizer and its schedule.
+    public var adam = Adam()
+    /// The command line that started the run, recorded in checkpoints.
+    public var command = ""
+
+    /// The paper's settings.
+    public init() {}
+}
+
+/// What a checkpoint stores besides the weights, so that a resumed run reproduces the uninterrupted one:
+/// the iteration counter, Adam's state and the seed (iteration i draws its tasks and noise from
+/// `RandomSource(seed:).derived(i)`, so the stream position is the iteration).
+public struct MetaTrainingState: Sendable, Equatable {
+    /// Iterations completed.
+    public var iteration: Int
+    /// Adam moments and step.
+    public var adam: AdamState
+    /// Seed of the run.
+    public var seed: UInt64
+}
+
+/// One iteration's figures.
+public struct MetaIterationReport: Sendable {
+    /// 1-based index of the iteration just done.
+    public var iteration: Int
+    /// The batch's objective and its parts.
+    public var batch: MetaBatchResult
+    /// Learning rate of this update.
+    public var learningRate: Double
+    /// Wall time of the whole iteration, s.
+    public var seconds: Double
+}
+
+/// Meta-training: samples a batch of tasks, evaluates the meta-objective and its exact gradient on all
+/// cores, and applies Adam with the paper's schedule. Checkpoints hold weights, Adam state and seed.
+public final class MetaTrainer: @unchecked Sendable {
+    /// The run's settings.
+    public let configuration: MetaTrainingConfiguration
+    /// The task family.
+    public let sampler: any MetaTaskSampler
+    /// Current weights.
+    public let parameters: FlatParameters<Float>
+    /// Iteration counter, Adam state, seed.
+    public private(set) var state: MetaTrainingState
+    let evaluator: MetaBatchEvaluator<Float>
+    let gradient: FlatParameters<Float>
+
+    /// A trainer starting from `initial` weights (or resuming with `state`).
+    public init(configuration: MetaTrainingConfiguration, sampler: any MetaTaskSampler, initial: MetaParameters<Float>, state: MetaTrainingState? = nil) {
+        self.configuration = configuration
+        self.sampler = sampler
+        parameters = FlatParameters(initial, architecture: configuration.architecture)
+        self.state = state ?? MetaTrainingState(iteration: 0, adam: AdamState(count: parameters.count), seed: configuration.seed)
+        precondition(self.state.adam.firstMoment.count == parameters.count, "Adam state does not match the parameters")
+        evaluator = MetaBatchEvaluator(architecture: configuration.architecture, options: configuration.options, tasks: sampler,
+                                       batchSize: configuration.batchSize, threads: configuration.threads)
+        gradient = FlatParameters(zerosFor: configuration.architecture)
+    }
+
+    /// The tasks and noise seed of iteration `index` (0-based), a pure function of the seed and index.
+    public func batch(forIteration index: Int) -> (tasks: [MetaTaskTarget], noiseSeed: UInt64) {
+        var rng = RandomSource(seed: state.seed).derived(UInt64(index))
+        let tasks = (0..<configuration.batchSize).map { _ in sampler.sampleTarget(&rng) }
+        return (tasks, rng.next())
+    }
+
+    /// Runs one meta-iteration: batch, objective, gradient, Adam update.
+    @discardableResult
+    public func step() -> MetaIterationReport {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let (tasks, noiseSeed) = batch(forIteration: state.iteration)
+        let result = evaluator.evaluate(parameters, tasks: tasks, noiseSeed: noiseSeed, gradient: gradient)
+        let lr = configuration.adam.learningRate(atStep: state.adam.step)
+        configuration.adam.update(parameters.storage, gradient: gradient.storage, count: parameters.count, state: &state.adam)
+        state.iteration += 1
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        return MetaIterationReport(iteration: state.iteration, batch: result, learningRate: lr, seconds: seconds)
+    }
+
+    // MARK: Checkpoints
+
+    /// Metadata keys of the training state.
+    public enum Key {
+        public static let iteration = "engram.training.iteration"
+        public static let seed = "engram.training.seed"
+        public static let adamStep = "engram.training.adam_step"
+        public static let batch = "engram.training.batch"
+        public static let pcm = "engram.training.pcm"
+        public static let quantize = "engram.training.quantize"
+        public static let command = "engram.training.command"
+        public static let threads = "engram.training.threads"
+        public static let firstMoment = "engram.adam.m"
+        public static let secondMoment = "engram.adam.v"
+        public static let randomState = "engram.training.rng"
+    }
+
+    /// The weights under the official tensor names, the architecture, the training command, and the
+    /// training state (Adam moments as extra tensors; iteration, seed and settings in the metadata).
+    public func checkpoint(extraMetadata: [String: String] = [:]) -> SafeTensors {
+        let a = configuration.architecture
+        var metadata = extraMetadata
+        metadata[Key.iteration] = String(state.iteration)
+        metadata[Key.seed] = String(state.seed)
+        metadata[Key.adamStep] = String(state.adam.step)
+        metadata[Key.batch] = String(configuration.batchSize)
+        metadata[Key.pcm] = configuration.options.pcm.rawValue
+        metadata[Key.quantize] = configuration.options.quantizeUpdate ? "on" : "off"
+        metadata[Key.threads] = String(configuration.threads)
+        metadata[Key.command] = configuration.command
+        let controller = ControllerCheckpoint(architecture: a.controller, weights: parameters.parameters.controllerWeights(a), metadata: metadata)
+        var file = controller.safeTensors()
+        file.set(Key.firstMoment, floats: state.adam.firstMoment, shape: [state.adam.firstMoment.count])
+        file.set(Key.secondMoment, floats: state.adam.secondMoment, shape: [state.adam.secondMoment.count])
+        file.set(Key.randomState, uint64s: RandomSource(seed: state.seed).stateWords, shape: [4])
+        return file
+    }
+
+    /// Writes `checkpoint()` to `path` atomically (temporary file, then rename).
+    public func writeCheckpoint(to path: String) throws {
+        let temporary = path + ".partial"
+        try checkpoint().write(toFile: temporary)
+        if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
+        try FileManager.default.moveItem(atPath: temporary, toPath: path)
+    }
+
+    /// The training state stored in a checkpoint written by `checkpoint()`, or nil when the file has none
+    /// (a plain controller checkpoint). Throws when it is present but damaged.
+    public static func trainingState(in file: SafeTensors, parameterCount: Int) throws -> MetaTrainingState? {
+        guard let iterationText = file.metadata[Key.iteration] else { return nil }
+        func fail(_ what: String) -> CheckpointError {
+            CheckpointError(source: file.source, message: "\(what); the training state is damaged, start again without --resume or from --init")
+        }
+        guard let iteration = Int(iterationText), iteration >= 0 else { throw fail("\(Key.iteration) '\(iterationText)' is not a count") }
+        guard let seed = file.metadata[Key.seed].flatMap(UInt64.init) else { throw fail("\(Key.seed) is missing or not a number") }
+        guard let step = file.metadata[Key.adamStep].flatMap(Int.init) else { throw fail("\(Key.adamStep) is missing or not a number") }
+        let m = try file.floats(Key.firstMoment), v = try file.floats(Key.secondMoment)
+        guard m.count == parameterCount, v.count == parameterCount else {
+            throw fail("Adam moments have \(m.count)/\(v.count) entries, the architecture has \(parameterCount) weights")
+        }
+        var adam = AdamState(count: parameterCount)
+        adam.firstMoment = m
+        adam.secondMoment = v
+        adam.step = step
+        return MetaTrainingState(iteration: iteration, adam: adam, seed: seed)
+    }
+}
+
+/// The one-line progress display of meta-training on a terminal (stderr), redrawn in place; silent
+/// when stderr is not a terminal.
+public struct MetaTrainingProgress {
+    /// Whether stderr is a terminal.
+    public let enabled: Bool
+    let total: Int
+    var recentSeconds: [Double] = []
+
+    /// A display for a run that ends at iteration `total`.
+    public init(total: Int) {
+        self.total = total
+        enabled = isatty(2) != 0
+    }
+
+    /// Redraws the line after `report`.
+    public mutating func update(_ report: MetaIterationReport) {
+        guard enabled else { return }
+        recentSeconds.append(report.seconds)
+        if recentSeconds.count > 20 { recentSeconds.removeFirst() }
+        let perIteration = recentSeconds.reduce(0, +) / Double(recentSeconds.count)
+        let left = Double(total - report.iteration) * perIteration
+        let b = report.batch
+        let line = String(format: "\r[%d/%d] loss %.4f (task %.4f) rates %.1f/%.1f Hz  %.2f it/s  %@ left  ",
+                          report.iteration, total, b.loss, b.taskLoss, b.traineeRateHz, b.lsgRateHz,
+                          1 / perIteration, Self.duration(left))
+        fputs(line, stderr)
+        fflush(stderr)
+    }
+
+    /// Ends the line.
+    public func finish() {
+        guard enabled else { return }
+        fputs("\n", stderr)
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded())
+        return s >= 3600 ? String(format: "%dh%02dm", s / 3600, (s % 3600) / 60) : String(format: "%dm%02ds", s / 60, s % 60)
+    }
+}
+
+/// The CSV loss curve of a run: one row per iteration, appended and flushed as training goes.
+public final class MetaTrainingLog {
+    /// The header row.
+    public static let header = "iteration,loss,task_loss,mse_velocity,mse_xyz,reg_trainee,reg_lsg,rate_trainee_hz,rate_lsg_hz,changed_in,changed_rec,learning_rate,forward_s,backward_s,iteration_s"
+    let handle: FileHandle
+
+    /// Opens `path`, writing the header when the file is new or `append` is false. When appending after a
+    /// resume from iteration `resumedAt`, rows past it (written after the last checkpoint) are dropped.
+    public init(path: String, append: Bool, resumedAt: Int? = nil) throws {
+        let exists = FileManager.default.fileExists(atPath: path)
+        if append, exists, let resumedAt, let text = try? String(contentsOfFile: path, encoding: .utf8) {
+            let kept = text.split(separator: "\n", omittingEmptySubsequences: true).filter { line in
+                guard let first = line.split(separator: ",").first, let i = Int(first) else { return true }
+                return i <= resumedAt
+            }
+            try (kept.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        }
+        if !append || !exists {
+            guard FileManager.default.createFile(atPath: path, contents: Data((Self.header + "\n").utf8)) else {
+                throw CheckpointError(source: path, message: "cannot create the log file; check the directory exists and is writable")
+            }
+        }
+        guard let h = FileHandle(forWritingAtPath: path) else {
+            throw CheckpointError(source: path, message: "cannot open the log file for writing; check its permissions")
+        }
+        h.seekToEndOfFile()
+        handle = h
+    }
+
+    /// Appends one row.
+    public func append(_ r: MetaIterationReport) {
+        let b = r.batch
+        let fields: [Double] = [b.loss, b.taskLoss, b.velocityError, b.positionError, b.traineeRegularizer, b.lsgRegularizer,
+                                b.traineeRateHz, b.lsgRateHz, b.changedInput, b.changedRecurrent, r.learningRate,
+                                b.forwardSeconds, b.backwardSeconds, r.seconds]
+        let row = String(r.iteration) + "," + fields.map { String(format: "%.6g", $0) }.joined(separator: ",") + "\n"
+        handle.write(Data(row.utf8))
+    }
+
+    deinit { try? handle.close() }
+}

@@ -1,1 +1,0 @@
-// The Spiking module: see ../shared/DESIGN.md for what it owns.

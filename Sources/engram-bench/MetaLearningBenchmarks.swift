@@ -1,0 +1,79 @@
+@preconcurrency import Foundation
+import MetaLearning
+import Tensors
+
+/// Peak resident set size of this process so far, in MiB (getrusage ru_maxrss, KiB on Linux).
+func peakResidentMiB() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_maxrss) / 1024
+}
+
+/// CPU time of this process (all threads), s.
+func processCPUSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+/// Seconds per meta-iteration at batch 90 with the paper's architecture on 2 threads (or
+/// `ENGRAM_BENCH_THREADS`): the forward pass of all tasks (objective only) and the full evaluation with the
+/// gradient, both in wall time and in CPU time of all threads (the CPU figures stay meaningful on a shared
+/// machine), and peak RSS. Weights: the paper's random initialisation (the LSG then fires at about 40 Hz,
+/// four times its trained rate: the slowest regime), or the checkpoint in `ENGRAM_BENCH_CHECKPOINT`.
+func runMetaLearningBenchmarks() {
+    let environment = ProcessInfo.processInfo.environment
+    let threads = environment["ENGRAM_BENCH_THREADS"].flatMap(Int.init) ?? 2
+    let repeats = environment["ENGRAM_BENCH_REPEATS"].flatMap(Int.init) ?? 3
+    let architecture = MetaArchitecture()
+    var initial: MetaParameters<Float>
+    var weightsLabel = "random_init"
+    if let path = environment["ENGRAM_BENCH_CHECKPOINT"] {
+        do {
+            initial = MetaParameters(try ControllerCheckpoint(contentsOfFile: path).weights)
+            weightsLabel = "checkpoint"
+        } catch {
+            FileHandle.standardError.write(Data("engram-bench: ENGRAM_BENCH_CHECKPOINT \(path): \(error)\n".utf8))
+            return
+        }
+    } else {
+        var rng = RandomSource(seed: 7)
+        initial = MetaParameters<Float>(randomFor: architecture, rng: &rng)
+    }
+    let family = TaskFamily.paperScorbot
+    var taskRNG = RandomSource(seed: 11)
+    let tasks = (0..<90).map { _ in family.sampleTarget(&taskRNG) }
+    let parameters = FlatParameters(initial, architecture: architecture)
+    let gradient = FlatParameters<Float>(zerosFor: architecture)
+    for (label, pcm, quantize) in [("ideal", MetaPCMMode.off, false), ("pcm_paper", MetaPCMMode.paper, true), ("pcm_physical", MetaPCMMode.physical, true)] {
+        var options = MetaGradientOptions()
+        options.pcm = pcm
+        options.quantizeUpdate = quantize
+        let evaluator = MetaBatchEvaluator<Float>(architecture: architecture, options: options, tasks: family, batchSize: 90, threads: threads)
+        _ = evaluator.evaluate(parameters, tasks: tasks, noiseSeed: 1, gradient: gradient)  // warm-up
+        var forwardWall: [Double] = [], forwardCPU: [Double] = [], totalWall: [Double] = [], totalCPU: [Double] = []
+        var last: MetaBatchResult? = nil
+        for _ in 0..<repeats {
+            var c0 = processCPUSeconds()
+            let f = evaluator.evaluate(parameters, tasks: tasks, noiseSeed: 1, gradient: nil)
+            forwardCPU.append(processCPUSeconds() - c0)
+            forwardWall.append(f.forwardSeconds)
+            c0 = processCPUSeconds()
+            let r = evaluator.evaluate(parameters, tasks: tasks, noiseSeed: 1, gradient: gradient)
+            totalCPU.append(processCPUSeconds() - c0)
+            totalWall.append(r.forwardSeconds + r.backwardSeconds)
+            last = r
+        }
+        let fw = quantile(forwardWall, 0.5), tw = quantile(totalWall, 0.5)
+        let fc = quantile(forwardCPU, 0.5), tc = quantile(totalCPU, 0.5)
+        emit("meta_iteration_batch90_\(label)", [
+            "median_us": tw * 1e6,
+            "seconds_per_iteration": tw, "forward_s": fw, "backward_s": tw - fw,
+            "cpu_s_per_iteration": tc, "forward_cpu_s": fc, "backward_cpu_s": tc - fc,
+            "threads": threads, "repeats": repeats, "weights": weightsLabel,
+            "trainee_rate_hz": last?.traineeRateHz ?? 0, "lsg_rate_hz": last?.lsgRateHz ?? 0,
+            "peak_rss_mib": peakResidentMiB(),
+            "note": "wall and CPU (all threads) seconds; backward = full evaluation minus forward",
+        ])
+    }
+}

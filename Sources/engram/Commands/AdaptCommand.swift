@@ -1,0 +1,112 @@
+import Foundation
+import MetaLearning
+import Spiking
+import Tensors
+
+/// `engram adapt`: one-shot adaptation of a controller to target trajectories from CSV files.
+enum AdaptCommand: EngramCommand {
+    static let name = "adapt"
+    static let abstract = "Adapt a controller to target trajectories (CSV) with one e-prop update"
+    static let discussion = """
+        Each --target CSV (format: # metadata lines, header, rows; see ../shared/DESIGN.md) carries time_s, \
+        base.pos and shoulder.pos (rad), optionally base.vel and shoulder.vel (rad/s; derived by finite \
+        difference when absent) and ee.x, ee.y, ee.z (m; derived by Scorbot forward kinematics when absent). \
+        A file with another number of rows than the controller's steps (249 at 10 ms), such as a recorded demonstration, is resampled onto the trial (its whole duration mapped onto 2.49 s; the command says by how much). For each target the command runs \
+        trial 1, the learning-signal generator, the natural e-prop update (rounded to 1/16 with --quantize on; \
+        default: on with PCM, off without), writes it (to the PCM crossbar's changed devices with --pcm), runs \
+        trial 2 and reports the loss 0.5·MSE(ω) + 0.5·MSE(xyz) before and after. With --pcm off and \
+        --quantize off the result is deterministic. --out writes the adapted controller (one --target only).
+        Example: engram adapt --checkpoint controller.safetensors --target reach.csv --json
+        """
+    static let options: [OptionSpec] = [
+        .value("--checkpoint", "file", "controller checkpoint (safetensors)"),
+        .value("--target", "csv", "target trajectory file(s)", repeating: true),
+        .value("--pcm", "model", "trainee synapses: off (ideal), paper or physical PCM", choices: ["off", "paper", "physical"]),
+        .value("--quantize", "on|off", "round the update to 1/16 of w_max", choices: ["on", "off"]),
+        .value("--drift", "on|off", "PCM conductance drift (default on; with --pcm only)", choices: ["on", "off"]),
+        .value("--seed", "s", "seed of the device noise (default 0)"),
+        .value("--out", "file", "write the adapted controller here (safetensors)"),
+        .flag("--json", "print one JSON object"),
+    ]
+
+    static func run(_ arguments: ParsedArguments) throws -> Int32 {
+        let checkpointPath = try arguments.required("--checkpoint")
+        let checkpoint = try AdaptationSetup.loadCheckpoint(checkpointPath)
+        let paths = arguments.strings("--target")
+        guard !paths.isEmpty else { throw UsageError("missing --target <csv>: target trajectory file(s); see 'engram help adapt'") }
+        let out = arguments.string("--out")
+        if out != nil && paths.count != 1 { throw UsageError("--out <file> writes one adapted controller; give exactly one --target") }
+        let seed = try arguments.seed()
+        let pcm = arguments.choice("--pcm", default: "off")
+        let quantize = arguments.choice("--quantize", default: pcm == "off" ? "off" : "on") == "on"
+        let json = arguments.has("--json")
+        let family = TaskFamily<ScorbotKinematics>.paperScorbot
+        let names = ["base", "shoulder"]
+        guard checkpoint.architecture.outputs == names.count else {
+            throw RuntimeError("\(checkpointPath): the controller has \(checkpoint.architecture.outputs) outputs; Scorbot targets drive \(names.count) joints (base, shoulder)")
+        }
+        var targets: [TargetTrajectory] = []
+        for path in paths {
+            do {
+                let file = try TrajectoryFile(contentsOfFile: path)
+                for n in names where !file.joints.contains(n) {
+                    throw TrajectoryFileError(source: path, line: nil, message: "missing column '\(n).pos'; the file has \(file.joints.map { $0 + ".pos" }.joined(separator: ", ")); Scorbot targets need base.pos and shoulder.pos")
+                }
+                let fileIndices = file.joints.map { n -> Int in n == "base" ? 0 : n == "shoulder" ? 1 : n == "elbow" ? 2 : n == "wrist" ? 3 : -1 }
+                if let unknown = zip(file.joints, fileIndices).first(where: { $0.1 < 0 }) {
+                    throw TrajectoryFileError(source: path, line: nil, message: "joint '\(unknown.0)' is not a Scorbot joint (base, shoulder, elbow, wrist); remove or rename its columns")
+                }
+                let steps = checkpoint.architecture.steps
+                let fitted = file.rows == steps || file.rows < 2 ? file : file.resampled(rows: steps, stepSeconds: family.stepSeconds)
+                let full = fitted.derivingMissing(kinematics: family.kinematics, jointIndices: fileIndices)
+                if !json {
+                    for note in full.notes { printError("\(path): \(note)") }
+                    let start = names.map { full.positions[file.joints.firstIndex(of: $0)!] }
+                    if start.contains(where: { abs($0) > 0.05 }) {
+                        printError("\(path): note: the target starts at \(start.map { String(format: "%.3f", $0) }.joined(separator: ", ")) rad; the controller starts from rest (0, 0), so the end-effector error includes that offset")
+                    }
+                }
+                guard full.rows == checkpoint.architecture.steps else {
+                    throw TrajectoryFileError(source: path, line: nil, message: "has \(full.rows) rows; the controller runs \(checkpoint.architecture.steps) steps, so give \(checkpoint.architecture.steps) rows (\(String(format: "%.2f", Double(checkpoint.architecture.steps) * family.stepSeconds)) s at \(Int(1 / family.stepSeconds)) Hz)")
+                }
+                targets.append(try full.target(joints: names, stepSeconds: family.stepSeconds, source: path))
+            } catch let e as TrajectoryFileError {
+                throw RuntimeError(e.description)
+            }
+        }
+        let base = RandomSource(seed: seed)
+        let captured = targets
+        let drift = arguments.choice("--drift", default: "on") == "on"
+        let results = try AdaptationSetup.runKeeping(checkpoint: checkpoint, pcm: pcm, quantize: quantize, drift: drift, family: family,
+                                                     count: targets.count, threads: ProcessInfo.processInfo.activeProcessorCount,
+                                                     keepAdapted: out != nil) { i in (captured[i], base.derived(UInt64(i))) }
+        if let out, let adapted = results.first?.1 {
+            var file = ControllerCheckpoint(architecture: checkpoint.architecture, weights: adapted, metadata: checkpoint.metadata)
+            file.metadata["engram.adapted_to"] = paths[0]
+            file.metadata["engram.adaptation"] = "pcm \(pcm), quantize \(quantize ? "on" : "off"), seed \(seed)"
+            do { try file.write(toFile: out) } catch { throw RuntimeError("\(out): cannot write the checkpoint (\(error)); check the folder exists and is writable") }
+        }
+        let meanBefore = results.reduce(0) { $0 + $1.0.lossBefore.total } / Double(results.count)
+        let meanAfter = results.reduce(0) { $0 + $1.0.lossAfter.total } / Double(results.count)
+        if json {
+            let tasks: [[String: Any]] = zip(paths, results).map { path, r in
+                ["target": path, "loss_before": r.0.lossBefore.total, "loss_after": r.0.lossAfter.total,
+                 "mse_vel_after": r.0.lossAfter.velocity, "mse_xyz_after": r.0.lossAfter.endEffector,
+                 "changed_in": r.0.changedInput, "changed_rec": r.0.changedRecurrent]
+            }
+            print(AdaptationSetup.json(["tasks": tasks, "mean_loss_before": meanBefore, "mean_loss_after": meanAfter] as [String: Any]))
+        } else {
+            let width = max(6, paths.map { $0.count }.max() ?? 6)
+            func pad(_ s: String) -> String { s.padding(toLength: width, withPad: " ", startingAt: 0) }
+            print("\(pad("target"))  loss before  loss after  MSE ω after  MSE xyz after  changed W_in  changed W_rec")
+            for (path, r) in zip(paths, results) {
+                print("\(pad(path))  \(col(r.0.lossBefore.total, 11))  \(col(r.0.lossAfter.total, 10))  \(col(r.0.lossAfter.velocity, 11))  \(col(r.0.lossAfter.endEffector, 13))  \(String(format: "%11.1f%%", 100 * r.0.changedInput))  \(String(format: "%12.1f%%", 100 * r.0.changedRecurrent))")
+            }
+            if results.count > 1 { print("\(pad("mean"))  \(col(meanBefore, 11))  \(col(meanAfter, 10))") }
+            if let out { print("adapted controller written to \(out)") }
+        }
+        return 0
+    }
+
+    private static func col(_ x: Double, _ width: Int) -> String { String(format: "%\(width).5f", x) }
+}

@@ -1,0 +1,177 @@
+@preconcurrency import Foundation
+import Control
+import MetaLearning
+import Spiking
+import Tensors
+
+/// `engram meta-train`: meta-trains a controller (the LSG and the trainee's initial weights) by exact
+/// BPTT through the one-shot natural e-prop inner loop, with Adam and checkpoints.
+enum MetaTrainCommand: EngramCommand {
+    static let name = "meta-train"
+    static let abstract = "Meta-train a controller (trainee initial weights and learning-signal generator)"
+    static let discussion = """
+        Each iteration samples --batch tasks from the task family, runs the inner loop (trial 1, learning-signal \
+        generator, one e-prop update, trial 2) for each on all cores, and follows the exact gradient of the \
+        after-update loss plus the firing-rate regularisers with Adam (learning rate 1.5e-3 × 0.99 every 500 \
+        iterations). --pcm paper puts the official PCM noise model in the inner loop, --pcm physical PhaseChange's \
+        physical model with drift compensation on the device clock of 'engram adapt' (hardware-aware training; \
+        device effects are constants in the gradient, read noise and ADC/DAC are left out); --quantize rounds the update to 1/16 (default: on with \
+        PCM, off without). Training starts from the paper's random initialisation, or from --init. A checkpoint \
+        (weights, Adam state, iteration, seed, command) is written to --out every --checkpoint-every iterations \
+        and at the end; --resume continues from --out, reproducing the uninterrupted run with the same \
+        --threads. --iterations counts from the start of the run, so a resumed run stops at the same total. \
+        --robot trains for any arm: the same task family on the robot's two driven joints, their limits and its forward kinematics.
+        Example: engram meta-train --task scorbot --iterations 2000 --batch 90 --out scorbot.safetensors --log curve.csv
+        """
+    static let options: [OptionSpec] = [
+        .value("--task", "family", "task family", choices: ["scorbot"]),
+        .value("--robot", "dir", "robot description directory: train for its driven joints and kinematics"),
+        .value("--iterations", "n", "total meta-iterations of the run"),
+        .value("--batch", "b", "tasks per meta-batch (default 90)"),
+        .value("--pcm", "model", "PCM model in the inner loop: off, paper or physical", choices: ["off", "paper", "physical"]),
+        .value("--quantize", "on|off", "round the inner update to 1/16 (straight-through)", choices: ["on", "off"]),
+        .value("--init", "checkpoint", "start from these weights instead of a random initialisation"),
+        .value("--seed", "s", "seed of initialisation, tasks and noise (default 0)"),
+        .value("--out", "file", "checkpoint to write (safetensors)", alias: "-o"),
+        .flag("--resume", "continue the run stored in --out"),
+        .value("--checkpoint-every", "k", "iterations between checkpoints (default 50)"),
+        .value("--log", "file", "CSV file for the loss curve (appended on --resume)"),
+        .value("--threads", "n", "worker threads (default: all cores)"),
+    ]
+
+    static func run(_ arguments: ParsedArguments) throws -> Int32 {
+        if arguments.has("--robot") && arguments.has("--task") {
+            throw UsageError("give --task scorbot or --robot <dir>, not both")
+        }
+        guard arguments.has("--task") || arguments.has("--robot") else {
+            throw UsageError("missing --task <family> or --robot <dir>: what to train for; use --task scorbot (the paper's family) or --robot Robots/so101")
+        }
+        let iterations = try arguments.int("--iterations", in: 1...10_000_000)
+        guard let iterations else { throw UsageError("missing --iterations <n>: total meta-iterations of the run") }
+        let batch = try arguments.int("--batch", default: 90, in: 1...100_000)!
+        let threads = try arguments.int("--threads", default: ProcessInfo.processInfo.activeProcessorCount, in: 1...256)!
+        let every = try arguments.int("--checkpoint-every", default: 50, in: 1...10_000_000)!
+        let seed = try arguments.seed()
+        let out = try arguments.required("--out")
+        let directory = (out as NSString).deletingLastPathComponent
+        var isDirectory: ObjCBool = false
+        if !directory.isEmpty, !(FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) && isDirectory.boolValue) {
+            throw UsageError("--out <file>: the directory '\(directory)' does not exist; create it or choose another path")
+        }
+        let pcmName = arguments.choice("--pcm", default: "off")
+        let pcm = MetaPCMMode(rawValue: pcmName)!
+        let quantize = arguments.choice("--quantize", default: pcm == .off ? "off" : "on") == "on"
+
+        // The paper's Scorbot family, or the same family (Brownian velocities, Hann smoothing, limits) on
+        // the driven joints of any robot description, through its forward kinematics.
+        let family: any MetaTaskSampler
+        let familySteps: Int, familyOutputs: Int
+        var familyName = "scorbot"
+        if let robotPath = arguments.string("--robot") {
+            let dir = ResourceLocator.robotDirectory(robotPath) ?? robotPath
+            let robot = try RobotFiles.loadRobot(dir)
+            let f = RunSession.taskFamily(for: robot)
+            family = f
+            familySteps = f.steps
+            familyOutputs = f.drivenJoints.count
+            familyName = robot.name
+        } else {
+            guard arguments.string("--task") == "scorbot" else {
+                throw UsageError("--task <family>: '\(arguments.string("--task") ?? "")' is not a task family; use scorbot, or --robot <dir> for another arm")
+            }
+            let f = TaskFamily<ScorbotKinematics>.paperScorbot
+            family = f
+            familySteps = f.steps
+            familyOutputs = f.drivenJoints.count
+        }
+        var configuration = MetaTrainingConfiguration()
+        configuration.batchSize = batch
+        configuration.threads = threads
+        configuration.seed = seed
+        configuration.options.pcm = pcm
+        configuration.options.quantizeUpdate = quantize
+        configuration.command = (["engram"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
+
+        var initial: MetaParameters<Float>
+        var state: MetaTrainingState? = nil
+        if arguments.has("--resume") {
+            guard FileManager.default.fileExists(atPath: out) else {
+                throw RuntimeError("\(out): no checkpoint to resume; run without --resume to start, or point --out at the run's checkpoint")
+            }
+            let file = try loadFile(out)
+            let checkpoint = try loadController(file)
+            configuration.architecture = try architecture(of: checkpoint, path: out)
+            initial = MetaParameters(checkpoint.weights)
+            do {
+                state = try MetaTrainer.trainingState(in: file, parameterCount: initial.count)
+            } catch let e as CheckpointError { throw RuntimeError(e.description) }
+            guard let s = state else {
+                throw RuntimeError("\(out): has weights but no training state (not written by meta-train); use --init \(out) to start a new run from it")
+            }
+            configuration.seed = s.seed
+            if let b = file.metadata[MetaTrainer.Key.batch], b != String(batch) {
+                FileHandle.standardError.write(Data("meta-train: note: the run was started with --batch \(b), continuing with \(batch)\n".utf8))
+            }
+        } else if let initPath = arguments.string("--init") {
+            let checkpoint = try loadController(try loadFile(initPath))
+            configuration.architecture = try architecture(of: checkpoint, path: initPath)
+            initial = MetaParameters(checkpoint.weights)
+        } else {
+            var rng = RandomSource(seed: seed).derived(0x1417)
+            initial = MetaParameters(randomFor: configuration.architecture, rng: &rng)
+        }
+        guard familySteps == configuration.architecture.steps, familyOutputs == configuration.architecture.outputs else {
+            throw RuntimeError("the controller runs \(configuration.architecture.steps) steps with \(configuration.architecture.outputs) outputs; the \(familyName) task family needs \(familySteps) and \(familyOutputs)")
+        }
+
+        let trainer = MetaTrainer(configuration: configuration, sampler: family, initial: initial, state: state)
+        if trainer.state.iteration >= iterations {
+            print("meta-train: \(out) is already at iteration \(trainer.state.iteration) ≥ --iterations \(iterations); nothing to do")
+            return 0
+        }
+        let log: MetaTrainingLog?
+        do {
+            log = try arguments.string("--log").map { try MetaTrainingLog(path: $0, append: arguments.has("--resume"), resumedAt: trainer.state.iteration) }
+        } catch let e as CheckpointError { throw RuntimeError(e.description) }
+
+        var progress = MetaTrainingProgress(total: iterations)
+        let start = Date()
+        var last: MetaIterationReport? = nil
+        while trainer.state.iteration < iterations {
+            let report = trainer.step()
+            guard report.batch.loss.isFinite else {
+                progress.finish()
+                throw RuntimeError("meta-train: the loss became \(report.batch.loss) at iteration \(report.iteration); the last checkpoint in \(out) is intact — lower the learning rate or restart from it")
+            }
+            log?.append(report)
+            progress.update(report)
+            last = report
+            if report.iteration % every == 0 || report.iteration == iterations {
+                do { try trainer.writeCheckpoint(to: out) } catch {
+                    progress.finish()
+                    throw RuntimeError("\(out): cannot write the checkpoint (\(error)); check the directory and free space")
+                }
+            }
+        }
+        progress.finish()
+        if let last {
+            let b = last.batch
+            print(String(format: "meta-train: iteration %d, loss %.5f (task %.5f), rates %.1f/%.1f Hz, %.1f s this session; checkpoint %@",
+                         last.iteration, b.loss, b.taskLoss, b.traineeRateHz, b.lsgRateHz, Date().timeIntervalSince(start), out))
+        }
+        return 0
+    }
+
+    static func loadFile(_ path: String) throws -> SafeTensors {
+        do { return try SafeTensors(contentsOfFile: path) } catch let e as SafeTensors.Error { throw RuntimeError(e.description) }
+    }
+
+    static func loadController(_ file: SafeTensors) throws -> ControllerCheckpoint {
+        do { return try ControllerCheckpoint(file) } catch let e as CheckpointError { throw RuntimeError(e.description) }
+    }
+
+    static func architecture(of checkpoint: ControllerCheckpoint, path: String) throws -> MetaArchitecture {
+        if let why = MetaArchitecture.unsupportedDifference(in: checkpoint.architecture) { throw RuntimeError("\(path): \(why)") }
+        return MetaArchitecture(checkpoint.architecture)
+    }
+}
