@@ -1,21 +1,22 @@
-/// Every top-level command, in the order `engram help` lists them. Add a command by writing its file
-/// under Commands/ and naming it here.
+/// Every top-level command, in the order `engram help` lists them (the arm workflow first, then
+/// learning, then the PCM and perception tools). Add a command by writing its file under Commands/ and
+/// naming it here.
 enum Registry {
     static let commands: [any EngramCommand.Type] = [
         DemoCommand.self,
-        VersionCommand.self,
-        PCMCommand.self,
-        AdaptCommand.self,
-        EvaluateCommand.self,
-        PlotCommand.self,
+        RunCommand.self,
         RecordCommand.self,
         ReplayCommand.self,
-        RunCommand.self,
+        PlotCommand.self,
         CalibrateCommand.self,
-        PortsCommand.self,
         SimSerialCommand.self,
+        PortsCommand.self,
+        AdaptCommand.self,
+        EvaluateCommand.self,
+        MetaTrainCommand.self,
+        PCMCommand.self,
         FewShotCommand.self,
         FewShotTrainCommand.self,
-        MetaTrainCommand.self,
+        VersionCommand.self,
     ]
 }
