@@ -115,17 +115,10 @@ enum FewShotCommand: EngramCommand {
 }
 
 /// The shipped checkpoint: Models/omniglot-fewshot.safetensors in the working directory or in the
-/// repository the executable was built in (found by walking up from the executable).
+/// repository the executable was built in.
 func shippedCheckpoint() -> String {
     let relative = "Models/omniglot-fewshot.safetensors"
-    if FileManager.default.fileExists(atPath: relative) { return relative }
-    var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-    for _ in 0..<5 {
-        let candidate = url.appendingPathComponent(relative).path
-        if FileManager.default.fileExists(atPath: candidate) { return candidate }
-        url = url.deletingLastPathComponent()
-    }
-    return relative
+    return ResourceLocator.find(relative) ?? relative
 }
 
 /// The synthetic stand-in for Omniglot: 8 alphabets × 20 characters × 20 drawers of stroke glyphs
