@@ -53,9 +53,4 @@ struct ArmConnection {
         }
         return try openBus(robot: robot, directory: dir, calibration: calibration, calibrationPath: calibrationPath, port: port!)
     }
-
-    /// Joint limits (rad) for the safety envelope: the description's, within the calibrated range.
-    var jointLimits: [ClosedRange<Double>] {
-        robot.joints.map { $0.limitsRadians }
-    }
 }

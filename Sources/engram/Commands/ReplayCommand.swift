@@ -55,7 +55,7 @@ enum ReplayCommand: EngramCommand {
         let lead = try arguments.double("--lead", default: 0.025, in: 0...1)!
         let replay = ReplayPolicy(times: file.time, positions: positions, speed: speed, loops: arguments.has("--loop"), lead: lead)
         var policy = EaseInPolicy(replay, seconds: easeIn)
-        var envelope = SafetyEnvelope(limits: safetyLimits(robot, rate: rate), period: 1 / rate, easeInSeconds: 0)
+        var envelope = SafetyEnvelope(limits: safetyLimits(robot, calibration: connection.calibration, rate: rate), period: 1 / rate, easeInSeconds: 0)
         let pacing: LoopPacing = connection.source == "sim" && arguments.has("--fast") ? .simulated : .realTime
         let loop = ControlLoop(rateHz: rate, pacing: pacing, recorder: recorder)
         let expected = Int(((replay.duration + easeIn) * rate).rounded()) + 10
@@ -114,10 +114,11 @@ enum ReplayCommand: EngramCommand {
     }
 }
 
-/// The safety limits of a robot at a loop rate: joint limits, max speed, and a step limit of one
-/// period at max speed.
-func safetyLimits(_ robot: RobotDescription, rate: Double) -> SafetyLimits {
-    SafetyLimits(lower: robot.joints.map { $0.limitsRadians.lowerBound }, upper: robot.joints.map { $0.limitsRadians.upperBound },
+/// The safety limits of a robot at a loop rate: joint limits (the description's within the calibrated
+/// range), max speed, and a step limit of one period at max speed.
+func safetyLimits(_ robot: RobotDescription, calibration: Calibration?, rate: Double) -> SafetyLimits {
+    let limits = robot.jointLimitsRadians(calibration: calibration)
+    return SafetyLimits(lower: limits.map(\.lowerBound), upper: limits.map(\.upperBound),
                  maxSpeed: robot.joints.map { $0.maxSpeedRadiansPerSecond },
                  maxStepPerTick: robot.joints.map { $0.maxSpeedRadiansPerSecond / rate })
 }
