@@ -1,4 +1,5 @@
 import Foundation
+import Control
 import MetaLearning
 import Spiking
 import Tensors
@@ -21,6 +22,7 @@ enum AdaptCommand: EngramCommand {
     static let options: [OptionSpec] = [
         .value("--checkpoint", "file", "controller checkpoint (safetensors)"),
         .value("--target", "csv", "target trajectory file(s)", repeating: true),
+        .value("--robot", "dir", "targets are for this robot (its joints, kinematics and task family; default: the paper's Scorbot)"),
         .value("--pcm", "model", "trainee synapses: off (ideal), paper or physical PCM", choices: ["off", "paper", "physical"]),
         .value("--quantize", "on|off", "round the update to 1/16 of w_max", choices: ["on", "off"]),
         .value("--drift", "on|off", "PCM conductance drift (default on; with --pcm only)", choices: ["on", "off"]),
@@ -40,46 +42,63 @@ enum AdaptCommand: EngramCommand {
         let pcm = arguments.choice("--pcm", default: "off")
         let quantize = arguments.choice("--quantize", default: pcm == "off" ? "off" : "on") == "on"
         let json = arguments.has("--json")
-        let family = TaskFamily<ScorbotKinematics>.paperScorbot
-        let names = ["base", "shoulder"]
-        guard checkpoint.architecture.outputs == names.count else {
-            throw RuntimeError("\(checkpointPath): the controller has \(checkpoint.architecture.outputs) outputs; Scorbot targets drive \(names.count) joints (base, shoulder)")
-        }
         var targets: [TargetTrajectory] = []
-        for path in paths {
-            do {
-                let file = try TrajectoryFile(contentsOfFile: path)
-                for n in names where !file.joints.contains(n) {
-                    throw TrajectoryFileError(source: path, line: nil, message: "missing column '\(n).pos'; the file has \(file.joints.map { $0 + ".pos" }.joined(separator: ", ")); Scorbot targets need base.pos and shoulder.pos")
-                }
-                let fileIndices = file.joints.map { n -> Int in n == "base" ? 0 : n == "shoulder" ? 1 : n == "elbow" ? 2 : n == "wrist" ? 3 : -1 }
-                if let unknown = zip(file.joints, fileIndices).first(where: { $0.1 < 0 }) {
-                    throw TrajectoryFileError(source: path, line: nil, message: "joint '\(unknown.0)' is not a Scorbot joint (base, shoulder, elbow, wrist); remove or rename its columns")
-                }
-                let steps = checkpoint.architecture.steps
-                let fitted = file.rows == steps || file.rows < 2 ? file : file.resampled(rows: steps, stepSeconds: family.stepSeconds)
-                let full = fitted.derivingMissing(kinematics: family.kinematics, jointIndices: fileIndices)
-                if !json {
-                    for note in full.notes { printError("\(path): \(note)") }
-                    let start = names.map { full.positions[file.joints.firstIndex(of: $0)!] }
-                    if start.contains(where: { abs($0) > 0.05 }) {
-                        printError("\(path): note: the target starts at \(start.map { String(format: "%.3f", $0) }.joined(separator: ", ")) rad; the controller starts from rest (0, 0), so the end-effector error includes that offset")
-                    }
-                }
-                guard full.rows == checkpoint.architecture.steps else {
-                    throw TrajectoryFileError(source: path, line: nil, message: "has \(full.rows) rows; the controller runs \(checkpoint.architecture.steps) steps, so give \(checkpoint.architecture.steps) rows (\(String(format: "%.2f", Double(checkpoint.architecture.steps) * family.stepSeconds)) s at \(Int(1 / family.stepSeconds)) Hz)")
-                }
-                targets.append(try full.target(joints: names, stepSeconds: family.stepSeconds, source: path))
-            } catch let e as TrajectoryFileError {
-                throw RuntimeError(e.description)
-            }
+        let results: [(AdaptationResult, ControllerWeights?)]
+        func adaptAll<K: ForwardKinematics>(_ family: TaskFamily<K>) throws -> [(AdaptationResult, ControllerWeights?)] {
+            let base = RandomSource(seed: seed)
+            let captured = targets
+            let drift = arguments.choice("--drift", default: "on") == "on"
+            return try AdaptationSetup.runKeeping(checkpoint: checkpoint, pcm: pcm, quantize: quantize, drift: drift, family: family,
+                                                  count: targets.count, threads: ProcessInfo.processInfo.activeProcessorCount,
+                                                  keepAdapted: out != nil) { i in (captured[i], base.derived(UInt64(i))) }
         }
-        let base = RandomSource(seed: seed)
-        let captured = targets
-        let drift = arguments.choice("--drift", default: "on") == "on"
-        let results = try AdaptationSetup.runKeeping(checkpoint: checkpoint, pcm: pcm, quantize: quantize, drift: drift, family: family,
-                                                     count: targets.count, threads: ProcessInfo.processInfo.activeProcessorCount,
-                                                     keepAdapted: out != nil) { i in (captured[i], base.derived(UInt64(i))) }
+        if let robotPath = arguments.string("--robot") {
+            // Any robot: its description names the joints; recordings are resampled onto the trial.
+            let robot = try RobotFiles.loadRobot(ResourceLocator.robotDirectory(robotPath) ?? robotPath)
+            let steps = checkpoint.architecture.steps
+            guard checkpoint.architecture.outputs == robot.controller.drivenJoints.count else {
+                throw RuntimeError("\(checkpointPath): the controller has \(checkpoint.architecture.outputs) outputs; \(robot.name) drives \(robot.controller.drivenJoints.count) joints")
+            }
+            for path in paths {
+                do { targets.append(try RunSession.loadTarget(fromFileAt: path, robot: robot, steps: steps)) } catch { throw RuntimeError("\(error)") }
+            }
+            results = try adaptAll(RunSession.taskFamily(for: robot, steps: steps))
+        } else {
+            let family = TaskFamily<ScorbotKinematics>.paperScorbot
+            let names = ["base", "shoulder"]
+            guard checkpoint.architecture.outputs == names.count else {
+                throw RuntimeError("\(checkpointPath): the controller has \(checkpoint.architecture.outputs) outputs; Scorbot targets drive \(names.count) joints (base, shoulder)")
+            }
+            for path in paths {
+                do {
+                    let file = try TrajectoryFile(contentsOfFile: path)
+                    for n in names where !file.joints.contains(n) {
+                        throw TrajectoryFileError(source: path, line: nil, message: "missing column '\(n).pos'; the file has \(file.joints.map { $0 + ".pos" }.joined(separator: ", ")); Scorbot targets need base.pos and shoulder.pos")
+                    }
+                    let fileIndices = file.joints.map { n -> Int in n == "base" ? 0 : n == "shoulder" ? 1 : n == "elbow" ? 2 : n == "wrist" ? 3 : -1 }
+                    if let unknown = zip(file.joints, fileIndices).first(where: { $0.1 < 0 }) {
+                        throw TrajectoryFileError(source: path, line: nil, message: "joint '\(unknown.0)' is not a Scorbot joint (base, shoulder, elbow, wrist); remove or rename its columns")
+                    }
+                    let steps = checkpoint.architecture.steps
+                    let fitted = file.rows == steps || file.rows < 2 ? file : file.resampled(rows: steps, stepSeconds: family.stepSeconds)
+                    let full = fitted.derivingMissing(kinematics: family.kinematics, jointIndices: fileIndices)
+                    if !json {
+                        for note in full.notes { printError("\(path): \(note)") }
+                        let start = names.map { full.positions[file.joints.firstIndex(of: $0)!] }
+                        if start.contains(where: { abs($0) > 0.05 }) {
+                            printError("\(path): note: the target starts at \(start.map { String(format: "%.3f", $0) }.joined(separator: ", ")) rad; the controller starts from rest (0, 0), so the end-effector error includes that offset")
+                        }
+                    }
+                    guard full.rows == checkpoint.architecture.steps else {
+                        throw TrajectoryFileError(source: path, line: nil, message: "has \(full.rows) rows; the controller runs \(checkpoint.architecture.steps) steps, so give \(checkpoint.architecture.steps) rows (\(String(format: "%.2f", Double(checkpoint.architecture.steps) * family.stepSeconds)) s at \(Int(1 / family.stepSeconds)) Hz)")
+                    }
+                    targets.append(try full.target(joints: names, stepSeconds: family.stepSeconds, source: path))
+                } catch let e as TrajectoryFileError {
+                    throw RuntimeError(e.description)
+                }
+            }
+            results = try adaptAll(family)
+        }
         if let out, let adapted = results.first?.1 {
             var file = ControllerCheckpoint(architecture: checkpoint.architecture, weights: adapted, metadata: checkpoint.metadata)
             file.metadata["engram.adapted_to"] = paths[0]

@@ -2,6 +2,7 @@
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #endif
+import Control
 import MetaLearning
 import PhaseChange
 import Spiking
@@ -23,6 +24,7 @@ enum EvaluateCommand: EngramCommand {
         """
     static let options: [OptionSpec] = [
         .value("--checkpoint", "file", "controller checkpoint (safetensors)"),
+        .value("--robot", "dir", "sample the task family on this robot's driven joints (default: the paper's Scorbot)"),
         .value("--tasks", "n", "number of tasks to sample (default 360)"),
         .value("--pcm", "model", "trainee synapses: off (ideal), paper or physical PCM", choices: ["off", "paper", "physical"]),
         .value("--quantize", "on|off", "round the update to 1/16 of w_max", choices: ["on", "off"]),
@@ -39,17 +41,27 @@ enum EvaluateCommand: EngramCommand {
         let threads = try arguments.int("--threads", default: ProcessInfo.processInfo.activeProcessorCount, in: 1...256)!
         let pcm = arguments.choice("--pcm", default: "off")
         let quantize = arguments.choice("--quantize", default: pcm == "off" ? "off" : "on") == "on"
-        let family = TaskFamily<ScorbotKinematics>.paperScorbot
-        guard family.steps == checkpoint.architecture.steps, family.drivenJoints.count == checkpoint.architecture.outputs else {
-            throw RuntimeError("\(try arguments.required("--checkpoint")): the controller runs \(checkpoint.architecture.steps) steps with \(checkpoint.architecture.outputs) outputs; the Scorbot task family needs \(family.steps) steps and \(family.drivenJoints.count) outputs")
-        }
         let base = RandomSource(seed: seed)
         let drift = arguments.choice("--drift", default: "on") == "on"
         let progress = ProgressLine(total: tasks, label: "tasks")
-        let results = try AdaptationSetup.run(checkpoint: checkpoint, pcm: pcm, quantize: quantize, drift: drift, family: family,
-                                              count: tasks, threads: threads, progress: progress.report) { i in
-            var taskRNG = base.derived(UInt64(2 * i))
-            return (family.sample(&taskRNG), base.derived(UInt64(2 * i + 1)))
+        let checkpointPath = try arguments.required("--checkpoint")
+        func evaluate<K: ForwardKinematics>(_ family: TaskFamily<K>, name: String) throws -> [AdaptationResult] {
+            guard family.steps == checkpoint.architecture.steps, family.drivenJoints.count == checkpoint.architecture.outputs else {
+                throw RuntimeError("\(checkpointPath): the controller runs \(checkpoint.architecture.steps) steps with \(checkpoint.architecture.outputs) outputs; the \(name) task family needs \(family.steps) steps and \(family.drivenJoints.count) outputs")
+            }
+            return try AdaptationSetup.run(checkpoint: checkpoint, pcm: pcm, quantize: quantize, drift: drift, family: family,
+                                           count: tasks, threads: threads, progress: progress.report) { i in
+                var taskRNG = base.derived(UInt64(2 * i))
+                return (family.sample(&taskRNG), base.derived(UInt64(2 * i + 1)))
+            }
+        }
+        let results: [AdaptationResult]
+        if let robotPath = arguments.string("--robot") {
+            // The same task family on another robot's driven joints, limits and kinematics.
+            let robot = try RobotFiles.loadRobot(ResourceLocator.robotDirectory(robotPath) ?? robotPath)
+            results = try evaluate(RunSession.taskFamily(for: robot, steps: checkpoint.architecture.steps), name: robot.name)
+        } else {
+            results = try evaluate(TaskFamily<ScorbotKinematics>.paperScorbot, name: "Scorbot")
         }
         progress.finish()
         let s = AdaptationSummary(results)
@@ -95,7 +107,7 @@ enum AdaptationSetup {
     }
 
     /// Adapts to `count` targets (made by `job(i)` with their noise streams) on `threads` threads.
-    static func run(checkpoint: ControllerCheckpoint, pcm: String, quantize: Bool, drift: Bool, family: TaskFamily<ScorbotKinematics>,
+    static func run<K: ForwardKinematics>(checkpoint: ControllerCheckpoint, pcm: String, quantize: Bool, drift: Bool, family: TaskFamily<K>,
                     count: Int, threads: Int, progress: (@Sendable (Int) -> Void)? = nil,
                     _ job: @escaping @Sendable (Int) -> (TargetTrajectory, RandomSource)) throws -> [AdaptationResult] {
         try runKeeping(checkpoint: checkpoint, pcm: pcm, quantize: quantize, drift: drift, family: family, count: count, threads: threads,
@@ -103,7 +115,7 @@ enum AdaptationSetup {
     }
 
     /// Like `run`, also returning each task's adapted weights when `keepAdapted`.
-    static func runKeeping(checkpoint: ControllerCheckpoint, pcm: String, quantize: Bool, drift: Bool, family: TaskFamily<ScorbotKinematics>,
+    static func runKeeping<K: ForwardKinematics>(checkpoint: ControllerCheckpoint, pcm: String, quantize: Bool, drift: Bool, family: TaskFamily<K>,
                            count: Int, threads: Int, keepAdapted: Bool, progress: (@Sendable (Int) -> Void)? = nil,
                            _ job: @escaping @Sendable (Int) -> (TargetTrajectory, RandomSource)) throws -> [(AdaptationResult, ControllerWeights?)] {
         let loss = TrajectoryLoss(family: family)
