@@ -36,6 +36,7 @@ enum MetaTrainCommand: EngramCommand {
         .value("--checkpoint-every", "k", "iterations between checkpoints (default 50)"),
         .value("--log", "file", "CSV file for the loss curve (appended on --resume)"),
         .value("--threads", "n", "worker threads (default: all cores)"),
+        .flag("--json", "print the final summary as one JSON object"),
     ]
 
     static func run(_ arguments: ParsedArguments) throws -> Int32 {
@@ -130,7 +131,17 @@ enum MetaTrainCommand: EngramCommand {
             }
         }
         progress.finish()
-        if let last {
+        if let last, arguments.has("--json") {
+            let b = last.batch
+            let object: [String: Any] = [
+                "iteration": last.iteration, "loss": b.loss, "task_loss": b.taskLoss,
+                "mse_vel": b.velocityError, "mse_xyz": b.positionError,
+                "trainee_rate_hz": b.traineeRateHz, "lsg_rate_hz": b.lsgRateHz,
+                "session_seconds": Date().timeIntervalSince(start), "checkpoint": out,
+            ]
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+            print(String(decoding: data, as: UTF8.self))
+        } else if let last {
             let b = last.batch
             print(String(format: "meta-train: iteration %d, loss %.5f (task %.5f), rates %.1f/%.1f Hz, %.1f s this session; checkpoint %@",
                          last.iteration, b.loss, b.taskLoss, b.traineeRateHz, b.lsgRateHz, Date().timeIntervalSince(start), out))
