@@ -71,7 +71,7 @@ let package = Package(
         .testTarget(name: "SpikingTests", dependencies: ["Spiking", "EngramTestSupport"], swiftSettings: numericFlags),
         .testTarget(name: "MetaLearningTests", dependencies: ["MetaLearning", "EngramTestSupport"], swiftSettings: numericFlags),
         .testTarget(name: "ServoBusTests", dependencies: ["ServoBus", "EngramTestSupport"]),
-        .testTarget(name: "RobotTests", dependencies: ["Robot", "EngramTestSupport"]),
+        .testTarget(name: "RobotTests", dependencies: ["Robot", "EngramTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ControlTests", dependencies: ["Control", "EngramTestSupport"]),
         .testTarget(name: "PerceptionTests", dependencies: ["Perception", "EngramTestSupport"], swiftSettings: numericFlags),
         .testTarget(name: "EngramCLITests", dependencies: ["engram", "EngramTestSupport"]),

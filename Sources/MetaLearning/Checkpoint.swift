@@ -64,6 +64,19 @@ public struct ControllerCheckpoint: Sendable {
             }
         }
         let a = architecture
+        let problems = [
+            (a.traineeNeurons > 0 && a.lsgNeurons > 0 && a.outputs > 0, "neuron and output counts must be positive"),
+            (a.coordinates >= 1 && a.coordinates <= 3, "coordinates must be 1...3"),
+            (a.codeBits >= 1 && a.codeBits <= 62, "codeBits must be 1...62"),
+            (a.steps > 0, "steps must be positive"),
+            (a.clock.neurons > 0 && a.clock.windowSteps > 0 && a.clock.spikeEvery > 0, "clock sizes must be positive"),
+            (a.lsgAdaptation.count >= 0 && a.lsgAdaptation.count <= a.lsgNeurons, "lsgAdaptation.count must be 0...lsgNeurons"),
+            (a.trainee.threshold > 0 && a.lsg.threshold > 0, "thresholds must be positive"),
+            (a.trainee.refractorySteps >= 0 && a.lsg.refractorySteps >= 0, "refractorySteps must not be negative"),
+        ]
+        if let (_, problem) = problems.first(where: { !$0.0 }) {
+            throw CheckpointError(source: file.source, message: "__metadata__[\"\(Self.architectureKey)\"]: \(problem); fix the value or remove the key to use the paper's hyper-parameters")
+        }
         let shapes = [(a.clockInputs, a.traineeNeurons), (a.traineeNeurons, a.traineeNeurons), (a.traineeNeurons, a.outputs),
                       (a.lsgInputs, a.lsgNeurons), (a.lsgNeurons, a.lsgNeurons), (a.lsgNeurons, a.traineeNeurons)]
         var matrices: [Matrix] = []

@@ -66,4 +66,29 @@ public struct ScorbotKinematics: ForwardKinematics {
             + a4 * (-sB * cC - sC * cB) * c4 + d1
         return SIMD3(x, y, z)
     }
+
+    /// The analytic Jacobian. With D = B + C + q4 and d = d2 + d3 the closed form reduces to
+    /// x = cA·R − d·sA, y = sA·R + d·cA, z = d1 − a2·sB − a3·sin(B+C) − a4·sin D, where
+    /// R = a1 + a2·cB + a3·cos(B+C) + a4·cos D; and ∂A/∂q1 = ∂B/∂q2 = ∂C/∂q3 = −1, ∂D/∂q4 = 1.
+    public func jacobian(_ q: [Double]) -> [SIMD3<Double>] {
+        let deg = Double.pi / 180
+        let q1 = q.count > 0 ? q[0] : 0, q2 = q.count > 1 ? q[1] : 0
+        let q3 = q.count > 2 ? q[2] : 0, q4 = q.count > 3 ? q[3] : 0
+        let A = -(q1 + 23.6 * deg) + Self.offsetA, B = -(q2 - 22.0 * deg) - Self.offsetB, C = -(q3 + 22.4 * deg) + Self.offsetC
+        let D = B + C + q4, d = Self.d2 + Self.d3
+        let cA = cos(A), sA = sin(A)
+        let r = Self.a1 + Self.a2 * cos(B) + Self.a3 * cos(B + C) + Self.a4 * cos(D)
+        let rB = -Self.a2 * sin(B) - Self.a3 * sin(B + C) - Self.a4 * sin(D)
+        let zB = -Self.a2 * cos(B) - Self.a3 * cos(B + C) - Self.a4 * cos(D)
+        let rC = -Self.a3 * sin(B + C) - Self.a4 * sin(D)
+        let zC = -Self.a3 * cos(B + C) - Self.a4 * cos(D)
+        let r4 = -Self.a4 * sin(D), z4 = -Self.a4 * cos(D)
+        let rows = [
+            SIMD3(sA * r + d * cA, -cA * r + d * sA, 0),
+            SIMD3(-cA * rB, -sA * rB, -zB),
+            SIMD3(-cA * rC, -sA * rC, -zC),
+            SIMD3(cA * r4, sA * r4, z4),
+        ]
+        return Array(rows.prefix(q.count))
+    }
 }

@@ -36,6 +36,19 @@ public struct AdaptationResult: Sendable {
     public var outputBefore: [Float]
     /// Trainee output of trial 2, steps × joints (rad/s).
     public var outputAfter: [Float]
+
+    /// A result from its parts.
+    public init(lossBefore: TrajectoryLossValue, lossAfter: TrajectoryLossValue, changedInput: Double, changedRecurrent: Double,
+                traineeRateHz: Double, lsgRateHz: Double, outputBefore: [Float], outputAfter: [Float]) {
+        self.lossBefore = lossBefore
+        self.lossAfter = lossAfter
+        self.changedInput = changedInput
+        self.changedRecurrent = changedRecurrent
+        self.traineeRateHz = traineeRateHz
+        self.lsgRateHz = lsgRateHz
+        self.outputBefore = outputBefore
+        self.outputAfter = outputAfter
+    }
 }
 
 /// The paper's inner loop (paper-model.md §2.4), one task at a time, on preallocated buffers:
@@ -111,7 +124,9 @@ public struct OneShotAdaptation<Weights: Synapses, Kinematics: ForwardKinematics
             scratch.removeAll(keepingCapacity: true)
             for i in clock[t] { scratch.append(i) }
             let p = target.endEffector[min(t, target.steps - 1)]
-            code.appendActiveChannels([p.x, p.y, p.z].prefix(architecture.coordinates).map { $0 }, offset: clockNeurons, to: &scratch)
+            for c in 0..<min(architecture.coordinates, 3) {
+                code.appendActiveChannels(p[c], offset: clockNeurons + c * architecture.codeBits, to: &scratch)
+            }
             lsgInputs.append(scratch)
         }
     }
@@ -229,14 +244,16 @@ public struct AdaptationSummary: Sendable, Equatable {
 public enum ParallelJobs {
     private final class Slots<R>: @unchecked Sendable {
         var values: [R?]
+        var done = 0
         let lock = NSLock()
         init(_ n: Int) { values = [R?](repeating: nil, count: n) }
-        func set(_ i: Int, _ v: R) { lock.lock(); values[i] = v; lock.unlock() }
+        func set(_ i: Int, _ v: R) -> Int { lock.lock(); values[i] = v; done += 1; let d = done; lock.unlock(); return d }
     }
 
     /// Runs `body(&worker, job)` for every job in `0..<count` on `threads` threads; each thread makes
-    /// its worker with `makeWorker` and takes jobs i ≡ thread (mod threads).
-    public static func run<Worker, R>(count: Int, threads: Int, makeWorker: @Sendable () -> Worker,
+    /// its worker with `makeWorker` and takes jobs i ≡ thread (mod threads). `progress` gets the number of
+    /// finished jobs after each one.
+    public static func run<Worker, R>(count: Int, threads: Int, progress: (@Sendable (Int) -> Void)? = nil, makeWorker: @Sendable () -> Worker,
                                       _ body: @Sendable (inout Worker, Int) -> R) -> [R] {
         let threads = max(1, min(threads, count))
         let slots = Slots<R>(count)
@@ -244,7 +261,8 @@ public enum ParallelJobs {
             var worker = makeWorker()
             var job = thread
             while job < count {
-                slots.set(job, body(&worker, job))
+                let done = slots.set(job, body(&worker, job))
+                progress?(done)
                 job += threads
             }
         }

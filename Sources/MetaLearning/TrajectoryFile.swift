@@ -86,6 +86,7 @@ public struct TrajectoryFile: Sendable, Equatable {
         func fail(_ line: Int?, _ m: String) -> TrajectoryFileError { TrajectoryFileError(source: source, line: line, message: m) }
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.hasSuffix("\r") ? $0.dropLast() : $0 }
         let endsWithNewline = text.hasSuffix("\n")
+        let isEngramRecording = text.hasPrefix("# engram-trajectory")
         if endsWithNewline { lines.removeLast() }
         var metadata: [MetadataEntry] = []
         var index = 0
@@ -153,6 +154,13 @@ public struct TrajectoryFile: Sendable, Equatable {
             if raw.hasPrefix("#") { continue }
             let parts = raw.split(separator: ",", omittingEmptySubsequences: false)
             let cutOff = isLast && !endsWithNewline
+            // Engram's recorder ends every row with a newline, so in a file it wrote (tagged
+            // `# engram-trajectory`) a last line without one was cut off mid-write, even when its
+            // cells happen to parse.
+            if cutOff && isEngramRecording {
+                notes.append("line \(lineNumber): last row cut off (no newline at the end of a recorded file), skipped")
+                break rowLoop
+            }
             if parts.count != header.count {
                 if cutOff && parts.count < header.count {
                     notes.append("line \(lineNumber): last row cut off (\(parts.count) of \(header.count) cells), skipped")
@@ -279,5 +287,46 @@ public struct TrajectoryFile: Sendable, Equatable {
         precondition(names.count == target.joints, "one name per joint")
         self.init(joints: names, time: (0..<target.steps).map { Double($0) * target.stepSeconds }, positions: target.angles,
                   velocities: target.angularVelocity, endEffector: target.endEffector, metadata: metadata)
+    }
+}
+
+extension TrajectoryFile {
+    /// The same motion on a new time grid of `rows` samples `stepSeconds` apart (starting at 0): the
+    /// file's whole duration is stretched or squeezed onto it (positions and goals linearly
+    /// interpolated; velocities dropped, to be derived again on the new grid; the end effector
+    /// interpolated). `notes` says by how much the motion was sped up or slowed down.
+    ///
+    /// This is how a demonstration of any length becomes a target for a controller whose trial has a
+    /// fixed number of steps.
+    public func resampled(rows newRows: Int, stepSeconds: Double) -> TrajectoryFile {
+        precondition(newRows >= 2 && rows >= 2, "resampling needs at least two rows on each side")
+        let t0 = time.first!, duration = time.last! - time.first!
+        let newDuration = Double(newRows - 1) * stepSeconds
+        let n = joints.count
+        var newTime = [Double](repeating: 0, count: newRows)
+        var newPositions = [Double](repeating: 0, count: newRows * n)
+        var newGoals: [Double]? = goals.map { _ in [Double](repeating: 0, count: newRows * n) }
+        var newEndEffector: [SIMD3<Double>]? = endEffector.map { _ in [SIMD3<Double>](repeating: .zero, count: newRows) }
+        var cursor = 0
+        for k in 0..<newRows {
+            newTime[k] = Double(k) * stepSeconds
+            let t = t0 + duration * Double(k) / Double(newRows - 1)
+            while cursor + 2 < rows && time[cursor + 1] <= t { cursor += 1 }
+            let a = cursor, b = min(cursor + 1, rows - 1)
+            let f = b == a || time[b] == time[a] ? 0 : min(1, max(0, (t - time[a]) / (time[b] - time[a])))
+            for j in 0..<n {
+                newPositions[k * n + j] = positions[a * n + j] + (positions[b * n + j] - positions[a * n + j]) * f
+                if let g = goals { newGoals![k * n + j] = g[a * n + j] + (g[b * n + j] - g[a * n + j]) * f }
+            }
+            if let e = endEffector { newEndEffector![k] = e[a] + (e[b] - e[a]) * f }
+        }
+        var out = TrajectoryFile(joints: joints, time: newTime, positions: newPositions, velocities: nil, goals: newGoals,
+                                 endEffector: newEndEffector, metadata: metadata)
+        out.notes = notes
+        let factor = duration / max(newDuration, 1e-12)
+        out.notes.append(String(format: "resampled %d rows (%.2f s) onto %d steps of %.0f ms (%.2f s): the motion plays %.2f× %@",
+                                rows, duration, newRows, stepSeconds * 1000, newDuration, factor >= 1 ? factor : 1 / factor,
+                                factor >= 1 ? "faster" : "slower"))
+        return out
     }
 }

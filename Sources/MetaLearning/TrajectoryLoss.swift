@@ -10,6 +10,14 @@ public struct TrajectoryLossValue: Sendable, Equatable {
     public var endEffector: Double
     /// Mean Euclidean end-effector error (m).
     public var meanEndEffectorError: Double
+
+    /// A loss value from its parts.
+    public init(total: Double, velocity: Double, endEffector: Double, meanEndEffectorError: Double) {
+        self.total = total
+        self.velocity = velocity
+        self.endEffector = endEffector
+        self.meanEndEffectorError = meanEndEffectorError
+    }
 }
 
 /// The paper's task loss (paper-model.md §2.5, `L2LTraineeLSG.loss`): the output ω̂ is integrated like the

@@ -88,6 +88,8 @@ public struct Crossbar: Sendable {
     @usableFromInline var readVariance: [Float]
     /// Output scale of global drift compensation at `cacheTime` (1 when off).
     @usableFromInline var compensation: Float = 1
+    /// Readout mean_c |Σ_r W(t)[r, c]| of the drifted weights at `cacheTime`.
+    @usableFromInline var cacheReadout = 1e-4
     /// Reference readout for drift compensation (nil until programmed).
     @usableFromInline var compensationReference: Double?
     @usableFromInline var eventDriftLog: [Double] = []
@@ -97,6 +99,7 @@ public struct Crossbar: Sendable {
     @usableFromInline var scratchRows: [Float]
     @usableFromInline var scratchSum: [Float]
     @usableFromInline var scratchVariance: [Float]
+    @usableFromInline var scratchOutput: [Float]
 
     /// An unprogrammed crossbar (every weight 0, every device at 0 µS and never drifting).
     public init(rows: Int, columns: Int, parameters: PCMParameters = .physical) {
@@ -115,6 +118,7 @@ public struct Crossbar: Sendable {
         scratchRows = [Float](repeating: 0, count: rows)
         scratchSum = [Float](repeating: 0, count: columns)
         scratchVariance = [Float](repeating: 0, count: columns)
+        scratchOutput = [Float](repeating: 0, count: columns)
     }
 
     /// Tiles along the rows (inputs).
@@ -204,8 +208,10 @@ public struct Crossbar: Sendable {
     /// Takes the drift-compensation reference readout mean_c |Σ_r W(time)[r, c]| now (done by
     /// `programInitial`; call again after large re-programming to re-baseline, as aihwkit does per program).
     public mutating func calibrateDriftCompensation(at time: Double) {
-        compensationReference = Crossbar.readout(weights(at: time))
-        cacheGeneration = -1
+        compensationReference = nil
+        recomputeCache(at: time)
+        compensationReference = cacheReadout
+        compensation = parameters.driftCompensation ? 1 : compensation
     }
 
     @usableFromInline
@@ -250,6 +256,15 @@ public struct Crossbar: Sendable {
     /// Drift exponents ν (G⁺ devices for physical; per weight for paper), for characterisation.
     public var driftExponents: [Float] { parameters.kind == .paper ? paperNu : plus.nu }
 
+    /// The weights the MVM paths read on average at `time`: drift, the mean of the clipped read noise, and the
+    /// drift-compensation factor included (what `accumulateActiveRows` adds per active row, before noise).
+    /// Use this, not `weights(at:)`, to cancel an entry exactly (e.g. a masked diagonal).
+    public mutating func meanReadWeights(at time: Double) -> Matrix {
+        refreshCache(at: time)
+        let a = compensation
+        return Matrix(rows: rows, columns: columns, storage: a == 1 ? readMean : readMean.map { $0 * a })
+    }
+
     /// The factor global drift compensation applies to outputs at `time` (1 when off).
     public mutating func driftCompensationFactor(at time: Double) -> Float {
         refreshCache(at: time)
@@ -262,14 +277,6 @@ public struct Crossbar: Sendable {
             / parameters.gMaxMicroSiemens
     }
 
-    /// mean_c |Σ_r W[r, c]|, clamped below at 1e-4 (aihwkit `GlobalDriftCompensation.readout`).
-    static func readout(_ w: Matrix) -> Double {
-        var sums = [Double](repeating: 0, count: w.columns)
-        for r in 0..<w.rows {
-            for c in 0..<w.columns { sums[c] += Double(w.storage[r * w.columns + c]) }
-        }
-        return max(sums.reduce(0) { $0 + abs($1) } / Double(w.columns), 1e-4)
-    }
 
     // MARK: Read-time cache
 
@@ -313,17 +320,28 @@ public struct Crossbar: Sendable {
                 eventReadFactor[e] = p.readNoise ? PCMDeviceModel.physicalReadTimeFactor(sinceProgramming: dt, p) : 0
             }
             let invG = 1 / p.gMaxMicroSiemens
-            for i in 0..<n {
-                let a = plus.readMoments(i, eventDriftLog, eventReadFactor)
-                let b = minus.readMoments(i, eventDriftLog, eventReadFactor)
-                columnSums[i % columns] += (a.drifted - b.drifted) * invG
-                readMean[i] = Float((a.mean - b.mean) * invG)
-                readVariance[i] = Float((a.variance + b.variance) * invG * invG)
+            let columns = self.columns
+            eventDriftLog.withUnsafeBufferPointer { driftLog in
+                eventReadFactor.withUnsafeBufferPointer { readFactor in
+                    readMean.withUnsafeMutableBufferPointer { mean in
+                        readVariance.withUnsafeMutableBufferPointer { variance in
+                            columnSums.withUnsafeMutableBufferPointer { sums in
+                                for (device, sign) in [(plus, 1.0), (minus, -1.0)] {
+                                    device.accumulateReadMoments(
+                                        sign: sign, driftLog: driftLog.baseAddress!, readFactor: readFactor.baseAddress!,
+                                        scale: invG, columns: columns, mean: mean.baseAddress!,
+                                        variance: variance.baseAddress!, columnSums: sums.baseAddress!)
+                                }
+                            }
+                        }
+                    }
+                }
             }
         }
+        // aihwkit GlobalDriftCompensation.readout: mean_c |Σ_r W(t)[r, c]|, clamped below at 1e-4.
+        cacheReadout = max(columnSums.reduce(0) { $0 + abs($1) } / Double(columns), 1e-4)
         if p.driftCompensation, let reference = compensationReference {
-            let now = max(columnSums.reduce(0) { $0 + abs($1) } / Double(columns), 1e-4)
-            compensation = Float(reference / now)
+            compensation = Float(reference / cacheReadout)
         } else {
             compensation = 1
         }
@@ -439,6 +457,10 @@ public struct Crossbar: Sendable {
         let inBound = Float(io.inputBound), outBound = Float(io.outputBound)
         let outNoise = Float(io.outputNoise)
         let columnTiles = self.columnTiles
+        let iterative = io.boundManagement == .iterative
+        // aihwkit stops once the reduction exceeds max_bm_factor or max_bm_res / Δ_in.
+        var maxReduction = Float(io.maxBoundManagementFactor)
+        if let step = io.inputStep { maxReduction = min(maxReduction, Float(io.maxBoundManagementResolution / step)) }
         y.update(repeating: 0, count: columns)
         var dac = 0, adc = 0
         let zig = GaussianZiggurat.shared
@@ -447,9 +469,11 @@ public struct Crossbar: Sendable {
         scratchRows.withUnsafeMutableBufferPointer { xqBuffer in
         scratchSum.withUnsafeMutableBufferPointer { sumBuffer in
         scratchVariance.withUnsafeMutableBufferPointer { varBuffer in
+        scratchOutput.withUnsafeMutableBufferPointer { outBuffer in
         zig.edges.withUnsafeBufferPointer { zx in
         zig.ratios.withUnsafeBufferPointer { zr in
             let xq = xqBuffer.baseAddress!, s = sumBuffer.baseAddress!, v = varBuffer.baseAddress!
+            let o = outBuffer.baseAddress!
             var r0 = 0
             while r0 < rows {
                 let r1 = min(r0 + tile, rows)
@@ -462,35 +486,44 @@ public struct Crossbar: Sendable {
                     if m == 0 { r0 = r1; continue }
                     scale = m
                 }
-                let inv = 1 / scale
-                for r in r0..<r1 {
-                    var xr = x[r] * inv
-                    if let step = inputStep { xr = (xr / step).rounded(.toNearestOrEven) * step }
-                    xq[r] = min(max(xr, -inBound), inBound)
-                }
-                if inputStep != nil { dac += (r1 - r0) * columnTiles }
-                s.update(repeating: 0, count: columns)
-                for r in r0..<r1 where xq[r] != 0 {
-                    Kernels.axpy(xq[r], wMean.baseAddress! + r * columns, s, count: columns)
-                }
-                if noisy {
-                    v.update(repeating: 0, count: columns)
-                    for r in r0..<r1 where xq[r] != 0 {
-                        Kernels.axpy(xq[r] * xq[r], wVar.baseAddress! + r * columns, v, count: columns)
+                // Iterative bound management: halve the input while any output clips (aihwkit).
+                var reduction: Float = 1
+                while true {
+                    let inv = 1 / (scale * reduction)
+                    for r in r0..<r1 {
+                        var xr = x[r] * inv
+                        if let step = inputStep { xr = (xr / step).rounded(.toNearestOrEven) * step }
+                        xq[r] = min(max(xr, -inBound), inBound)
                     }
+                    if inputStep != nil { dac += (r1 - r0) * columnTiles }
+                    s.update(repeating: 0, count: columns)
+                    for r in r0..<r1 where xq[r] != 0 {
+                        Kernels.axpy(xq[r], wMean.baseAddress! + r * columns, s, count: columns)
+                    }
+                    if noisy {
+                        v.update(repeating: 0, count: columns)
+                        for r in r0..<r1 where xq[r] != 0 {
+                            Kernels.axpy(xq[r] * xq[r], wVar.baseAddress! + r * columns, v, count: columns)
+                        }
+                    }
+                    var clipped = false
+                    for c in 0..<columns {
+                        var out = s[c]
+                        if noisy { out += v[c].squareRoot() * Float(GaussianZiggurat.draw(&rng, zx.baseAddress!, zr.baseAddress!)) }
+                        if outNoise > 0 { out += outNoise * Float(GaussianZiggurat.draw(&rng, zx.baseAddress!, zr.baseAddress!)) }
+                        if let step = outputStep { out = (out / step).rounded(.toNearestOrEven) * step }
+                        if out > outBound || out < -outBound { clipped = true }
+                        o[c] = min(max(out, -outBound), outBound)
+                    }
+                    if outputStep != nil { adc += columns }
+                    if !clipped || !iterative || reduction > maxReduction { break }
+                    reduction *= 2
                 }
-                for c in 0..<columns {
-                    var out = s[c]
-                    if noisy { out += v[c].squareRoot() * Float(GaussianZiggurat.draw(&rng, zx.baseAddress!, zr.baseAddress!)) }
-                    if outNoise > 0 { out += outNoise * Float(GaussianZiggurat.draw(&rng, zx.baseAddress!, zr.baseAddress!)) }
-                    if let step = outputStep { out = (out / step).rounded(.toNearestOrEven) * step }
-                    out = min(max(out, -outBound), outBound)
-                    y[c] += out * scale
-                }
-                if outputStep != nil { adc += columns }
+                let back = scale * reduction
+                for c in 0..<columns { y[c] += o[c] * back }
                 r0 = r1
             }
-        }}}}}}}
+        }}}}}}}}
         counters.dacConversions += dac
         counters.adcConversions += adc
     }
@@ -543,17 +576,60 @@ struct DeviceArray: Sendable {
         return g * exp(-Double(nu[i]) * PCMDeviceModel.physicalDriftLog(sinceProgramming: time - times[e], p))
     }
 
-    /// Drifted conductance, and mean and variance of the read max(0, g_d + |g_d|·Q_s·R·N(0,1)), given the
-    /// per-event drift logs and read factors R.
+    /// Adds this polarity's share of every weight's read moments at one read time: `mean[i] (+)= sign·m_i·scale`,
+    /// `variance[i] (+)= v_i·scale²`, `columnSums[c] += sign·g_d·scale` (sign +1, the G⁺ pass, overwrites
+    /// `mean` and `variance`). m_i and v_i are the mean and variance of max(0, g_d(1 + k Z)) with
+    /// k = Q_s·R: g_d·M(k) and g_d²·V(k) from `PCMDeviceModel.relativeClippedMoments`, so no erfc per device.
     @usableFromInline
-    func readMoments(_ i: Int, _ driftLog: [Double], _ readFactor: [Double]) -> (drifted: Double, mean: Double, variance: Double) {
-        let e = Int(event[i])
-        let g = Double(conductance[i])
-        guard e >= 0, g != 0 else { return (g, g, 0) }
-        let gd = g * exp(-Double(nu[i]) * driftLog[e])
-        let sigma = gd * Double(qs[i]) * readFactor[e]
-        if sigma == 0 { return (gd, gd, 0) }
-        let (m, s2) = PCMDeviceModel.clippedNormalMoments(mean: gd, std: sigma)
-        return (gd, m, max(s2 - m * m, 0))
+    func accumulateReadMoments(sign: Double, driftLog: UnsafePointer<Double>, readFactor: UnsafePointer<Double>,
+                               scale: Double, columns: Int, mean: UnsafeMutablePointer<Float>,
+                               variance: UnsafeMutablePointer<Float>, columnSums: UnsafeMutablePointer<Double>) {
+        let overwrite = sign > 0
+        let table = RelativeClippedMomentTable.shared
+        table.means.withUnsafeBufferPointer { tableMeans in
+        table.variances.withUnsafeBufferPointer { tableVariances in
+        conductance.withUnsafeBufferPointer { gs in
+        nu.withUnsafeBufferPointer { nus in
+        qs.withUnsafeBufferPointer { qss in
+        event.withUnsafeBufferPointer { events in
+            let n = gs.count
+            var c = 0
+            for i in 0..<n {
+                let e = Int(events[i])
+                let g = Double(gs[i])
+                var gd = 0.0, m = 0.0, v = 0.0
+                if e >= 0 && g != 0 {
+                    let l = driftLog[e]
+                    gd = l == 0 ? g : g * exp(-Double(nus[i]) * l)
+                    let k = Double(qss[i]) * readFactor[e]
+                    if k < 0.125 {
+                        m = gd
+                        v = gd * gd * k * k
+                    } else if k < 2 {
+                        let x = k * RelativeClippedMomentTable.stepsPerUnit
+                        let j = Int(x)
+                        let f = x - Double(j)
+                        m = gd * (tableMeans[j] + f * (tableMeans[j + 1] - tableMeans[j]))
+                        v = gd * gd * k * k * (tableVariances[j] + f * (tableVariances[j + 1] - tableVariances[j]))
+                    } else {
+                        let (m1, v1) = PCMDeviceModel.relativeClippedMoments(k)
+                        m = gd * m1
+                        v = gd * gd * v1
+                    }
+                } else {
+                    gd = g; m = g
+                }
+                if overwrite {
+                    mean[i] = Float(m * scale)
+                    variance[i] = Float(v * scale * scale)
+                } else {
+                    mean[i] = Float(Double(mean[i]) - m * scale)
+                    variance[i] += Float(v * scale * scale)
+                }
+                columnSums[c] += sign * gd * scale
+                c += 1
+                if c == columns { c = 0 }
+            }
+        }}}}}}
     }
 }

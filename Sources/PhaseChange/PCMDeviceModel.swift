@@ -8,11 +8,15 @@ import Darwin
 /// The per-device equations of both models, in one place (../shared/design/paper-model.md §4.2 and aihwkit
 /// src/aihwkit/inference/noise/pcm.py). Conductances are in µS, ĝ = |g|/g_max, times in seconds.
 public enum PCMDeviceModel {
-    /// σ_prog(ĝ) = max(c0 + c1 ĝ + c2 ĝ², 0) · g_max/25 µS (Nandakumar et al. 2019; the fit is at 25 µS).
+    /// σ_prog(ĝ) = max(Σ_i c_i ĝ^i, 0) · g_max/25 µS (Nandakumar et al. 2019; the fit is at 25 µS; the
+    /// default coefficients are c = (0.26348, 1.9650, −1.1731)).
     @inlinable
     public static func programmingSigma(_ gHat: Double, _ p: PCMParameters) -> Double {
-        let c = p.programmingNoiseCoefficients
-        let s = c[0] + c[1] * gHat + c[2] * gHat * gHat
+        var s = 0.0, power = 1.0
+        for c in p.programmingNoiseCoefficients {
+            s += c * power
+            power *= gHat
+        }
         return max(s, 0) * p.gMaxMicroSiemens / 25
     }
 
@@ -144,5 +148,56 @@ public enum PCMDeviceModel {
         let m = mu * cdf + sigma * pdf
         let s2 = (mu * mu + sigma * sigma) * cdf + mu * sigma * pdf
         return (m, s2)
+    }
+
+    /// Mean and variance of max(0, 1 + kZ), the read of a unit conductance with relative noise k:
+    /// M(k) = Φ(1/k) + kφ(1/k), V(k) = (1 + k²)Φ(1/k) + kφ(1/k) − M(k)². Below k = 1/8 the clip is ignored
+    /// (M = 1, V = k²); up to k = 2 the values come from a table with step 1/2048 (linear interpolation of M
+    /// and V/k², relative error below 1e-6); beyond that they are computed directly.
+    @inlinable
+    public static func relativeClippedMoments(_ k: Double) -> (mean: Double, variance: Double) {
+        if k < 0.125 { return (1, k * k) }
+        if k >= 2 {
+            let (m, s2) = clippedNormalMoments(mean: 1, std: k)
+            return (m, max(s2 - m * m, 0))
+        }
+        return RelativeClippedMomentTable.shared.lookup(k)
+    }
+}
+
+/// Tabulated M(k) and V(k)/k² of `PCMDeviceModel.relativeClippedMoments` on [0, 2].
+@usableFromInline
+struct RelativeClippedMomentTable: Sendable {
+    @usableFromInline static let stepsPerUnit = 2048.0
+    @usableFromInline let means: [Double]
+    /// V(k)/k², smooth and near 1, so linear interpolation is accurate to about 1e-9 relative.
+    @usableFromInline let variances: [Double]
+
+    init() {
+        let count = Int(2 * RelativeClippedMomentTable.stepsPerUnit) + 2
+        var m = [Double](repeating: 1, count: count), v = [Double](repeating: 0, count: count)
+        for j in 1..<count {
+            let k = Double(j) / RelativeClippedMomentTable.stepsPerUnit
+            let (mean, s2) = PCMDeviceModel.clippedNormalMoments(mean: 1, std: k)
+            m[j] = mean
+            v[j] = max(s2 - mean * mean, 0) / (k * k)
+        }
+        v[0] = 1
+        means = m
+        variances = v
+    }
+
+    @usableFromInline static let shared = RelativeClippedMomentTable()
+
+    @inlinable
+    func lookup(_ k: Double) -> (mean: Double, variance: Double) {
+        let x = k * RelativeClippedMomentTable.stepsPerUnit
+        let j = Int(x)
+        let f = x - Double(j)
+        return means.withUnsafeBufferPointer { m in
+            variances.withUnsafeBufferPointer { v in
+                (m[j] + f * (m[j + 1] - m[j]), k * k * (v[j] + f * (v[j + 1] - v[j])))
+            }
+        }
     }
 }

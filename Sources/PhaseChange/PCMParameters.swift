@@ -45,6 +45,16 @@ public enum NoiseManagement: String, Sendable, CaseIterable {
     case absMax
 }
 
+/// What an analog MVM does when a tile output exceeds ±outputBound (aihwkit `BoundManagementType`).
+public enum BoundManagement: String, Sendable, CaseIterable {
+    /// Outputs simply clip at ±outputBound.
+    case none
+    /// Repeat the tile's MVM with the input halved (x / 2, x / 4, ...) until no output clips, then scale the
+    /// outputs back; stop once the reduction exceeds `maxBoundManagementFactor` or
+    /// `maxBoundManagementResolution / Δ_in` (aihwkit default, at most 16× with a 7-bit DAC).
+    case iterative
+}
+
 /// Peripheral (DAC/ADC) behaviour of an analog MVM, after aihwkit's `IOParameters`.
 ///
 /// Per 256×256 tile: x' = x / s (s = max|x| with `.absMax`), x'_q = round(x' / Δ_in)·Δ_in clipped to
@@ -52,7 +62,7 @@ public enum NoiseManagement: String, Sendable, CaseIterable {
 /// `outputNoise`·N(0,1); y'_q = round(y' / Δ_out)·Δ_out clipped to ±`outputBound` with
 /// Δ_out = 2·outputBound/(2^outputBits − 2); y = s·y'_q, summed digitally over the row tiles. The binary
 /// spike path (`accumulateActiveRows`) uses none of this: spikes are exact pulses and the caller accumulates
-/// digitally. aihwkit's iterative bound management is not modelled (outputs simply clip at ±outputBound).
+/// digitally. With `.iterative` bound management a tile whose outputs clip is re-run with a halved input.
 public struct PCMIOParameters: Sendable, Equatable {
     /// DAC resolution in bits (nil: no input quantization). aihwkit: 7.
     public var inputBits: Int?
@@ -66,10 +76,17 @@ public struct PCMIOParameters: Sendable, Equatable {
     public var outputBound: Double
     /// Input scaling before the DAC. aihwkit: abs-max.
     public var noiseManagement: NoiseManagement
+    /// Handling of clipped outputs. aihwkit: iterative.
+    public var boundManagement: BoundManagement
+    /// Largest input reduction of iterative bound management. aihwkit `max_bm_factor`: 1000.
+    public var maxBoundManagementFactor: Double
+    /// Iterative bound management also stops when the reduction exceeds this / Δ_in. aihwkit `max_bm_res`: 0.25.
+    public var maxBoundManagementResolution: Double
 
     /// A configuration with every field given.
     public init(inputBits: Int?, outputBits: Int?, outputNoise: Double, inputBound: Double = 1,
-                outputBound: Double = 12, noiseManagement: NoiseManagement) {
+                outputBound: Double = 12, noiseManagement: NoiseManagement, boundManagement: BoundManagement = .none,
+                maxBoundManagementFactor: Double = 1000, maxBoundManagementResolution: Double = 0.25) {
         if let b = inputBits { precondition(b >= 2 && b <= 24, "inputBits must be in 2...24") }
         if let b = outputBits { precondition(b >= 2 && b <= 24, "outputBits must be in 2...24") }
         self.inputBits = inputBits
@@ -78,14 +95,19 @@ public struct PCMIOParameters: Sendable, Equatable {
         self.inputBound = inputBound
         self.outputBound = outputBound
         self.noiseManagement = noiseManagement
+        self.boundManagement = boundManagement
+        self.maxBoundManagementFactor = maxBoundManagementFactor
+        self.maxBoundManagementResolution = maxBoundManagementResolution
     }
 
-    /// aihwkit `IOParameters` defaults: 7-bit DAC, 9-bit ADC, output noise 0.06, abs-max noise management.
-    public static let aihwkit = PCMIOParameters(inputBits: 7, outputBits: 9, outputNoise: 0.06, noiseManagement: .absMax)
+    /// aihwkit `IOParameters` defaults: 7-bit DAC, 9-bit ADC, output noise 0.06, abs-max noise management,
+    /// iterative bound management.
+    public static let aihwkit = PCMIOParameters(inputBits: 7, outputBits: 9, outputNoise: 0.06, noiseManagement: .absMax,
+                                                boundManagement: .iterative)
     /// A perfect periphery: no quantization, no output noise, no scaling (the official code's MVM).
     public static let ideal = PCMIOParameters(inputBits: nil, outputBits: nil, outputNoise: 0, noiseManagement: .none)
 
-    /// Whether the periphery changes nothing.
+    /// Whether the periphery changes nothing (then outputs are not bounded either).
     public var isIdeal: Bool { inputBits == nil && outputBits == nil && outputNoise == 0 && noiseManagement == .none }
 
     /// DAC step Δ_in = 2·inputBound/(2^bits − 2), or nil when off. 7 bits: 1/63.

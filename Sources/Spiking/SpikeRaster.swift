@@ -123,11 +123,15 @@ public struct TargetCode: Sendable, Equatable {
 
     /// Appends to `active` the channel indices (offset by `offset`) that are on for the coordinates.
     public func appendActiveChannels(_ coordinates: [Double], offset: Int, to active: inout [Int32]) {
-        for (k, c) in coordinates.enumerated() {
-            let value = code(c)
-            for bit in 0..<bits where (value >> UInt64(bit)) & 1 == 1 {
-                active.append(Int32(offset + k * bits + bit))
-            }
+        for (k, c) in coordinates.enumerated() { appendActiveChannels(c, offset: offset + k * bits, to: &active) }
+    }
+
+    /// Appends to `active` the channels `offset + bit` that are on for one coordinate (no allocation
+    /// when `active` has room).
+    public func appendActiveChannels(_ coordinate: Double, offset: Int, to active: inout [Int32]) {
+        let value = code(coordinate)
+        for bit in 0..<bits where (value >> UInt64(bit)) & 1 == 1 {
+            active.append(Int32(offset + bit))
         }
     }
 }

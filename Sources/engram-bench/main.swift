@@ -1,10 +1,16 @@
 import Foundation
 
 /// engram-bench: benchmarks printing one JSON line per measurement.
-/// Usage: engram-bench [group ...]   (groups: tensors; default: all)
+/// Usage: engram-bench [group ...]   (see --help for the groups; default: all)
 let groups: [(String, () -> Void)] = [
     ("tensors", runTensorsBenchmarks),
+    ("pcm", runPhaseChangeBenchmarks),
+    ("robot", runRobotBenchmarks),
+    ("spiking", runSpikingBenchmarks),
+    ("servobus", runServoBusBenchmarks),
+    ("perception", runPerceptionBenchmarks),
     ("metalearning", runMetaLearningBenchmarks),
+    ("control", runControlBenchmarks),
 ]
 let requested = Array(CommandLine.arguments.dropFirst())
 if requested.contains("--help") || requested.contains("-h") {

@@ -42,3 +42,33 @@ public func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float {
     for i in a.indices { m = max(m, abs(a[i] - b[i])) }
     return m
 }
+
+/// The `engram` executable built by `swift build`/`swift test`, run as a child process.
+public enum EngramBinary {
+    /// Path of the debug build of `engram`.
+    public static var path: String { SharedData.repositoryRoot + "/.build/debug/engram" }
+
+    /// Whether the binary exists (tests that need it skip with a message otherwise).
+    public static var isAvailable: Bool { FileManager.default.isExecutableFile(atPath: path) }
+
+    /// Starts `engram` with `arguments`; stdout and stderr go to pipes.
+    public static func start(_ arguments: [String]) throws -> (Process, Pipe, Pipe) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        return (p, out, err)
+    }
+
+    /// Runs `engram` to completion; returns its status, stdout and stderr.
+    public static func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let (p, out, err) = try start(arguments)
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+}

@@ -63,6 +63,17 @@ func spikeFastPathEqualsDenseMVM(kind: PCMModelKind) {
     #expect(dense == sparse)
     #expect(rngDense == rngSparse)
     #expect(bar.accounting.mvms == 2)
+
+    // Noise off: the sum of the mean read weights of the active rows, exactly.
+    var quiet = p
+    quiet.readNoise = false
+    var bar2 = Crossbar(rows: 255, columns: 250, parameters: quiet)
+    bar2.programInitial(sampleWeights(rows: 255, columns: 250, seed: 6), at: 0, rng: &rng)
+    let mean = bar2.meanReadWeights(at: 7200)
+    var expected = [Float](repeating: 0, count: 250), got = expected
+    for a in active { for c in 0..<250 { expected[c] += mean[Int(a), c] } }
+    active.withUnsafeBufferPointer { bar2.accumulateActiveRows($0, into: &got, at: 7200, rng: &rng) }
+    #expect(maxAbsDifference(got, expected) <= 1e-6)
 }
 
 @Test func programAndVerifyConvergesAndCountsPulses() {
@@ -198,6 +209,7 @@ func spikeFastPathEqualsDenseMVM(kind: PCMModelKind) {
 @Test func tiledPeripheryCountsConversionsPerTile() {
     var p = PCMParameters.physical
     p.io = .aihwkit
+    p.io.boundManagement = .none  // one pass per tile, so the counts are exact
     var bar = Crossbar(rows: 300, columns: 520, parameters: p)
     #expect(bar.rowTiles == 2 && bar.columnTiles == 3)
     var rng = RandomSource(seed: 26)
@@ -259,6 +271,7 @@ func spikeFastPathEqualsDenseMVM(kind: PCMModelKind) {
             let qs = 0.0088 / pow(0.5, 0.65)
             expected = 0.5 * qs * log((t + 20 + 250e-9) / 500e-9).squareRoot()
         }
+        #expect(bar.driftCompensationFactor(at: t) == 1)
         var s1 = 0.0, s2 = 0.0
         let n = 100_000
         let active: [Int32] = [0]
@@ -291,4 +304,105 @@ func spikeFastPathEqualsDenseMVM(kind: PCMModelKind) {
     let a = run(seed: 31), b = run(seed: 31), c = run(seed: 32)
     #expect(a.0 == b.0 && a.1 == b.1 && a.2 == b.2)
     #expect(a.0 != c.0 && a.2 != c.2)
+}
+
+@Test func smallConductanceReadsFollowTheClippedNormal() {
+    // ĝ = 0.01: Q_s = 0.0088/0.01^0.65 ≈ 0.176, so at 1 h the relative read noise k ≈ 0.84 and the clip at 0
+    // matters; the spike path must reproduce mean and std of max(0, g(1 + kZ)) (aihwkit clamps at 0).
+    var p = PCMParameters.physical
+    p.programmingNoise = false
+    p.drift = false
+    var bar = Crossbar(rows: 1, columns: 1, parameters: p)
+    var rng = RandomSource(seed: 33)
+    bar.programInitial(Matrix(rows: 1, columns: 1, repeating: 0.01), at: 0, rng: &rng)
+    let t = 3600.0
+    let k = 0.0088 / pow(0.01, 0.65) * log((t + 20 + 250e-9) / 500e-9).squareRoot()
+    let a = 1 / k
+    let pdf = exp(-0.5 * a * a) / (2 * Double.pi).squareRoot()
+    let m1 = normalCDF(a) + k * pdf
+    let s2 = (1 + k * k) * normalCDF(a) + k * pdf
+    let expectedMean = 0.01 * m1, expectedStd = 0.01 * (s2 - m1 * m1).squareRoot()
+    let active: [Int32] = [0]
+    var s = 0.0, q = 0.0
+    let n = 100_000
+    for _ in 0..<n {
+        var y: Float = 0
+        active.withUnsafeBufferPointer { bar.accumulateActiveRows($0, into: &y, at: t, rng: &rng) }
+        s += Double(y); q += Double(y) * Double(y)
+    }
+    let mean = s / Double(n), std = (q / Double(n) - mean * mean).squareRoot()
+    check(mean, expectedMean, within: 5 * expectedStd / Double(n).squareRoot(), "clipped read mean at ĝ = 0.01")
+    check(std, expectedStd, within: 0.02 * expectedStd, "clipped read std at ĝ = 0.01")
+}
+
+@Test func updateQuantizersFollowTheOfficialCode() {
+    var d = Matrix(rows: 1, columns: 6, storage: [0.03125, 0.09375, -0.03125, 0.1, -0.2, 0.0])
+    UpdateQuantization.round(&d)
+    // Half-to-even like tf.math.round: 0.5 → 0, 1.5 → 2, −0.5 → −0.
+    #expect(d.storage == [0, 0.125, 0, 0.125, -0.1875, 0])
+    // Stochastic: unbiased, and always one of the two neighbouring grid points.
+    var rng = RandomSource(seed: 34)
+    var sum = 0.0
+    let n = 100_000
+    for _ in 0..<n {
+        var s = Matrix(rows: 1, columns: 1, storage: [-0.1])
+        UpdateQuantization.stochasticRound(&s, rng: &rng)
+        #expect(s.storage[0] == -0.0625 || s.storage[0] == -0.125)
+        sum += Double(s.storage[0])
+    }
+    // P(−0.125) = 0.6, so the std of one draw is 0.0625·sqrt(0.24).
+    check(sum / Double(n), -0.1, within: 5 * 0.0625 * 0.24.squareRoot() / Double(n).squareRoot(), "stochastic rounding mean")
+}
+
+@Test(arguments: [PCMModelKind.paper, .physical])
+func sampledWeightsMatchTheOutputDrawnMoments(kind: PCMModelKind) {
+    // The exact per-device sample and the moment-matched MVM noise agree in mean and variance per weight.
+    var p = PCMParameters(kind: kind)
+    p.io = .ideal
+    p.driftCompensation = false
+    var bar = Crossbar(rows: 1, columns: 4, parameters: p)
+    var rng = RandomSource(seed: 35)
+    bar.programInitial(Matrix(rows: 1, columns: 4, storage: [0.8, -0.3, 0.02, 0]), at: 0, rng: &rng)
+    let t = 86400.0
+    bar.refreshCache(at: t)
+    let n = 50_000
+    var s = [Double](repeating: 0, count: 4), q = s
+    for _ in 0..<n {
+        let w = bar.sampleWeights(at: t, rng: &rng)
+        for c in 0..<4 { s[c] += Double(w.storage[c]); q[c] += Double(w.storage[c]) * Double(w.storage[c]) }
+    }
+    for c in 0..<4 {
+        let mean = s[c] / Double(n), variance = q[c] / Double(n) - mean * mean
+        let expectedMean = Double(bar.readMean[c]), expectedVariance = Double(bar.readVariance[c])
+        check(mean, expectedMean, within: 5 * (expectedVariance / Double(n)).squareRoot() + 1e-7, "\(kind) weight \(c) mean")
+        check(variance, expectedVariance, within: 0.03 * expectedVariance + 1e-12, "\(kind) weight \(c) variance")
+    }
+}
+
+@Test func iterativeBoundManagementRecoversClippedOutputs() {
+    // 16 rows of weight 1 and x = 1: the analog output 16 exceeds the ±12 ADC range.
+    var p = PCMParameters.physical.noiseless
+    var rng = RandomSource(seed: 36)
+    let x = [Float](repeating: 1, count: 16)
+    for (management, expected, passes) in [(BoundManagement.none, Float(12), 1), (.iterative, Float(16), 2)] {
+        p.io = PCMIOParameters(inputBits: nil, outputBits: 9, outputNoise: 0, noiseManagement: .absMax,
+                               boundManagement: management)
+        var bar = Crossbar(rows: 16, columns: 1, parameters: p)
+        bar.programInitial(Matrix(rows: 16, columns: 1, repeating: 1), at: 0, rng: &rng)
+        var y: Float = 0
+        bar.multiplyTransposed(x, into: &y, at: 0, rng: &rng)
+        #expect(y == expected, "\(management): got \(y), expected \(expected)")
+        // Each pass converts every output once (no DAC here).
+        #expect(bar.accounting.dacConversions == 0 && bar.accounting.adcConversions == passes)
+    }
+    // With the 7-bit DAC the reduction stops above max_bm_res/Δ_in = 0.25·126/2 = 15.75, i.e. after the 16× pass;
+    // 250 rows at x' = 4/63 still give 15.9 > 12, so the output stays clipped: 12·16.
+    p.io = .aihwkit
+    p.io.outputNoise = 0
+    var big = Crossbar(rows: 250, columns: 1, parameters: p)
+    big.programInitial(Matrix(rows: 250, columns: 1, repeating: 1), at: 0, rng: &rng)
+    var y: Float = 0
+    big.multiplyTransposed([Float](repeating: 1, count: 250), into: &y, at: 0, rng: &rng)
+    #expect(y == 12 * 16, "clipped at the largest reduction: got \(y)")
+    #expect(big.accounting.adcConversions == 5 && big.accounting.dacConversions == 250 * 5)
 }

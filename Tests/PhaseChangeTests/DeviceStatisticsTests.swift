@@ -153,3 +153,21 @@ func physicalDriftAndReadNoiseMatchClosedForm(time: Double) {
     let pTail = 2 * normalCDF(-3)
     check(Double(tail) / Double(n), pTail, within: 5 * (pTail / Double(n)).squareRoot(), "ziggurat P(|Z| > 3)")
 }
+
+@Test func tabulatedClippedReadMomentsMatchTheDirectFormula() {
+    // X = max(0, 1 + kZ): table (k ≤ 2) and direct formula agree within 1e-6 relative; Monte Carlo check at k = 1.
+    for j in 0...400 {
+        let k = 0.01 + Double(j) * 0.006
+        let (m, v) = PCMDeviceModel.relativeClippedMoments(k)
+        let (dm, ds2) = PCMDeviceModel.clippedNormalMoments(mean: 1, std: k)
+        check(m, dm, within: 1e-6 * dm, "M(\(k))")
+        check(v, ds2 - dm * dm, within: 1e-6 * (ds2 - dm * dm) + 1e-12, "V(\(k))")
+    }
+    var rng = RandomSource(seed: 16)
+    let n = 200_000
+    var s1 = 0.0, s2 = 0.0
+    for _ in 0..<n { let x = max(0, 1 + rng.normal()); s1 += x; s2 += x * x }
+    let (m, v) = PCMDeviceModel.relativeClippedMoments(1)
+    check(s1 / Double(n), m, within: 5 * v.squareRoot() / Double(n).squareRoot(), "clipped mean at k = 1")
+    check(s2 / Double(n) - (s1 / Double(n)) * (s1 / Double(n)), v, within: 0.01 * v, "clipped variance at k = 1")
+}

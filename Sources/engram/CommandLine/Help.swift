@@ -1,3 +1,5 @@
+import Foundation
+
 /// Renders help text from commands' static descriptions.
 enum Help {
     static let version = "0.1.0"
@@ -35,7 +37,7 @@ enum Help {
         }
         if !c.options.isEmpty { usage += " [options]" }
         var out = "\(c.abstract)\n\nUSAGE: \(usage)\n"
-        if !c.discussion.isEmpty { out += "\n" + c.discussion + "\n" }
+        if !c.discussion.isEmpty { out += "\n" + wrap(c.discussion, width: 100) + "\n" }
         if !c.positionals.isEmpty {
             out += "\nARGUMENTS:\n"
             for p in c.positionals { out += "  <\(p.name)>".padding(toLength: 28, withPad: " ", startingAt: 0) + p.abstract + "\n" }
@@ -56,5 +58,30 @@ enum Help {
         }
         out += "  -h, --help".padding(toLength: 28, withPad: " ", startingAt: 0) + "Show this help\n"
         return out
+    }
+
+    /// Re-flows each paragraph (lines separated by a blank line) to `width` columns; lines that start
+    /// with "Example" or with spaces are kept as they are.
+    static func wrap(_ text: String, width: Int) -> String {
+        var out: [String] = []
+        var paragraph: [String] = []
+        func flush() {
+            guard !paragraph.isEmpty else { return }
+            var line = ""
+            for word in paragraph.joined(separator: " ").split(separator: " ") {
+                if !line.isEmpty && line.count + 1 + word.count > width { out.append(line); line = "" }
+                line += (line.isEmpty ? "" : " ") + word
+            }
+            if !line.isEmpty { out.append(line) }
+            paragraph = []
+        }
+        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            let line = String(raw)
+            if line.trimmingCharacters(in: .whitespaces).isEmpty { flush(); out.append(""); continue }
+            if line.hasPrefix("Example") || line.hasPrefix(" ") || line.hasPrefix("-") { flush(); out.append(line); continue }
+            paragraph.append(line)
+        }
+        flush()
+        return out.joined(separator: "\n")
     }
 }

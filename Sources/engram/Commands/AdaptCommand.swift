@@ -11,7 +11,7 @@ enum AdaptCommand: EngramCommand {
         Each --target CSV (format: # metadata lines, header, rows; see ../shared/DESIGN.md) carries time_s, \
         base.pos and shoulder.pos (rad), optionally base.vel and shoulder.vel (rad/s; derived by finite \
         difference when absent) and ee.x, ee.y, ee.z (m; derived by Scorbot forward kinematics when absent). \
-        It must have as many rows as the controller has steps (249 at 10 ms). For each target the command runs \
+        A file with another number of rows than the controller's steps (249 at 10 ms), such as a recorded demonstration, is resampled onto the trial (its whole duration mapped onto 2.49 s; the command says by how much). For each target the command runs \
         trial 1, the learning-signal generator, the natural e-prop update (rounded to 1/16 with --quantize on; \
         default: on with PCM, off without), writes it (to the PCM crossbar's changed devices with --pcm), runs \
         trial 2 and reports the loss 0.5·MSE(ω) + 0.5·MSE(xyz) before and after. With --pcm off and \
@@ -23,6 +23,7 @@ enum AdaptCommand: EngramCommand {
         .value("--target", "csv", "target trajectory file(s)", repeating: true),
         .value("--pcm", "model", "trainee synapses: off (ideal), paper or physical PCM", choices: ["off", "paper", "physical"]),
         .value("--quantize", "on|off", "round the update to 1/16 of w_max", choices: ["on", "off"]),
+        .value("--drift", "on|off", "PCM conductance drift (default on; with --pcm only)", choices: ["on", "off"]),
         .value("--seed", "s", "seed of the device noise (default 0)"),
         .value("--out", "file", "write the adapted controller here (safetensors)"),
         .flag("--json", "print one JSON object"),
@@ -55,8 +56,16 @@ enum AdaptCommand: EngramCommand {
                 if let unknown = zip(file.joints, fileIndices).first(where: { $0.1 < 0 }) {
                     throw TrajectoryFileError(source: path, line: nil, message: "joint '\(unknown.0)' is not a Scorbot joint (base, shoulder, elbow, wrist); remove or rename its columns")
                 }
-                let full = file.derivingMissing(kinematics: family.kinematics, jointIndices: fileIndices)
-                if !json { for note in full.notes { printError("\(path): \(note)") } }
+                let steps = checkpoint.architecture.steps
+                let fitted = file.rows == steps || file.rows < 2 ? file : file.resampled(rows: steps, stepSeconds: family.stepSeconds)
+                let full = fitted.derivingMissing(kinematics: family.kinematics, jointIndices: fileIndices)
+                if !json {
+                    for note in full.notes { printError("\(path): \(note)") }
+                    let start = names.map { full.positions[file.joints.firstIndex(of: $0)!] }
+                    if start.contains(where: { abs($0) > 0.05 }) {
+                        printError("\(path): note: the target starts at \(start.map { String(format: "%.3f", $0) }.joined(separator: ", ")) rad; the controller starts from rest (0, 0), so the end-effector error includes that offset")
+                    }
+                }
                 guard full.rows == checkpoint.architecture.steps else {
                     throw TrajectoryFileError(source: path, line: nil, message: "has \(full.rows) rows; the controller runs \(checkpoint.architecture.steps) steps, so give \(checkpoint.architecture.steps) rows (\(String(format: "%.2f", Double(checkpoint.architecture.steps) * family.stepSeconds)) s at \(Int(1 / family.stepSeconds)) Hz)")
                 }
@@ -67,7 +76,8 @@ enum AdaptCommand: EngramCommand {
         }
         let base = RandomSource(seed: seed)
         let captured = targets
-        let results = try AdaptationSetup.runKeeping(checkpoint: checkpoint, pcm: pcm, quantize: quantize, family: family,
+        let drift = arguments.choice("--drift", default: "on") == "on"
+        let results = try AdaptationSetup.runKeeping(checkpoint: checkpoint, pcm: pcm, quantize: quantize, drift: drift, family: family,
                                                      count: targets.count, threads: ProcessInfo.processInfo.activeProcessorCount,
                                                      keepAdapted: out != nil) { i in (captured[i], base.derived(UInt64(i))) }
         if let out, let adapted = results.first?.1 {

@@ -1,4 +1,7 @@
-import Foundation
+@preconcurrency import Foundation
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
 import MetaLearning
 import PhaseChange
 import Spiking
@@ -23,6 +26,7 @@ enum EvaluateCommand: EngramCommand {
         .value("--tasks", "n", "number of tasks to sample (default 360)"),
         .value("--pcm", "model", "trainee synapses: off (ideal), paper or physical PCM", choices: ["off", "paper", "physical"]),
         .value("--quantize", "on|off", "round the update to 1/16 of w_max", choices: ["on", "off"]),
+        .value("--drift", "on|off", "PCM conductance drift (default on; with --pcm only)", choices: ["on", "off"]),
         .value("--seed", "s", "seed for tasks and device noise (default 0)"),
         .value("--threads", "n", "worker threads (default: all cores)"),
         .flag("--json", "print one JSON object"),
@@ -40,14 +44,18 @@ enum EvaluateCommand: EngramCommand {
             throw RuntimeError("\(try arguments.required("--checkpoint")): the controller runs \(checkpoint.architecture.steps) steps with \(checkpoint.architecture.outputs) outputs; the Scorbot task family needs \(family.steps) steps and \(family.drivenJoints.count) outputs")
         }
         let base = RandomSource(seed: seed)
-        let results = try AdaptationSetup.run(checkpoint: checkpoint, pcm: pcm, quantize: quantize, family: family, count: tasks, threads: threads) { i in
+        let drift = arguments.choice("--drift", default: "on") == "on"
+        let progress = ProgressLine(total: tasks, label: "tasks")
+        let results = try AdaptationSetup.run(checkpoint: checkpoint, pcm: pcm, quantize: quantize, drift: drift, family: family,
+                                              count: tasks, threads: threads, progress: progress.report) { i in
             var taskRNG = base.derived(UInt64(2 * i))
             return (family.sample(&taskRNG), base.derived(UInt64(2 * i + 1)))
         }
+        progress.finish()
         let s = AdaptationSummary(results)
         if arguments.has("--json") {
             let object: [String: Any] = [
-                "tasks": s.tasks, "pcm": pcm, "quantize": quantize, "seed": seed,
+                "tasks": s.tasks, "pcm": pcm, "quantize": quantize, "drift": pcm == "off" ? false : drift, "seed": seed,
                 "mean_loss_before": s.meanLossBefore, "mean_loss_after": s.meanLossAfter,
                 "sem_loss_after": s.standardErrorLossAfter, "median_loss_after": s.medianLossAfter,
                 "mse_vel_after": s.meanVelocityAfter, "mse_xyz_after": s.meanEndEffectorAfter,
@@ -58,7 +66,7 @@ enum EvaluateCommand: EngramCommand {
             ]
             print(AdaptationSetup.json(object))
         } else {
-            print("tasks                 \(s.tasks)   (pcm \(pcm), quantize \(quantize ? "on" : "off"), seed \(seed))")
+            print("tasks                 \(s.tasks)   (pcm \(pcm)\(pcm != "off" && !drift ? " without drift" : ""), quantize \(quantize ? "on" : "off"), seed \(seed))")
             print("loss before update    \(fmt(s.meanLossBefore))")
             print("loss after update     \(fmt(s.meanLossAfter)) ± \(fmt(s.standardErrorLossAfter)) (s.e.m.), median \(fmt(s.medianLossAfter))")
             print("  MSE ω / MSE xyz     \(fmt(s.meanVelocityAfter)) / \(fmt(s.meanEndEffectorAfter)); mean end-effector error \(fmt(s.meanEndEffectorErrorAfter)) m")
@@ -87,22 +95,22 @@ enum AdaptationSetup {
     }
 
     /// Adapts to `count` targets (made by `job(i)` with their noise streams) on `threads` threads.
-    static func run(checkpoint: ControllerCheckpoint, pcm: String, quantize: Bool, family: TaskFamily<ScorbotKinematics>,
-                    count: Int, threads: Int, keepAdapted: Bool = false,
+    static func run(checkpoint: ControllerCheckpoint, pcm: String, quantize: Bool, drift: Bool, family: TaskFamily<ScorbotKinematics>,
+                    count: Int, threads: Int, progress: (@Sendable (Int) -> Void)? = nil,
                     _ job: @escaping @Sendable (Int) -> (TargetTrajectory, RandomSource)) throws -> [AdaptationResult] {
-        try runKeeping(checkpoint: checkpoint, pcm: pcm, quantize: quantize, family: family, count: count, threads: threads,
-                       keepAdapted: false, job).map { $0.0 }
+        try runKeeping(checkpoint: checkpoint, pcm: pcm, quantize: quantize, drift: drift, family: family, count: count, threads: threads,
+                       keepAdapted: false, progress: progress, job).map { $0.0 }
     }
 
     /// Like `run`, also returning each task's adapted weights when `keepAdapted`.
-    static func runKeeping(checkpoint: ControllerCheckpoint, pcm: String, quantize: Bool, family: TaskFamily<ScorbotKinematics>,
-                           count: Int, threads: Int, keepAdapted: Bool,
+    static func runKeeping(checkpoint: ControllerCheckpoint, pcm: String, quantize: Bool, drift: Bool, family: TaskFamily<ScorbotKinematics>,
+                           count: Int, threads: Int, keepAdapted: Bool, progress: (@Sendable (Int) -> Void)? = nil,
                            _ job: @escaping @Sendable (Int) -> (TargetTrajectory, RandomSource)) throws -> [(AdaptationResult, ControllerWeights?)] {
         let loss = TrajectoryLoss(family: family)
         let a = checkpoint.architecture, w = checkpoint.weights
         switch pcm {
         case "off":
-            return ParallelJobs.run(count: count, threads: threads, makeWorker: {
+            return ParallelJobs.run(count: count, threads: threads, progress: progress, makeWorker: {
                 OneShotAdaptation(architecture: a, weights: w, loss: loss, quantize: quantize)
             }) { adapter, i in
                 var (target, rng) = job(i)
@@ -110,8 +118,10 @@ enum AdaptationSetup {
                 return (result, keepAdapted ? adapter.adaptedWeights() : nil)
             }
         default:
-            let parameters = PCMParameters(kind: pcm == "paper" ? .paper : .physical)
-            return ParallelJobs.run(count: count, threads: threads, makeWorker: {
+            var chosen = PCMParameters(kind: pcm == "paper" ? .paper : .physical)
+            chosen.drift = drift
+            let parameters = chosen
+            return ParallelJobs.run(count: count, threads: threads, progress: progress, makeWorker: {
                 OneShotAdaptation(architecture: a, weights: w, loss: loss, quantize: quantize) {
                     Crossbar(rows: $0, columns: $1, parameters: parameters)
                 }
@@ -128,4 +138,28 @@ enum AdaptationSetup {
         guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return "{}" }
         return String(decoding: data, as: UTF8.self)
     }
+}
+
+/// A `k/N` progress line on stderr while a terminal is attached; silent in pipes.
+final class ProgressLine: Sendable {
+    let total: Int
+    let label: String
+    let enabled: Bool
+
+    init(total: Int, label: String) {
+        self.total = total
+        self.label = label
+        enabled = isatty(2) != 0 && total >= 20
+    }
+
+    /// Reports `done` finished jobs (throttled to every 1 %).
+    var report: @Sendable (Int) -> Void {
+        { [self] done in
+            guard enabled, done == total || done % max(1, total / 100) == 0 else { return }
+            fputs("\r\(done)/\(total) \(label)", stderr)
+        }
+    }
+
+    /// Clears the line.
+    func finish() { if enabled { fputs("\r\u{1B}[K", stderr) } }
 }

@@ -1,4 +1,5 @@
 @preconcurrency import Foundation
+import Control
 import MetaLearning
 import Spiking
 import Tensors
@@ -19,12 +20,12 @@ enum MetaTrainCommand: EngramCommand {
         (weights, Adam state, iteration, seed, command) is written to --out every --checkpoint-every iterations \
         and at the end; --resume continues from --out, reproducing the uninterrupted run with the same \
         --threads. --iterations counts from the start of the run, so a resumed run stops at the same total. \
-        --robot is not wired yet (robot descriptions live in the Robot module); use --task scorbot.
+        --robot trains for any arm: the same task family on the robot's two driven joints, their limits and its forward kinematics.
         Example: engram meta-train --task scorbot --iterations 2000 --batch 90 --out scorbot.safetensors --log curve.csv
         """
     static let options: [OptionSpec] = [
         .value("--task", "family", "task family", choices: ["scorbot"]),
-        .value("--robot", "dir", "robot description directory (not wired yet)"),
+        .value("--robot", "dir", "robot description directory: train for its driven joints and kinematics"),
         .value("--iterations", "n", "total meta-iterations of the run"),
         .value("--batch", "b", "tasks per meta-batch (default 90)"),
         .value("--pcm", "model", "PCM model in the inner loop: off, paper or physical", choices: ["off", "paper", "physical"]),
@@ -40,10 +41,12 @@ enum MetaTrainCommand: EngramCommand {
     ]
 
     static func run(_ arguments: ParsedArguments) throws -> Int32 {
-        if arguments.has("--robot") {
-            throw UsageError("--robot is not wired into meta-train yet; use --task scorbot (robot descriptions come with the Robot module)")
+        if arguments.has("--robot") && arguments.has("--task") {
+            throw UsageError("give --task scorbot or --robot <dir>, not both")
         }
-        guard arguments.has("--task") else { throw UsageError("missing --task <family>: the task family to train on; use --task scorbot") }
+        guard arguments.has("--task") || arguments.has("--robot") else {
+            throw UsageError("missing --task <family> or --robot <dir>: what to train for; use --task scorbot (the paper's family) or --robot Robots/so101")
+        }
         let iterations = try arguments.int("--iterations", in: 1...10_000_000)
         guard let iterations else { throw UsageError("missing --iterations <n>: total meta-iterations of the run") }
         let batch = try arguments.int("--batch", default: 90, in: 1...100_000)!
@@ -60,7 +63,28 @@ enum MetaTrainCommand: EngramCommand {
         let pcm = MetaPCMMode(rawValue: pcmName)!
         let quantize = arguments.choice("--quantize", default: pcm == .off ? "off" : "on") == "on"
 
-        let family = TaskFamily<ScorbotKinematics>.paperScorbot
+        // The paper's Scorbot family, or the same family (Brownian velocities, Hann smoothing, limits) on
+        // the driven joints of any robot description, through its forward kinematics.
+        let family: any MetaTaskSampler
+        let familySteps: Int, familyOutputs: Int
+        var familyName = "scorbot"
+        if let robotPath = arguments.string("--robot") {
+            let dir = ResourceLocator.robotDirectory(robotPath) ?? robotPath
+            let robot = try RobotFiles.loadRobot(dir)
+            let f = RunSession.taskFamily(for: robot)
+            family = f
+            familySteps = f.steps
+            familyOutputs = f.drivenJoints.count
+            familyName = robot.name
+        } else {
+            guard arguments.string("--task") == "scorbot" else {
+                throw UsageError("--task <family>: '\(arguments.string("--task") ?? "")' is not a task family; use scorbot, or --robot <dir> for another arm")
+            }
+            let f = TaskFamily<ScorbotKinematics>.paperScorbot
+            family = f
+            familySteps = f.steps
+            familyOutputs = f.drivenJoints.count
+        }
         var configuration = MetaTrainingConfiguration()
         configuration.batchSize = batch
         configuration.threads = threads
@@ -97,8 +121,8 @@ enum MetaTrainCommand: EngramCommand {
             var rng = RandomSource(seed: seed).derived(0x1417)
             initial = MetaParameters(randomFor: configuration.architecture, rng: &rng)
         }
-        guard family.steps == configuration.architecture.steps, family.drivenJoints.count == configuration.architecture.outputs else {
-            throw RuntimeError("the controller runs \(configuration.architecture.steps) steps with \(configuration.architecture.outputs) outputs; the Scorbot task family needs \(family.steps) and \(family.drivenJoints.count)")
+        guard familySteps == configuration.architecture.steps, familyOutputs == configuration.architecture.outputs else {
+            throw RuntimeError("the controller runs \(configuration.architecture.steps) steps with \(configuration.architecture.outputs) outputs; the \(familyName) task family needs \(familySteps) and \(familyOutputs)")
         }
 
         let trainer = MetaTrainer(configuration: configuration, sampler: family, initial: initial, state: state)

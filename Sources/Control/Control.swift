@@ -1,1 +1,0 @@
-// The Control module: see ../shared/DESIGN.md for what it owns.

@@ -1,0 +1,124 @@
+import Spiking
+import Tensors
+
+/// Where the PCM read time of a deployed controller comes from (seconds on the device clock).
+public enum DeviceClock: Sendable, Equatable {
+    /// Simulated seconds: the read time at tick k is `start + k · period` (experiments, `--sim`, tests).
+    case simulated(start: Double, period: Double)
+    /// Wall-clock seconds since programming: `start` plus the CLOCK_MONOTONIC time elapsed since the
+    /// policy's first tick (a real-time run on an arm).
+    case wallClock(start: Double)
+}
+
+/// The trainee network of a learning-to-learn controller as a control policy.
+///
+/// Each tick advances the network one step (1 ms of model time) on the clock input; its outputs are the
+/// angular velocities ω (rad/s) of the driven joints, integrated as `stepSeconds` (10 ms) of robot time
+/// per step into goal angles: q_t = q_0 + Δt · Σ_{s ≤ t} ω_s, with q_0 the pose measured at start — the
+/// same integration as the paper's loss. Joints the controller does not drive hold their start pose.
+/// After the trial's `steps` network steps the policy holds the last goal for one more tick (so the arm's
+/// response to the last step is measured) and finishes. The policy counts its own steps: a tick the loop
+/// skips (a failed bus read) delays the trial by one tick instead of skipping a clock input.
+///
+/// The synapses are whatever the network was built on: a PhaseChange `Crossbar` (reads drift with the
+/// device clock and carry read noise drawn from the policy's seeded generator) or `DenseSynapses`.
+/// `goals` allocates nothing.
+public struct SpikingPolicy<Weights: Synapses>: Policy {
+    /// The trainee.
+    public private(set) var network: RecurrentSpikingNetwork<Weights>
+    /// Indices of the driven joints among the arm's joints, in output order.
+    public let drivenJoints: [Int]
+    /// Robot time per network step (s).
+    public let stepSeconds: Double
+    /// Network steps in a trial.
+    public let steps: Int
+    /// The PCM read clock.
+    public let deviceClock: DeviceClock
+    /// The network outputs ω of every step so far, steps × outputs (rad/s).
+    public private(set) var outputs: [Float]
+    /// The integrated goal angles of the driven joints of every step, steps × outputs (rad).
+    public private(set) var integratedGoals: [Double]
+    /// Device read time of the last step (s).
+    public private(set) var lastReadTime = 0.0
+    /// Granularity of the device clock (s): the read time advances in steps of this size, so a physical
+    /// crossbar recomputes its drifted conductances (one exp per device, about a millisecond for the
+    /// trainee) at most once per step instead of every tick. Drift goes with log(t), so over a 2.5 s trial
+    /// starting 32 s after programming the conductances change by under 0.2 % anyway.
+    public var readTimeResolution: Double = 5
+
+    /// The pose q_0 to integrate from (all joints, rad); nil takes the pose measured at start.
+    public var initialPose: [Double]?
+
+    private let clock: SpikeRaster
+    private var rng: RandomSource
+    private var startPose: [Double] = []
+    private var angles: [Double]
+    private var startNanoseconds: UInt64 = 0
+    /// Network steps taken in this trial.
+    public private(set) var stepsTaken = 0
+
+    /// A policy over `network` (already programmed), driving `drivenJoints` (one per network output).
+    public init(network: RecurrentSpikingNetwork<Weights>, clock: ClockInput, steps: Int, drivenJoints: [Int],
+                stepSeconds: Double = 0.01, deviceClock: DeviceClock, rng: RandomSource) {
+        precondition(drivenJoints.count == network.outputCount, "one driven joint per network output")
+        precondition(clock.neurons == network.inputCount, "the clock must feed every network input")
+        self.network = network
+        self.drivenJoints = drivenJoints
+        self.stepSeconds = stepSeconds
+        self.steps = steps
+        self.deviceClock = deviceClock
+        self.clock = clock.raster(steps: steps)
+        self.rng = rng
+        outputs = []
+        outputs.reserveCapacity(steps * drivenJoints.count)
+        integratedGoals = []
+        integratedGoals.reserveCapacity(steps * drivenJoints.count)
+        angles = [Double](repeating: 0, count: drivenJoints.count)
+    }
+
+    /// Resets the network to its zero state and takes `initialPose`, or else the measured `pose`, as q_0.
+    public mutating func start(from pose: [Double]) {
+        startPose = initialPose ?? pose
+        for (k, j) in drivenJoints.enumerated() { angles[k] = pose[j] }
+        network.reset()
+        stepsTaken = 0
+        outputs.removeAll(keepingCapacity: true)
+        integratedGoals.removeAll(keepingCapacity: true)
+        startNanoseconds = LoopPacer.now()
+    }
+
+    /// Device read time for tick `tick`: the clock's start plus the elapsed (simulated or wall-clock)
+    /// seconds, rounded down to `readTimeResolution`.
+    public func readTime(tick: Int) -> Double {
+        let start: Double, elapsed: Double
+        switch deviceClock {
+        case .simulated(let s, let period): (start, elapsed) = (s, Double(tick) * period)
+        case .wallClock(let s): (start, elapsed) = (s, Double(LoopPacer.now() &- startNanoseconds) * 1e-9)
+        }
+        guard readTimeResolution > 0 else { return start + elapsed }
+        return start + (elapsed / readTimeResolution).rounded(.down) * readTimeResolution
+    }
+
+    /// One network step on the clock input, ω integrated into the driven joints' goals.
+    public mutating func goals(tick: Int, time: Double, measured: [Double], into goals: inout [Double]) -> PolicyStatus {
+        for j in 0..<goals.count { goals[j] = startPose[j] }
+        guard stepsTaken < steps else {
+            for (k, j) in drivenJoints.enumerated() { goals[j] = angles[k] }
+            return .finished
+        }
+        let t = readTime(tick: tick)
+        lastReadTime = t
+        clock.withStep(stepsTaken) { active in
+            network.step(activeInputs: active, at: t, rng: &rng)
+        }
+        stepsTaken += 1
+        for k in 0..<drivenJoints.count {
+            let omega = network.output[k]
+            outputs.append(omega)
+            angles[k] += stepSeconds * Double(omega)
+            integratedGoals.append(angles[k])
+            goals[drivenJoints[k]] = angles[k]
+        }
+        return .running
+    }
+}

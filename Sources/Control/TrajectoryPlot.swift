@@ -1,0 +1,150 @@
+import Foundation
+
+/// One trajectory to draw: joint angles over time and, optionally, the end-effector path.
+public struct PlotSeries: Sendable {
+    /// Legend label, e.g. "target" or "actual (after update)".
+    public var label: String
+    /// Sample times (s).
+    public var time: [Double]
+    /// Joint angles (rad) by joint name, each as long as `time`.
+    public var joints: [(name: String, radians: [Double])]
+    /// End-effector positions (m), empty when unknown.
+    public var endEffector: [SIMD3<Double>]
+    /// Draw dashed (for targets).
+    public var dashed: Bool
+
+    public init(label: String, time: [Double], joints: [(name: String, radians: [Double])], endEffector: [SIMD3<Double>] = [], dashed: Bool = false) {
+        self.label = label
+        self.time = time
+        self.joints = joints
+        self.endEffector = endEffector
+        self.dashed = dashed
+    }
+}
+
+/// Writes plain SVG plots of trajectories: one panel of angle over time per joint (degrees), and the
+/// end-effector path in two projections (top view x–y, side view x–z, millimetres), with axes, units and
+/// a legend. One `<path>` per series per panel.
+public enum TrajectoryPlot {
+    static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
+
+    /// The SVG document for `series`.
+    public static func svg(_ series: [PlotSeries], title: String) -> String {
+        let jointNames = orderedJointNames(series)
+        let hasPath = series.contains { !$0.endEffector.isEmpty }
+        let panelWidth = 420.0, panelHeight = 220.0, margin = 60.0, gap = 30.0, rowGap = 75.0
+        let timeRows = jointNames.count
+        let columns = 2.0
+        let timeRowsHeight = Double((timeRows + 1) / 2) * (panelHeight + rowGap)
+        let pathHeight = hasPath ? panelHeight + rowGap : 0
+        let width = margin * 2 + columns * panelWidth + gap
+        let height = 60 + timeRowsHeight + pathHeight + 20 + Double(series.count) * 18
+        var out = """
+            <?xml version="1.0" encoding="UTF-8"?>
+            <svg xmlns="http://www.w3.org/2000/svg" width="\(fmt(width))" height="\(fmt(height))" viewBox="0 0 \(fmt(width)) \(fmt(height))" font-family="sans-serif" font-size="12">
+            <rect x="0" y="0" width="\(fmt(width))" height="\(fmt(height))" fill="white"/>
+            <text x="\(fmt(width / 2))" y="28" text-anchor="middle" font-size="16">\(escape(title))</text>
+
+            """
+        var y0 = 60.0
+        for (k, joint) in jointNames.enumerated() {
+            let x0 = margin + Double(k % 2) * (panelWidth + gap)
+            let top = y0 + Double(k / 2) * (panelHeight + rowGap)
+            var lines: [(String, [(Double, Double)], Int, Bool)] = []
+            for (s, ser) in series.enumerated() {
+                guard let j = ser.joints.first(where: { $0.name == joint }) else { continue }
+                let n = min(ser.time.count, j.radians.count)
+                lines.append((ser.label, (0..<n).map { (ser.time[$0], j.radians[$0] * 180 / .pi) }, s, ser.dashed))
+            }
+            out += panel(title: "\(joint) angle", xLabel: "time (s)", yLabel: "angle (deg)", x: x0, y: top, w: panelWidth, h: panelHeight, lines: lines)
+        }
+        y0 += timeRowsHeight
+        if hasPath {
+            for (k, (name, axis)) in [("end effector, top view", 1), ("end effector, side view", 2)].enumerated() {
+                let x0 = margin + Double(k) * (panelWidth + gap)
+                var lines: [(String, [(Double, Double)], Int, Bool)] = []
+                for (s, ser) in series.enumerated() where !ser.endEffector.isEmpty {
+                    lines.append((ser.label, ser.endEffector.map { ($0.x * 1000, (axis == 1 ? $0.y : $0.z) * 1000) }, s, ser.dashed))
+                }
+                out += panel(title: name, xLabel: "x (mm)", yLabel: axis == 1 ? "y (mm)" : "z (mm)", x: x0, y: y0, w: panelWidth, h: panelHeight, lines: lines)
+            }
+            y0 += pathHeight
+        }
+        out += "<g id=\"legend\">\n"
+        for (s, ser) in series.enumerated() {
+            let ly = y0 + Double(s) * 18
+            let color = palette[s % palette.count]
+            out += "<line x1=\"\(fmt(margin))\" y1=\"\(fmt(ly))\" x2=\"\(fmt(margin + 30))\" y2=\"\(fmt(ly))\" stroke=\"\(color)\" stroke-width=\"2\"\(ser.dashed ? " stroke-dasharray=\"6 4\"" : "")/>\n"
+            out += "<text x=\"\(fmt(margin + 38))\" y=\"\(fmt(ly + 4))\">\(escape(ser.label))</text>\n"
+        }
+        out += "</g>\n</svg>\n"
+        return out
+    }
+
+    static func orderedJointNames(_ series: [PlotSeries]) -> [String] {
+        var names: [String] = []
+        for s in series { for j in s.joints where !names.contains(j.name) { names.append(j.name) } }
+        return names
+    }
+
+    static func panel(title: String, xLabel: String, yLabel: String, x: Double, y: Double, w: Double, h: Double,
+                      lines: [(String, [(Double, Double)], Int, Bool)]) -> String {
+        let points = lines.flatMap { $0.1 }.filter { $0.0.isFinite && $0.1.isFinite }
+        var xmin = points.map(\.0).min() ?? 0, xmax = points.map(\.0).max() ?? 1
+        var ymin = points.map(\.1).min() ?? 0, ymax = points.map(\.1).max() ?? 1
+        if xmax - xmin < 1e-9 { xmin -= 1; xmax += 1 }
+        if ymax - ymin < 1e-9 { ymin -= 1; ymax += 1 }
+        let xt = niceTicks(xmin, xmax), yt = niceTicks(ymin, ymax)
+        xmin = min(xmin, xt.first!); xmax = max(xmax, xt.last!)
+        ymin = min(ymin, yt.first!); ymax = max(ymax, yt.last!)
+        func px(_ v: Double) -> Double { x + (v - xmin) / (xmax - xmin) * w }
+        func py(_ v: Double) -> Double { y + h - (v - ymin) / (ymax - ymin) * h }
+        var out = "<g class=\"panel\">\n<text x=\"\(fmt(x + w / 2))\" y=\"\(fmt(y - 8))\" text-anchor=\"middle\" font-weight=\"bold\">\(escape(title))</text>\n"
+        out += "<rect x=\"\(fmt(x))\" y=\"\(fmt(y))\" width=\"\(fmt(w))\" height=\"\(fmt(h))\" fill=\"none\" stroke=\"#444\"/>\n"
+        for t in xt where t >= xmin && t <= xmax {
+            out += "<line x1=\"\(fmt(px(t)))\" y1=\"\(fmt(y + h))\" x2=\"\(fmt(px(t)))\" y2=\"\(fmt(y + h + 5))\" stroke=\"#444\"/>"
+            out += "<text x=\"\(fmt(px(t)))\" y=\"\(fmt(y + h + 18))\" text-anchor=\"middle\">\(tickLabel(t))</text>\n"
+        }
+        for t in yt where t >= ymin && t <= ymax {
+            out += "<line x1=\"\(fmt(x - 5))\" y1=\"\(fmt(py(t)))\" x2=\"\(fmt(x))\" y2=\"\(fmt(py(t)))\" stroke=\"#444\"/>"
+            out += "<line x1=\"\(fmt(x))\" y1=\"\(fmt(py(t)))\" x2=\"\(fmt(x + w))\" y2=\"\(fmt(py(t)))\" stroke=\"#eee\"/>"
+            out += "<text x=\"\(fmt(x - 8))\" y=\"\(fmt(py(t) + 4))\" text-anchor=\"end\">\(tickLabel(t))</text>\n"
+        }
+        out += "<text x=\"\(fmt(x + w / 2))\" y=\"\(fmt(y + h + 34))\" text-anchor=\"middle\">\(escape(xLabel))</text>\n"
+        out += "<text x=\"\(fmt(x - 45))\" y=\"\(fmt(y + h / 2))\" text-anchor=\"middle\" transform=\"rotate(-90 \(fmt(x - 45)) \(fmt(y + h / 2)))\">\(escape(yLabel))</text>\n"
+        for (label, pts, s, dashed) in lines {
+            var d = ""
+            var pen = false
+            for (a, b) in pts {
+                guard a.isFinite && b.isFinite else { pen = false; continue }
+                d += (pen ? "L" : "M") + fmt(px(a)) + "," + fmt(py(b)) + " "
+                pen = true
+            }
+            let color = palette[s % palette.count]
+            out += "<path d=\"\(d)\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"1.6\"\(dashed ? " stroke-dasharray=\"6 4\"" : "")><title>\(escape(label))</title></path>\n"
+        }
+        return out + "</g>\n"
+    }
+
+    static func niceTicks(_ lo: Double, _ hi: Double) -> [Double] {
+        let span = hi - lo
+        let raw = span / 5
+        let mag = pow(10, floor(log10(raw)))
+        let step = [1.0, 2.0, 5.0, 10.0].map { $0 * mag }.first { span / $0 <= 6 } ?? 10 * mag
+        var t = floor(lo / step) * step
+        var ticks: [Double] = []
+        while t <= hi + step * 0.5 && ticks.count < 12 { ticks.append(t); t += step }
+        return ticks
+    }
+
+    static func tickLabel(_ v: Double) -> String {
+        let r = (v * 1000).rounded() / 1000
+        return r == r.rounded() ? String(Int(r)) : String(format: "%g", r)
+    }
+
+    static func fmt(_ v: Double) -> String { String(format: "%.1f", v) }
+
+    static func escape(_ s: String) -> String {
+        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+    }
+}

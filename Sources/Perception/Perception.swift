@@ -1,1 +1,0 @@
-// The Perception module: see ../shared/DESIGN.md for what it owns.

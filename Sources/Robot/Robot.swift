@@ -1,1 +1,0 @@
-// The Robot module: see ../shared/DESIGN.md for what it owns.

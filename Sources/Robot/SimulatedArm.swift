@@ -1,0 +1,182 @@
+import Tensors
+
+/// An arm in simulation: one `ServoDynamics` plant per joint, read through a 4096-tick encoder, with optional
+/// seeded measurement noise and latency. Deterministic under its seed.
+///
+/// Time advances in `read`: each call integrates the plants over `period` seconds, then samples. Goals
+/// from `write` are rounded to whole ticks, as a bus would send them. Joint angle 0 is calibrated tick 2047
+/// (`JointCalibration.homeTicks`), so the simulated encoder readings look like a calibrated real arm's.
+public final class SimulatedArm: Arm {
+    /// Settings of the simulation.
+    public struct Configuration: Sendable {
+        /// Position gain of every servo (1/s).
+        public var positionGainPerSecond: Double = 40
+        /// Acceleration limit as a multiple of each joint's max speed (1/s): 10 reaches full speed in 0.1 s.
+        public var accelerationPerSpeed: Double = 10
+        /// Dead band (ticks).
+        public var deadBandTicks: Double = 1
+        /// Standard deviation of Gaussian measurement noise added before quantization (ticks); 0 = none.
+        public var noiseStdTicks: Double = 0
+        /// Cycles between a goal's `write` and the servo acting on it (0 = the next `read` already integrates it).
+        public var goalLatencyCycles: Int = 0
+        /// Cycles by which `read` reports an older measurement.
+        public var readLatencyCycles: Int = 0
+        /// Seed of the noise.
+        public var seed: UInt64 = 0
+
+        /// Defaults: no noise, no latency.
+        public init() {}
+    }
+
+    /// The robot simulated.
+    public let robot: RobotDescription
+    /// Why the last call failed, if it did.
+    public private(set) var lastFault: ArmFault?
+    /// Whether the simulated servos hold their goals.
+    public private(set) var isTorqueEnabled = false
+
+    /// The per-joint servo models (public so tests and tools can inspect or retune them).
+    public private(set) var servos: [ServoDynamics]
+    /// The per-joint plant states.
+    public private(set) var states: [ServoDynamics.State]
+    /// The configuration it was built with.
+    public let configuration: Configuration
+
+    private var goals: [Double]          // goal ticks acting now
+    private var goalLine: [Double]       // ring of pending goals, (goalLatencyCycles + 1) × joints
+    private var readLine: [Int]          // ring of past readings (ticks), (readLatencyCycles + 1) × joints
+    private var readVelocityLine: [Double]
+    private var goalCursor = 0, readCursor = 0
+    private var random: RandomSource
+    private var isClosed = false
+    private let homeCalibration: [JointCalibration]
+
+    /// A simulated `robot`, at rest at its home pose with torque off.
+    public init(robot: RobotDescription, configuration: Configuration = Configuration()) {
+        self.robot = robot
+        self.configuration = configuration
+        homeCalibration = robot.joints.enumerated().map { i, j in
+            JointCalibration(name: j.name, servoID: j.servoID ?? i + 1, homingOffsetTicks: 0, rangeMinTicks: 0, rangeMaxTicks: 4095)
+        }
+        servos = robot.joints.map { joint in
+            let vmax = joint.maxSpeedRadiansPerSecond / JointCalibration.radiansPerTick
+            return ServoDynamics(parameters: .init(
+                positionGainPerSecond: configuration.positionGainPerSecond,
+                maxVelocityTicksPerSecond: vmax,
+                maxAccelerationTicksPerSecondSquared: vmax * configuration.accelerationPerSpeed,
+                deadBandTicks: configuration.deadBandTicks))
+        }
+        let home = zip(robot.joints, homeCalibration).map { joint, cal in
+            Double(JointCalibration.homeTicks) + joint.homeRadians * cal.direction.sign / JointCalibration.radiansPerTick
+        }
+        states = home.map { ServoDynamics.State(positionTicks: $0) }
+        goals = home
+        goalLine = [Double]((0...max(0, configuration.goalLatencyCycles)).flatMap { _ in home })
+        let firstReading = home.map { ServoDynamics.encoderTicks(atPosition: $0) }
+        readLine = [Int]((0...max(0, configuration.readLatencyCycles)).flatMap { _ in firstReading })
+        readVelocityLine = [Double](repeating: 0, count: readLine.count)
+        random = RandomSource(seed: configuration.seed)
+    }
+
+    /// Integrates the servos over `period` seconds, then reports the (possibly delayed, noisy) encoder readings.
+    public func read(into state: inout JointState, time: Double, period: Double) -> ArmStatus {
+        guard !isClosed else { return fail(.closed, .deactivate) }
+        let n = servos.count
+        precondition(state.positions.count == n && state.velocities.count == n, "JointState sized for another robot")
+        for j in 0..<n {
+            servos[j].step(&states[j], goalTicks: goals[j], duration: period, torqueEnabled: isTorqueEnabled)
+        }
+        // Record this cycle's measurement in the read delay line, then report the oldest one.
+        let slots = readLine.count / max(n, 1)
+        let base = readCursor * n
+        for j in 0..<n {
+            var x = states[j].positionTicks
+            if configuration.noiseStdTicks > 0 { x += configuration.noiseStdTicks * random.normal() }
+            readLine[base + j] = ServoDynamics.encoderTicks(atPosition: x)
+            readVelocityLine[base + j] = states[j].velocityTicksPerSecond
+        }
+        readCursor = (readCursor + 1) % slots
+        let oldest = readCursor * n
+        for j in 0..<n {
+            let cal = homeCalibration[j]
+            state.positions[j] = cal.radians(fromCalibratedTicks: readLine[oldest + j])
+            state.velocities[j] = cal.radiansPerSecond(fromTicksPerSecond: readVelocityLine[oldest + j])
+        }
+        state.time = time
+        lastFault = nil
+        return .ok
+    }
+
+    /// Queues goals (rad), rounded to whole ticks; they act after `goalLatencyCycles` further writes.
+    public func write(goals newGoals: [Double], time: Double, period: Double) -> ArmStatus {
+        guard !isClosed else { return fail(.closed, .deactivate) }
+        let n = servos.count
+        guard newGoals.count == n else { return fail(.goalCount(expected: n, found: newGoals.count), .error) }
+        for j in 0..<n where !newGoals[j].isFinite {
+            return fail(.nonFiniteGoal(joint: robot.joints[j].name), .error)
+        }
+        let slots = goalLine.count / max(n, 1)
+        let base = goalCursor * n
+        for j in 0..<n {
+            goalLine[base + j] = Double(homeCalibration[j].calibratedTicks(fromRadians: newGoals[j]))
+        }
+        goalCursor = (goalCursor + 1) % slots
+        let active = goalCursor * n  // the oldest pending goal takes effect
+        for j in 0..<n { goals[j] = goalLine[active + j] }
+        lastFault = nil
+        return .ok
+    }
+
+    /// Turns torque on (holding the present position) or off (the servos stop where they are).
+    public func setTorque(enabled: Bool) -> ArmStatus {
+        guard !isClosed else { return fail(.closed, .deactivate) }
+        if enabled && !isTorqueEnabled {
+            // Hold where the arm is: every pending and active goal becomes the present position.
+            let n = servos.count
+            for j in 0..<n {
+                let here = states[j].positionTicks.rounded()
+                goals[j] = here
+                var k = j
+                while k < goalLine.count {
+                    goalLine[k] = here
+                    k += n
+                }
+            }
+        }
+        isTorqueEnabled = enabled
+        lastFault = nil
+        return .ok
+    }
+
+    /// Torque off; later calls return `.deactivate`.
+    public func close() {
+        isTorqueEnabled = false
+        isClosed = true
+    }
+
+    /// Moves every joint instantly to `positions` (rad) at rest, e.g. to start an experiment from a pose.
+    public func teleport(to positions: [Double]) {
+        precondition(positions.count == servos.count)
+        for j in 0..<servos.count {
+            let t = Double(homeCalibration[j].calibratedTicks(fromRadians: positions[j]))
+            states[j] = ServoDynamics.State(positionTicks: t)
+            goals[j] = t
+            var k = j
+            while k < goalLine.count {
+                goalLine[k] = t
+                k += servos.count
+            }
+            var r = j
+            while r < readLine.count {
+                readLine[r] = ServoDynamics.encoderTicks(atPosition: t)
+                readVelocityLine[r] = 0
+                r += servos.count
+            }
+        }
+    }
+
+    private func fail(_ fault: ArmFault, _ status: ArmStatus) -> ArmStatus {
+        lastFault = fault
+        return status
+    }
+}

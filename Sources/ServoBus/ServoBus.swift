@@ -1,1 +1,0 @@
-// The ServoBus module: see ../shared/DESIGN.md for what it owns.

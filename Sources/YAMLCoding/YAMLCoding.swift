@@ -1,1 +1,0 @@
-// The YAMLCoding module: see ../shared/DESIGN.md for what it owns.

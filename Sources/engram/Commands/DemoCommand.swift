@@ -1,0 +1,161 @@
+import Foundation
+import Control
+import MetaLearning
+import PhaseChange
+import Robot
+import ServoBus
+import Spiking
+import Tensors
+
+/// `engram demo`: the main job on the embedded default.
+enum DemoCommand: EngramCommand {
+    static let name = "demo"
+    static let abstract = "One-shot learning on a simulated arm behind a serial port: before, one update, after"
+    static let discussion = """
+        Starts an emulated servo bus for the robot on a pseudo-terminal (the robot's real protocol, the
+        servo model of the simulated arm), opens it like a real arm, and loads the robot's shipped
+        controller. It draws a fresh target from the robot's task family (or reads --target), runs the
+        controller as loaded and measures the tracking error, adapts it with ONE natural e-prop update
+        written to the changed devices of the PCM crossbar, runs it again through the same serial stack
+        and measures again. It prints both errors, the PCM programming and writes a plot.
+
+        Example: engram demo --seed 3 --plot demo.svg
+        """
+    static let options: [OptionSpec] = [
+        .value("--robot", "dir", "Robot directory or name (default scorbot-er7)"),
+        .value("--checkpoint", "file", "Controller (default Robots/<robot>/controller.safetensors)"),
+        .value("--target", "csv", "Target trajectory (default: a fresh task-family sample)"),
+        .value("--pcm", "model", "Trainee synapses (default physical)", choices: SynapseMode.allCases.map(\.rawValue)),
+        .value("--seed", "s", "Seed of the target and the device noise (default 1)"),
+        .value("--plot", "svg", "Where to write the plot (default engram-demo.svg)"),
+        .flag("--json", "Print one JSON object"),
+    ]
+
+    static func run(_ arguments: ParsedArguments) throws -> Int32 {
+        let seed = try arguments.seed(default: 1)
+        let json = arguments.has("--json")
+        let (robot, robotDir) = try ArmConnection.loadRobot(arguments)
+        let checkpointPath = try controllerPath(arguments.string("--checkpoint"), robot: robot, robotDir: robotDir)
+        let checkpoint = try AdaptationSetup.loadCheckpoint(checkpointPath)
+        let steps = checkpoint.architecture.steps
+        let target: TargetTrajectory
+        var targetText: String
+        if let path = arguments.string("--target") {
+            do { target = try RunSession.loadTarget(fromFileAt: path, robot: robot, steps: steps) } catch { throw RuntimeError("\(error)") }
+            targetText = path
+        } else {
+            var rng = RandomSource(seed: seed)
+            target = RunSession.taskFamily(for: robot, steps: steps).sample(&rng)
+            targetText = "a fresh sample of the task family (seed \(seed))"
+        }
+        var settings = RunSettings()
+        settings.rateHz = robot.controller.rateHz
+        settings.pcm = SynapseMode(rawValue: arguments.choice("--pcm", default: "physical")) ?? .physical
+        settings.seed = seed
+        settings.pacing = .realTime
+        let plotPath = arguments.string("--plot") ?? "engram-demo.svg"
+        let say: (String) -> Void = { if !json { print($0) } }
+
+        // The emulated bus behind a pseudo-terminal, served by a thread of this process.
+        let calibration: Calibration
+        if let file = ResourceLocator.find("Calibration/\(robot.name).yaml") {
+            do { calibration = try Calibration.load(fromFileAt: file) } catch { throw RuntimeError("\(error)") }
+        } else {
+            calibration = Calibration.uncalibrated(for: robot)
+        }
+        let emulator: ServoEmulator
+        let pty: PseudoTerminal
+        do {
+            emulator = try ServoEmulator.simulating(robot, calibration: calibration, seed: seed)
+            pty = try PseudoTerminal()
+        } catch {
+            throw RuntimeError("could not start the emulated arm: \(error)")
+        }
+        let server = emulator.start(serving: pty.master)
+        defer { _ = server.stop() }
+        let arm: BusArm
+        do { arm = try BusArm.open(robot: robot, calibration: calibration, port: pty.path) } catch {
+            throw RuntimeError("could not open the emulated arm on \(pty.path): \(error)")
+        }
+        defer { arm.close() }
+        let servoModels = Set(robot.joints.compactMap { $0.servoModel?.rawValue }).sorted().joined(separator: ", ")
+        say("Engram demo: one-shot learning on \(robot.name)")
+        say("  arm         emulated \(robot.bus.map { $0.protocol.rawValue } ?? "") bus on \(pty.path) (\(robot.joints.count) × \(servoModels)), driven through BusArm")
+        say("  controller  \(checkpointPath)")
+        say("  target      \(targetText): \(String(format: "%.2f", Double(steps) * RunSession.stepSeconds)) s of \(robot.controller.drivenJoints.joined(separator: " and "))")
+
+        SignalMonitor.block()
+        // Before: the controller as loaded, measured against the target.
+        var beforeSettings = settings
+        beforeSettings.adapt = false
+        let before: RunOutcome
+        let after: RunOutcome
+        do {
+            before = try RunSession(robot: robot, calibration: calibration, checkpoint: checkpoint, target: target, settings: beforeSettings).run(on: arm)
+            after = try RunSession(robot: robot, calibration: calibration, checkpoint: checkpoint, target: target, settings: settings).run(on: arm)
+        } catch {
+            throw RuntimeError("\(error)")
+        }
+        for outcome in [before, after] where outcome.loop.stoppedOnFault {
+            throw RuntimeError("the run stopped: \(outcome.loop.stopReason)")
+        }
+        guard let tb = before.tracking, let ta = after.tracking, let adaptation = after.adaptation else {
+            throw RuntimeError("the runs ended before the trial (\(before.loop.stopReason); \(after.loop.stopReason))")
+        }
+        let updateDevices = (after.programming?.devicesProgrammed ?? 0) - (before.programming?.devicesProgrammed ?? 0)
+        let updatePulses = (after.programming?.pulses ?? 0) - (before.programming?.pulses ?? 0)
+        let f1 = { (x: Double) in String(format: "%.1f", x) }
+        let f2 = { (x: Double) in String(format: "%.2f", x) }
+        say("  before      joint RMS \(f2(tb.jointRMSDegrees))°, end effector mean \(f1(tb.endEffectorMeanMillimetres)) mm")
+        var update = "  update      one e-prop update: loss \(String(format: "%.4f", adaptation.lossBefore.total)) → \(String(format: "%.4f", adaptation.lossAfter.total)); "
+        update += "W_in \(f1(100 * adaptation.changedInput)) %, W_rec \(f1(100 * adaptation.changedRecurrent)) % changed"
+        if settings.pcm != .off { update += "; \(updateDevices) PCM devices programmed, \(updatePulses) pulses (\(settings.pcm.rawValue) model)" }
+        say(update)
+        let ratio = tb.endEffectorMeanMillimetres / max(ta.endEffectorMeanMillimetres, 1e-9)
+        say("  after       joint RMS \(f2(ta.jointRMSDegrees))°, end effector mean \(f1(ta.endEffectorMeanMillimetres)) mm (\(String(format: "%.1f", ratio))× smaller)")
+
+        // The plot: target, before and after (measured).
+        var series = RunCommand.plotSeries(outcome: before, robot: robot, target: target).filter { $0.label != "goal (after safety envelope)" }
+        if let i = series.firstIndex(where: { $0.label == "measured" }) { series[i].label = "before the update (measured)" }
+        var afterSeries = RunCommand.plotSeries(outcome: after, robot: robot, target: nil).filter { $0.label == "measured" }
+        for i in afterSeries.indices { afterSeries[i].label = "after one update (measured)" }
+        series += afterSeries
+        let svg = TrajectoryPlot.svg(series, title: "engram demo: \(robot.name), one e-prop update (seed \(seed))")
+        do { try svg.write(toFile: plotPath, atomically: true, encoding: .utf8) } catch {
+            throw RuntimeError("\(plotPath): cannot write the plot (\(error.localizedDescription))")
+        }
+        say("  plot        \(plotPath)")
+        if json {
+            let object: [String: Any] = [
+                "robot": robot.name, "seed": Int(seed), "pcm": settings.pcm.rawValue, "checkpoint": checkpointPath,
+                "before": ["joint_rms_deg": tb.jointRMSDegrees, "ee_mean_mm": tb.endEffectorMeanMillimetres],
+                "after": ["joint_rms_deg": ta.jointRMSDegrees, "ee_mean_mm": ta.endEffectorMeanMillimetres],
+                "update": ["loss_before": adaptation.lossBefore.total, "loss_after": adaptation.lossAfter.total,
+                           "changed_in": adaptation.changedInput, "changed_rec": adaptation.changedRecurrent,
+                           "devices_programmed": updateDevices, "pulses": updatePulses],
+                "plot": plotPath,
+            ]
+            print(RobotFiles.json(object))
+        } else {
+            print("""
+
+                Try next:
+                  engram demo --robot so101                      the same on an SO-101 (Feetech STS3215 bus)
+                  engram sim-serial --robot Robots/scorbot-er7   a virtual arm on a port; then
+                  engram run --robot Robots/scorbot-er7 --port /dev/pts/N --target T.csv
+                  engram record --robot Robots/so101 --port /dev/ttyACM0 --out wave.csv   teach by hand
+                  engram help                                     everything else
+                """)
+        }
+        return 0
+    }
+
+    /// The controller to use: --checkpoint, else the robot's shipped one; for the Scorbot without a
+    /// shipped one, the paper's official weights when ../shared/reference has them (said in the output).
+    static func controllerPath(_ given: String?, robot: RobotDescription, robotDir: String) throws -> String {
+        if let given { return given }
+        let shipped = (robotDir as NSString).appendingPathComponent("controller.safetensors")
+        if FileManager.default.fileExists(atPath: shipped) { return shipped }
+        throw RuntimeError("\(shipped): no shipped controller for \(robot.name) yet; pass --checkpoint <file> (for the Scorbot: ../shared/reference/robot-l2l-official.safetensors) or meta-train one with 'engram meta-train'")
+    }
+}

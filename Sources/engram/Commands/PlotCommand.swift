@@ -1,0 +1,72 @@
+import Foundation
+import Control
+import MetaLearning
+import Robot
+
+/// `engram plot`: draws trajectory files as an SVG.
+enum PlotCommand: EngramCommand {
+    static let name = "plot"
+    static let abstract = "Plot trajectory CSV files (joint angles over time, end-effector path) as SVG"
+    static let discussion = """
+        Each file's measured positions (<joint>.pos) become one series; a file that also has commanded
+        goals (<joint>.goal) adds a dashed series for them. The end-effector path is drawn in a top view
+        (x–y) and a side view (x–z) from the file's ee.x/ee.y/ee.z columns, or by forward kinematics of
+        the robot named with --robot or in the file's '# robot:' metadata line.
+
+        Example: engram plot target.csv run.csv -o run.svg
+        """
+    static let options: [OptionSpec] = [
+        .value("--output", "svg", "Where to write the SVG (required)", alias: "-o"),
+        .value("--robot", "dir", "Robot directory or name, for the end-effector path by forward kinematics"),
+        .value("--title", "text", "Title at the top (default: the file names)"),
+    ]
+    static let positionals = [PositionalSpec(name: "file.csv", abstract: "Trajectory files to plot", repeating: true)]
+
+    static func run(_ arguments: ParsedArguments) throws -> Int32 {
+        let output = try arguments.required("--output")
+        var series: [PlotSeries] = []
+        for path in arguments.positionals {
+            let file: TrajectoryFile
+            do { file = try TrajectoryFile(contentsOfFile: path) } catch { throw RuntimeError("\(error)") }
+            for note in file.notes { printError("note: \(path): \(note)") }
+            let robotName = arguments.string("--robot") ?? file.metadata.first { $0.key == "robot" }?.value
+            var kinematics: (any ForwardKinematics, RobotDescription)? = nil
+            if let robotName, let dir = ResourceLocator.robotDirectory(robotName) {
+                do {
+                    let robot = try RobotDescription.load(fromFileAt: dir)
+                    kinematics = (robot.forwardKinematics, robot)
+                } catch { throw RuntimeError("\(error)") }
+            }
+            let label = (path as NSString).lastPathComponent
+            series.append(PlotCommand.series(file, values: file.positions, label: label, kinematics: kinematics, dashed: false))
+            if let goals = file.goals {
+                series.append(PlotCommand.series(file, values: goals, label: label + " (goal)", kinematics: kinematics, dashed: true))
+            }
+        }
+        let title = arguments.string("--title") ?? arguments.positionals.map { ($0 as NSString).lastPathComponent }.joined(separator: " vs ")
+        let svg = TrajectoryPlot.svg(series, title: title)
+        do { try svg.write(toFile: output, atomically: true, encoding: .utf8) } catch {
+            throw RuntimeError("\(output): cannot write the SVG (\(error.localizedDescription)); check the folder exists")
+        }
+        print("wrote \(output) (\(series.count) series)")
+        return 0
+    }
+
+    /// One plot series from a file's position-like columns (`values`, rows × joints).
+    static func series(_ file: TrajectoryFile, values: [Double], label: String, kinematics: (any ForwardKinematics, RobotDescription)?, dashed: Bool) -> PlotSeries {
+        let n = file.joints.count
+        let joints = file.joints.enumerated().map { j, name in (name: name, radians: (0..<file.rows).map { values[$0 * n + j] }) }
+        var ee: [SIMD3<Double>] = []
+        if values == file.positions, let e = file.endEffector {
+            ee = e
+        } else if let (fk, robot) = kinematics {
+            var q = robot.homeRadians
+            let map = file.joints.map { robot.jointIndex(named: $0) }
+            ee = (0..<file.rows).map { k in
+                for j in 0..<n { if let i = map[j] { q[i] = values[k * n + j] } }
+                return fk.position(q)
+            }
+        }
+        return PlotSeries(label: label, time: file.time, joints: joints, endEffector: ee, dashed: dashed)
+    }
+}

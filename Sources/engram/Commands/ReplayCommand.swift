@@ -1,0 +1,123 @@
+import Foundation
+import Control
+import MetaLearning
+import Robot
+
+/// `engram replay`: plays a recorded trajectory on the arm.
+enum ReplayCommand: EngramCommand {
+    static let name = "replay"
+    static let abstract = "Replay a trajectory CSV on the arm (eases in, follows the file's timing)"
+    static let discussion = """
+        Eases in from the current pose to the file's first pose, then follows the file's timing,
+        resampled to the loop rate (linear interpolation), optionally faster or slower (--speed) and in
+        a loop (--loop). Every goal passes the safety envelope (joint limits, speed). Ctrl-C stops by
+        holding the last goal.
+
+        A file whose joints are not the robot's, or whose positions leave the robot's limits, is refused
+        with the joint and the value named.
+
+        Example: engram replay wave.csv --robot Robots/so101 --port /dev/ttyACM0 --speed 0.5
+        """
+    static let options: [OptionSpec] = ArmConnection.options + [
+        .value("--speed", "factor", "Playback speed (default 1; 0.5 = half speed)"),
+        .value("--ease-in", "s", "Seconds to move from the current pose to the first pose (default 1)"),
+        .flag("--loop", "Play again from the start after the end (until Ctrl-C)"),
+        .value("--lead", "s", "Send each goal this much ahead of its time, to cancel the servos' lag (default 0.025)"),
+        .value("--rate", "hz", "Loop rate (default: the robot's control rate)"),
+        .value("--record", "csv", "Also record what the arm did (positions and goals)"),
+        .flag("--json", "Print the result as JSON"),
+        .flag("--fast", "With --sim: run in simulated time, as fast as possible"),
+    ]
+    static let positionals = [PositionalSpec(name: "file.csv", abstract: "The trajectory to replay")]
+
+    static func run(_ arguments: ParsedArguments) throws -> Int32 {
+        let path = arguments.positionals[0]
+        let speed = try arguments.double("--speed", default: 1, in: 0.01...100)!
+        let easeIn = try arguments.double("--ease-in", default: 1, in: 0...60)!
+        let file: TrajectoryFile
+        do { file = try TrajectoryFile(contentsOfFile: path) } catch { throw RuntimeError("\(error)") }
+        let (robot, _) = try ArmConnection.loadRobot(arguments)
+        let positions = try matchedPositions(file, robot: robot, path: path)
+        let connection = try ArmConnection.open(arguments)
+        let rate = try arguments.double("--rate", default: robot.controller.rateHz, in: 1...5000)!
+
+        SignalMonitor.block()
+        var recorder: TrajectoryRecorder? = nil
+        if let out = arguments.string("--record") {
+            let columns = robot.joints.map { "\($0.name).pos" } + robot.joints.map { "\($0.name).goal" }
+            do {
+                recorder = try TrajectoryRecorder(path: out, columns: columns, metadata: [
+                    ("robot", robot.name), ("rate_hz", fmt(rate)), ("source", connection.source), ("replay_of", path),
+                    ("start_time", ISO8601DateFormatter().string(from: Date())),
+                ])
+            } catch { throw RuntimeError("\(error)") }
+        }
+        let lead = try arguments.double("--lead", default: 0.025, in: 0...1)!
+        let replay = ReplayPolicy(times: file.time, positions: positions, speed: speed, loops: arguments.has("--loop"), lead: lead)
+        var policy = EaseInPolicy(replay, seconds: easeIn)
+        var envelope = SafetyEnvelope(limits: safetyLimits(robot, rate: rate), period: 1 / rate, easeInSeconds: 0)
+        let pacing: LoopPacing = connection.source == "sim" && arguments.has("--fast") ? .simulated : .realTime
+        let loop = ControlLoop(rateHz: rate, pacing: pacing, recorder: recorder)
+        let expected = Int(((replay.duration + easeIn) * rate).rounded()) + 10
+        let result = loop.run(arm: connection.arm, policy: &policy, envelope: &envelope, expectedTicks: expected)
+        recorder?.close()
+        connection.arm.close()
+        // Tracking against the file (after ease-in), for the driven and recorded joints.
+        var se = 0.0, count = 0
+        let easeTicks = Int((easeIn * rate).rounded())
+        if result.log.count > easeTicks {
+            var q = ReplayPolicy(times: file.time, positions: positions, speed: speed, loops: arguments.has("--loop"))
+            var goal = [Double](repeating: 0, count: robot.joints.count)
+            q.start(from: robot.homeRadians)
+            for k in easeTicks..<result.log.count {
+                _ = q.goals(tick: k - easeTicks, time: result.log.time[k] - easeIn, measured: goal, into: &goal)
+                for j in 0..<robot.joints.count where positions[0][j] != nil {
+                    let e = result.log.measured(tick: k, joint: j) - goal[j]
+                    se += e * e; count += 1
+                }
+            }
+        }
+        let rms = count > 0 ? (se / Double(count)).squareRoot() * 180 / .pi : 0
+        if arguments.has("--json") {
+            print("{\"ticks\": \(result.ticks), \"rms_error_deg\": \(String(format: "%.4f", rms)), \"stop\": \"\(result.stopReason)\", \"overruns\": \(result.overruns)}")
+        } else {
+            print("replayed \(path) on \(robot.name) (\(connection.source)): \(result.ticks) ticks, RMS error \(String(format: "%.3f", rms))°; stopped: \(result.stopReason)")
+        }
+        return result.stoppedOnFault ? 1 : 0
+    }
+
+    /// The file's positions mapped to the robot's joints (nil for joints the file lacks), or an error
+    /// naming a joint the robot lacks or a value outside the robot's limits.
+    static func matchedPositions(_ file: TrajectoryFile, robot: RobotDescription, path: String) throws -> [[Double?]] {
+        let names = robot.joints.map(\.name)
+        for j in file.joints where !names.contains(j) {
+            throw RuntimeError("\(path): joint '\(j)' is not a joint of \(robot.name) (\(names.joined(separator: ", "))); record with --robot \(robot.name) or pick the matching robot")
+        }
+        let map = robot.joints.map { file.joints.firstIndex(of: $0.name) }
+        let n = file.joints.count
+        var rows: [[Double?]] = []
+        rows.reserveCapacity(file.rows)
+        for k in 0..<file.rows {
+            var row = [Double?](repeating: nil, count: robot.joints.count)
+            for (j, m) in map.enumerated() {
+                guard let m else { continue }
+                let v = file.positions[k * n + m]
+                let limits = robot.joints[j].limitsRadians
+                if !(limits.contains(v)) {
+                    throw RuntimeError(String(format: "%@: joint '%@' goes to %.1f° at t = %.3f s, outside %@'s limits [%.1f°, %.1f°]; the file does not fit this robot", path, robot.joints[j].name, v * 180 / .pi, file.time[k], robot.name, limits.lowerBound * 180 / .pi, limits.upperBound * 180 / .pi))
+                }
+                row[j] = v
+            }
+            rows.append(row)
+        }
+        return rows
+    }
+}
+
+/// The safety limits of a robot at a loop rate: joint limits, max speed, and a step limit of one
+/// period at max speed.
+func safetyLimits(_ robot: RobotDescription, rate: Double) -> SafetyLimits {
+    SafetyLimits(lower: robot.joints.map { $0.limitsRadians.lowerBound }, upper: robot.joints.map { $0.limitsRadians.upperBound },
+                 maxSpeed: robot.joints.map { $0.maxSpeedRadiansPerSecond },
+                 maxStepPerTick: robot.joints.map { $0.maxSpeedRadiansPerSecond / rate })
+}

@@ -1,0 +1,275 @@
+import Control
+import Foundation
+import MetaLearning
+import Robot
+import ServoBus
+import Tensors
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
+/// `engram run`: the spiking controller on an arm (over a serial port, or simulated), optionally adapted
+/// once to a target, with tracking error and loop timing.
+enum RunCommand: EngramCommand {
+    static let name = "run"
+    static let abstract = "Run the spiking controller on an arm (serial port or --sim), adapting once to --target"
+    static let discussion = """
+        Loads the robot (--robot DIR with robot.yaml), its calibration (--calibration, default \
+        Calibration/<robot>.yaml) and its controller (--checkpoint, default DIR/controller.safetensors). With \
+        --target CSV (249 rows of the driven joints' angles; see ../shared/DESIGN.md) the controller first adapts \
+        in one shot: trial, learning signals, one natural e-prop update written to the PCM crossbar's changed \
+        devices. Then each tick of the loop reads the arm, steps the trainee once on its clock input, integrates \
+        its ω outputs as 10 ms of robot time into goals of the driven joints, passes them through the safety \
+        envelope (limits, speed, ease-in, watchdog) and writes them. The trial (249 steps) ends the run; the arm \
+        holds its last goal.
+
+        --sim runs the simulated arm with simulated time (fast; PCM drift on simulated seconds); --port PATH \
+        runs in real time on a servo bus (PCM drift on wall-clock seconds since programming), e.g. the port \
+        printed by 'engram sim-serial --robot DIR'. Tracking error: the pose measured one period after each step \
+        against the target (joint RMS in degrees over the driven joints, end-effector mean in mm by the robot's \
+        kinematics); without --target, against the controller's own goals.
+
+        Example: engram run --robot Robots/scorbot-er7 --sim --checkpoint ../shared/reference/robot-l2l-official.safetensors --target reach.csv --json
+        """
+    static let options: [OptionSpec] = [
+        .value("--robot", "dir", "robot folder with robot.yaml"),
+        .value("--port", "path", "serial port of the arm (or of engram sim-serial)"),
+        .flag("--sim", "run the simulated arm instead of a port"),
+        .value("--calibration", "file", "calibration YAML (default Calibration/<robot>.yaml)"),
+        .value("--checkpoint", "file", "controller checkpoint (default <robot dir>/controller.safetensors)"),
+        .value("--target", "csv", "target trajectory to adapt to once and to track"),
+        .value("--adapt", "on|off", "with --target: adapt once before running (default on); off tracks the unadapted controller", choices: ["on", "off"]),
+        .value("--pcm", "model", "trainee synapses: off (ideal), paper or physical PCM (default physical)", choices: SynapseMode.allCases.map(\.rawValue)),
+        .value("--quantize", "on|off", "round the update to 1/16 of w_max (default: on with PCM)", choices: ["on", "off"]),
+        .value("--rate", "hz", "loop rate (default: the robot's, 100)"),
+        .value("--duration", "s", "stop after this many seconds (default: the whole trial)"),
+        .value("--record", "csv", "write measured positions and goals per tick"),
+        .value("--plot", "svg", "write target against actual as SVG"),
+        .value("--watchdog", "action", "after repeated failed reads: hold or torque-off (default hold)", choices: WatchdogAction.allCases.map(\.rawValue)),
+        .flag("--realtime", "ask for SCHED_FIFO priority and locked memory (warns when not permitted)"),
+        .value("--seed", "s", "seed of the device noise (default 0)"),
+        .flag("--json", "print one JSON object"),
+    ]
+
+    static func run(_ arguments: ParsedArguments) throws -> Int32 {
+        let robotPath = try arguments.required("--robot")
+        let robot = try RobotFiles.loadRobot(robotPath)
+        let port = arguments.string("--port")
+        let simulated = arguments.has("--sim")
+        guard (port != nil) != simulated else {
+            throw UsageError(simulated ? "give either --port <path> or --sim, not both" : "missing --port <path> or --sim: where the arm is (a serial port, e.g. from 'engram sim-serial --robot \(robotPath)', or the simulated arm)")
+        }
+        let calibration = try RobotFiles.loadCalibration(arguments.string("--calibration"), robotPath: robotPath, robot: robot, required: port != nil)
+        let checkpoint = try RobotFiles.loadController(arguments.string("--checkpoint"), robotPath: robotPath, robot: robot)
+        let steps = checkpoint.architecture.steps
+        var target: TargetTrajectory? = nil
+        if let path = arguments.string("--target") {
+            do { target = try RunSession.loadTarget(fromFileAt: path, robot: robot, steps: steps) } catch { throw RuntimeError(error.description) }
+        }
+        var settings = RunSettings()
+        settings.rateHz = try arguments.double("--rate", default: robot.controller.rateHz, in: 1...10_000)!
+        settings.duration = try arguments.double("--duration", in: 0.001...86_400)
+        settings.pcm = SynapseMode(rawValue: arguments.choice("--pcm", default: "physical")) ?? .physical
+        settings.quantize = arguments.string("--quantize").map { $0 == "on" }
+        settings.seed = try arguments.seed()
+        settings.adapt = arguments.choice("--adapt", default: "on") == "on"
+        settings.pacing = simulated ? .simulated : .realTime
+        settings.watchdogAction = WatchdogAction(rawValue: arguments.choice("--watchdog", default: "hold")) ?? .hold
+        settings.requestRealTime = arguments.has("--realtime")
+        let json = arguments.has("--json")
+        let session: RunSession
+        do {
+            session = try RunSession(robot: robot, calibration: calibration, checkpoint: checkpoint, target: target, settings: settings)
+        } catch {
+            throw RuntimeError(error.description)
+        }
+
+        SignalMonitor.block()
+
+        let arm: any Arm
+        var busArm: BusArm? = nil
+        if let port, let calibration {
+            do {
+                busArm = try BusArm.open(robot: robot, calibration: calibration, port: port)
+            } catch {
+                throw RuntimeError(error.description)
+            }
+            arm = busArm!
+        } else {
+            arm = SimulatedArm(robot: robot)
+        }
+        var recorder: TrajectoryRecorder? = nil
+        if let path = arguments.string("--record") {
+            let names = robot.joints.map(\.name)
+            let metadata: [(String, String)] = [
+                ("robot", robot.name), ("calibration", arguments.string("--calibration") ?? (calibration == nil ? "none" : "default")),
+                ("rate_hz", RobotFiles.number(settings.rateHz)), ("start", ISO8601DateFormatter().string(from: Date())),
+                ("source", port.map { "engram run --port \($0)" } ?? "engram run --sim"),
+            ]
+            do {
+                recorder = try TrajectoryRecorder(path: path, columns: names.map { $0 + ".pos" } + names.map { $0 + ".goal" }, metadata: metadata)
+            } catch {
+                busArm?.disconnect(keepingTorque: true)
+                throw RuntimeError("\(error)")
+            }
+        }
+        let outcome = session.run(on: arm, recorder: recorder)
+        for warning in outcome.realTimeWarnings { printError("warning: \(warning)") }
+        recorder?.close()
+        busArm?.disconnect(keepingTorque: arm.isTorqueEnabled)
+        let rss = RealTimeScheduling.peakResidentBytes()
+
+        if let plotPath = arguments.string("--plot") {
+            let svg = TrajectoryPlot.svg(plotSeries(outcome: outcome, robot: robot, target: target), title: "engram run: \(robot.name)")
+            do { try svg.write(toFile: plotPath, atomically: true, encoding: .utf8) } catch {
+                throw RuntimeError("\(plotPath): cannot write the plot (\(error.localizedDescription)); check the folder exists")
+            }
+        }
+        if json {
+            var object = report(outcome, session: session, rss: rss)
+            if let stats = busArm?.bus.statistics {
+                object["bus"] = ["packets_sent": stats.packetsSent, "replies": stats.repliesReceived, "retries": stats.retries,
+                                 "timeouts": stats.timeouts, "rejected_packets": stats.rejectedPackets]
+            }
+            print(RobotFiles.json(object))
+        } else {
+            printText(outcome, session: session, rss: rss)
+        }
+        if outcome.loop.stoppedOnFault {
+            printError("run stopped: \(outcome.loop.stopReason)")
+            return 1
+        }
+        return 0
+    }
+
+    /// The JSON object `--json` prints.
+    static func report(_ outcome: RunOutcome, session: RunSession, rss: Int) -> [String: Any] {
+        let loop = outcome.loop
+        var tracking: [String: Any] = [:]
+        if let t = outcome.tracking {
+            tracking = ["reference": t.reference, "joint_rms_deg": t.jointRMSDegrees, "ee_mean_mm": t.endEffectorMeanMillimetres,
+                        "ee_max_mm": t.endEffectorMaxMillimetres, "samples": t.samples,
+                        "per_joint_rms_deg": Dictionary(uniqueKeysWithValues: zip(session.robot.controller.drivenJoints, t.perJointRMSDegrees))]
+        }
+        let s = loop.safety
+        var safety: [String: Any] = ["clamped_to_limits": s.clampedToLimits, "rate_limited": s.rateLimited,
+                                     "rejected_non_finite": s.rejectedNonFinite, "ease_in_ticks": s.easeInTicks,
+                                     "failed_reads": s.failedReads, "stopped_on_fault": loop.stoppedOnFault,
+                                     "stop_reason": loop.stopReason]
+        safety["watchdog"] = session.settings.watchdogAction.rawValue
+        var object: [String: Any] = [
+            "robot": session.robot.name,
+            "pcm": session.settings.pcm.rawValue,
+            "seed": session.settings.seed,
+            "tracking": tracking,
+            "timing": ["rate_hz": loop.rateHz, "ticks": loop.ticks, "overruns": loop.overruns, "missed_cycles": loop.missedCycles,
+                       "latency_us": ["p50": loop.latencyP50Microseconds, "p99": loop.latencyP99Microseconds, "max": loop.latencyMaxMicroseconds]] as [String: Any],
+            "safety": safety,
+            "rss_mb": Double(rss) / 1_048_576,
+        ]
+        if let a = outcome.adaptation {
+            object["adaptation"] = ["loss_before": a.lossBefore.total, "loss_after": a.lossAfter.total,
+                                    "changed_in": a.changedInput, "changed_rec": a.changedRecurrent,
+                                    "quantized": session.quantizesUpdate] as [String: Any]
+        }
+        if let p = outcome.programming {
+            object["pcm_programming"] = ["devices_programmed": p.devicesProgrammed, "pulses": p.pulses]
+        }
+        return object
+    }
+
+    static func printText(_ outcome: RunOutcome, session: RunSession, rss: Int) {
+        let loop = outcome.loop
+        let f = { (x: Double) in String(format: "%.3g", x) }
+        if let a = outcome.adaptation {
+            print("adaptation       loss \(f(a.lossBefore.total)) → \(f(a.lossAfter.total)) (one e-prop update; W_in \(String(format: "%.1f", 100 * a.changedInput)) %, W_rec \(String(format: "%.1f", 100 * a.changedRecurrent)) % changed)")
+        }
+        if let p = outcome.programming {
+            print("PCM              \(session.settings.pcm.rawValue): \(p.devicesProgrammed) devices programmed, \(p.pulses) pulses")
+        }
+        if let t = outcome.tracking {
+            print("tracking         vs \(t.reference): joint RMS \(String(format: "%.2f", t.jointRMSDegrees))°, end effector mean \(String(format: "%.1f", t.endEffectorMeanMillimetres)) mm (max \(String(format: "%.1f", t.endEffectorMaxMillimetres)) mm) over \(t.samples) steps")
+        }
+        print("loop             \(loop.ticks) ticks at \(RobotFiles.number(loop.rateHz)) Hz, \(loop.overruns) overruns; read→write p50 \(f(loop.latencyP50Microseconds)) µs, p99 \(f(loop.latencyP99Microseconds)) µs, max \(f(loop.latencyMaxMicroseconds)) µs")
+        let s = loop.safety
+        print("safety           \(s.clampedToLimits) clamped, \(s.rateLimited) rate-limited, \(s.rejectedNonFinite) non-finite, \(s.failedReads) failed reads; \(loop.stopReason)")
+        print("memory           peak RSS \(String(format: "%.1f", Double(rss) / 1_048_576)) MB")
+    }
+
+    /// Target (dashed), measured and commanded series for `TrajectoryPlot`.
+    static func plotSeries(outcome: RunOutcome, robot: RobotDescription, target: TargetTrajectory?) -> [PlotSeries] {
+        let log = outcome.loop.log
+        let names = robot.joints.map(\.name)
+        let fk = robot.forwardKinematics
+        let period = 1 / outcome.loop.rateHz
+        var series: [PlotSeries] = []
+        let driven = robot.drivenJointIndices
+        if let target {
+            let time = (0..<target.steps).map { Double($0 + 1) * period }
+            let joints = driven.enumerated().map { m, j in (name: names[j], radians: (0..<target.steps).map { target.angles[$0 * target.joints + m] }) }
+            series.append(PlotSeries(label: "target", time: time, joints: joints, endEffector: target.endEffector, dashed: true))
+        }
+        let ticks = log.count
+        let time = (0..<ticks).map { log.time[$0] }
+        let measured = driven.map { j in (name: names[j], radians: (0..<ticks).map { log.measured(tick: $0, joint: j) }) }
+        let path = (0..<ticks).map { k in fk.position((0..<names.count).map { log.measured(tick: k, joint: $0) }) }
+        series.append(PlotSeries(label: "measured", time: time, joints: measured, endEffector: path))
+        let goals = driven.map { j in (name: names[j], radians: (0..<ticks).map { log.goal(tick: $0, joint: j) }) }
+        series.append(PlotSeries(label: "goal (after safety envelope)", time: time, joints: goals))
+        return series
+    }
+}
+
+/// Loading what `run` and `calibrate` need, with one-line errors that name the file and the fix.
+enum RobotFiles {
+    static func loadRobot(_ path: String) throws -> RobotDescription {
+        do {
+            return try RobotDescription.load(fromFileAt: path)
+        } catch {
+            throw RuntimeError("\(error)")
+        }
+    }
+
+    /// The calibration at `path`, or Calibration/<robot>.yaml beside the robot folder's parent (the
+    /// repository layout) or in the current folder; nil when absent and not `required`.
+    static func loadCalibration(_ path: String?, robotPath: String, robot: RobotDescription, required: Bool) throws -> Calibration? {
+        var file = path
+        if file == nil {
+            let dir = robotPath.hasSuffix(".yaml") ? (robotPath as NSString).deletingLastPathComponent : robotPath
+            let candidates = [((dir as NSString).appendingPathComponent("../../Calibration/\(robot.name).yaml") as NSString).standardizingPath,
+                              "Calibration/\(robot.name).yaml"]
+            file = candidates.first { FileManager.default.fileExists(atPath: $0) }
+        }
+        guard let file else {
+            if required {
+                throw RuntimeError("no calibration for \(robot.name): Calibration/\(robot.name).yaml not found; run 'engram calibrate --robot \(robotPath) --port <path>' or pass --calibration <file>")
+            }
+            return nil
+        }
+        let calibration: Calibration
+        do {
+            calibration = try Calibration.load(fromFileAt: file)
+        } catch {
+            throw RuntimeError("\(error)")
+        }
+        if let mismatch = calibration.mismatch(with: robot) { throw RuntimeError("\(file): \(mismatch)") }
+        return calibration
+    }
+
+    /// The controller at `path`, or `<robot dir>/controller.safetensors`.
+    static func loadController(_ path: String?, robotPath: String, robot: RobotDescription) throws -> ControllerCheckpoint {
+        let dir = robotPath.hasSuffix(".yaml") ? (robotPath as NSString).deletingLastPathComponent : robotPath
+        let file = path ?? (dir as NSString).appendingPathComponent("controller.safetensors")
+        if path == nil && !FileManager.default.fileExists(atPath: file) {
+            let hint = robot.name == "scorbot-er7"
+                ? "pass --checkpoint ../shared/reference/robot-l2l-official.safetensors (the paper's meta-trained controller)"
+                : "meta-train one with 'engram meta-train --robot \(robotPath)' or pass --checkpoint <file>"
+            throw RuntimeError("\(file): no shipped controller for \(robot.name) yet; \(hint)")
+        }
+        return try AdaptationSetup.loadCheckpoint(file)
+    }
+
+    static func number(_ x: Double) -> String { x == x.rounded() && abs(x) < 1e15 ? String(Int(x)) : String(x) }
+
+    static func json(_ object: Any) -> String { AdaptationSetup.json(object) }
+}

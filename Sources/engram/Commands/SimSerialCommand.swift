@@ -1,0 +1,159 @@
+import Dispatch
+import Robot
+import ServoBus
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
+/// `engram sim-serial`: a virtual servo bus behind a pseudo-terminal, speaking the real protocol.
+enum SimSerialCommand: EngramCommand {
+    static let name = "sim-serial"
+    static let abstract = "Serve emulated servos on a pseudo-terminal (prints 'port: /dev/pts/N')"
+    static let discussion = """
+        Creates a pseudo-terminal and answers Dynamixel 2.0 or Feetech STS packets on it like a bus of real
+        servos: control tables, return delay, EEPROM protection, and present position following the goal
+        with a first-order lag. The first line on stdout is 'port: /dev/pts/N'; point 'engram run --port',
+        the ROBOTIS or Feetech SDK, or LeRobot at that path (any baud rate is accepted). Serves until
+        SIGINT or SIGTERM, then exits 0.
+
+        Faults (seeded by --seed): --faults drop=0.01,corrupt=0.01,truncate=0.01,delay_ms=2 for every servo,
+        or '3:silent' / '2,4:drop=0.5' for some; --faults may be repeated.
+
+        With --robot DIR the servos are the robot's (ids, models, protocol from robot.yaml) and move with the
+        servo model of 'engram run --sim' (position loop with gain, velocity and acceleration limits, dead band,
+        4096-tick encoder), starting at the robot's home pose.
+
+        Example: engram sim-serial --ids 1,2,3,4,5,6 --model sts3215 --faults drop=0.01 --seed 7
+        Example: engram sim-serial --robot Robots/scorbot-er7
+        """
+    static let options: [OptionSpec] = [
+        .value("--robot", "dir", "Robot description folder (servo IDs, models and protocol)"),
+        .value("--ids", "list", "Servo IDs to serve, e.g. 1,2,3,4,5,6 or 1-6 (when no --robot)"),
+        .value("--model", "model", "Servo model for --ids", choices: ServoModel.allCases.map(\.rawValue)),
+        .value("--protocol", "protocol", "Wire protocol (default: the model's)", choices: ServoProtocol.allCases.map(\.rawValue)),
+        .value("--faults", "spec", "Fault injection, e.g. drop=0.01,corrupt=0.01,delay_ms=2 or 3:silent", repeating: true),
+        .value("--seed", "seed", "Seed for fault injection (default 0)"),
+        .value("--return-delay-us", "us", "Override every servo's Return_Delay_Time, in microseconds (2 µs steps)"),
+        .value("--time-constant-ms", "ms", "Plant time constant: goal → present first-order lag (default 50; not with --robot)"),
+        .value("--calibration", "file", "With --robot: place the servos at home as this calibration maps it (default: identity)"),
+    ]
+
+    /// Parses `1,2,3`, `1-6` or a mix into servo IDs.
+    static func parseIDs(_ text: String) throws -> [UInt8] {
+        var ids: [UInt8] = []
+        for part in text.split(separator: ",") {
+            let bounds = part.split(separator: "-", maxSplits: 1)
+            guard let lo = Int(bounds[0]), let hi = Int(bounds.count == 2 ? bounds[1] : bounds[0]), lo <= hi, lo >= 0, hi <= 252 else {
+                throw UsageError("--ids <list>: '\(part)' is not an ID or range in 0...252; write e.g. 1,2,3 or 1-6")
+            }
+            for id in lo...hi {
+                guard !ids.contains(UInt8(id)) else { throw UsageError("--ids <list>: ID \(id) appears twice") }
+                ids.append(UInt8(id))
+            }
+        }
+        guard !ids.isEmpty else { throw UsageError("--ids <list>: no IDs given; write e.g. 1,2,3,4,5,6") }
+        return ids
+    }
+
+    /// The servos and protocol the arguments describe.
+    static func configuration(_ arguments: ParsedArguments) throws -> (servos: [(id: UInt8, model: ServoModel)], wire: ServoProtocol) {
+        let wireOption = arguments.string("--protocol").flatMap(ServoProtocol.init(rawValue:))
+        if let path = arguments.string("--robot") {
+            let robot = try RobotFiles.loadRobot(path)
+            guard let bus = robot.bus else {
+                throw RuntimeError("\(path): robot '\(robot.name)' has no bus in its robot.yaml (simulation only); use 'engram run --sim'")
+            }
+            if arguments.has("--ids") || arguments.has("--model") || arguments.has("--protocol") {
+                throw UsageError("--robot <dir> names the servos; drop --ids, --model and --protocol")
+            }
+            let servos = robot.joints.compactMap { j -> (id: UInt8, model: ServoModel)? in
+                guard let id = j.servoID, let model = j.servoModel else { return nil }
+                return (UInt8(id), model)
+            }
+            return (servos, bus.protocol)
+        }
+        guard let idText = arguments.string("--ids") else {
+            throw UsageError("missing --ids <list> (or --robot <dir>): which servos to serve, e.g. --ids 1,2,3,4,5,6 --model sts3215")
+        }
+        let ids = try parseIDs(idText)
+        let model: ServoModel
+        if let m = arguments.string("--model").flatMap(ServoModel.init(rawValue:)) {
+            model = m
+        } else {
+            model = wireOption == .dynamixel2 ? .xl330M288 : .sts3215
+        }
+        let wire = wireOption ?? model.wireProtocol
+        guard model.wireProtocol == wire else {
+            throw UsageError("--model \(model.rawValue) speaks \(model.wireProtocol.rawValue), not --protocol \(wire.rawValue); drop --protocol or pick a matching model")
+        }
+        return (ids.map { ($0, model) }, wire)
+    }
+
+    static func run(_ arguments: ParsedArguments) throws -> Int32 {
+        let (servos, wire) = try configuration(arguments)
+        let faults: FaultPlan
+        do {
+            faults = try FaultPlan(specs: arguments.strings("--faults"))
+        } catch {
+            throw UsageError("--faults <spec>: \(error)")
+        }
+        let seed = try arguments.seed()
+        let tau = try arguments.double("--time-constant-ms", default: 50, in: 0.01...100_000)! / 1000
+        let returnDelay = try arguments.int("--return-delay-us", in: 0...510)
+        let emulator: ServoEmulator
+        do {
+            if let path = arguments.string("--robot") {
+                // The robot's servos with the servo dynamics of `engram run --sim`, resting at home under the
+                // identity calibration (or --calibration, when the servos should read like a calibrated arm).
+                let robot = try RobotFiles.loadRobot(path)
+                let calibration = try RobotFiles.loadCalibration(arguments.string("--calibration"), robotPath: path, robot: robot, required: false)
+                emulator = try ServoEmulator.simulating(robot, calibration: calibration,
+                                                        faults: faults, seed: seed)
+            } else {
+                emulator = try ServoEmulator(protocol: wire, servos: servos, plant: FirstOrderLagPlant(timeConstantSeconds: tau),
+                                             faults: faults, seed: seed)
+            }
+        } catch let e as RuntimeError {
+            throw e
+        } catch {
+            throw UsageError("\(error)")
+        }
+        if let returnDelay {
+            for s in servos { emulator.setValue(.returnDelayTime, returnDelay / 2, of: s.id) }
+        }
+        let pty: PseudoTerminal
+        do {
+            pty = try PseudoTerminal()
+        } catch {
+            throw RuntimeError("could not create a pseudo-terminal: \(error)")
+        }
+        print("port: \(pty.path)")
+        fflush(stdout)
+        let idList = servos.map { String($0.id) }.joined(separator: ",")
+        var faultText = "faults " + faults.all.description
+        for (id, f) in faults.perServo.sorted(by: { $0.key < $1.key }) { faultText += ", servo \(id): \(f)" }
+        var modelNames = ""
+        for s in servos where !modelNames.contains(s.model.rawValue) { modelNames += (modelNames.isEmpty ? "" : ", ") + s.model.rawValue }
+        printError("sim-serial: \(servos.count) servo(s) (\(modelNames)), IDs \(idList), \(wire.rawValue), \(faultText), seed \(seed); Ctrl-C to stop")
+
+        let stop = EmulatorStopSignal()
+        signal(SIGINT, SIG_IGN)
+        signal(SIGTERM, SIG_IGN)
+        let sources = [SIGINT, SIGTERM].map { sig -> DispatchSourceSignal in
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { stop.stop() }
+            source.resume()
+            return source
+        }
+        defer { sources.forEach { $0.cancel() } }
+        do {
+            try emulator.serve(pty.master, until: stop)
+        } catch {
+            throw RuntimeError("serving \(pty.path) failed: \(error)")
+        }
+        pty.close()
+        let counters = emulator.counters
+        printError("sim-serial: stopped after \(counters.instructions) instructions, \(counters.replies) replies")
+        return 0
+    }
+}

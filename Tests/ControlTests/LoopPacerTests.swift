@@ -1,0 +1,27 @@
+import Testing
+@testable import Control
+
+struct LoopPacerTests {
+    /// An overrun is counted and the schedule skips ahead rather than bursting: after a stall of five
+    /// periods the next deadline is in the future again. (No timing is asserted beyond ordering.)
+    @Test func overrunSkipsAheadInsteadOfBursting() {
+        var pacer = LoopPacer(rateHz: 1000)
+        pacer.waitForNextTick()
+        let stallUntil = LoopPacer.now() + 5_000_000
+        while LoopPacer.now() < stallUntil {}
+        let overran = pacer.waitForNextTick()
+        #expect(overran)
+        #expect(pacer.overruns >= 1)
+        #expect(pacer.missedCycles >= 3)
+        #expect(pacer.nextDeadline > LoopPacer.now() - 1_000_000)
+    }
+
+    @Test func tickStatisticsPercentiles() {
+        var stats = TickStatistics(capacity: 100)
+        for i in 1...100 { stats.record(nanoseconds: UInt64(i) * 1000) }
+        #expect(stats.percentile(0.5) == 51 || stats.percentile(0.5) == 50)
+        #expect(stats.percentile(0.99) == 99)
+        #expect(stats.maxMicroseconds == 100)
+        #expect(stats.ticks == 100)
+    }
+}

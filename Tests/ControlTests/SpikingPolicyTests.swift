@@ -1,0 +1,94 @@
+import PhaseChange
+import Spiking
+import Tensors
+import Testing
+@testable import Control
+
+/// A small controller (30 trainee neurons, 40 LSG neurons, 150 steps) with the official initialisation,
+/// readout scaled up so the outputs move the arm noticeably.
+func smallController(seed: UInt64 = 3, steps: Int = 150) -> (ControllerArchitecture, ControllerWeights) {
+    var a = ControllerArchitecture.paper
+    a.traineeNeurons = 30
+    a.lsgNeurons = 40
+    a.lsgAdaptation = ThresholdAdaptation(count: 10)
+    a.steps = steps
+    var rng = RandomSource(seed: seed)
+    var w = ControllerWeights(initializing: a, rng: &rng)
+    for i in w.traineeReadout.storage.indices { w.traineeReadout.storage[i] *= 20 }
+    return (a, w)
+}
+
+func network<W: Synapses>(_ a: ControllerArchitecture, _ w: ControllerWeights, at time: Double, seed: UInt64,
+                          _ make: (Int, Int) -> W) -> RecurrentSpikingNetwork<W> {
+    var net = RecurrentSpikingNetwork(inputCount: a.clockInputs, layer: LIFLayer(count: a.traineeNeurons, parameters: a.trainee),
+                                      outputCount: a.outputs, synapses: make(a.traineeSynapseRows, a.traineeNeurons),
+                                      readout: make(a.traineeNeurons, a.outputs))
+    var rng = RandomSource(seed: seed)
+    net.program(synapses: w.traineeStacked, readout: w.traineeReadout, at: time, rng: &rng)
+    return net
+}
+
+@Suite struct SpikingPolicyTests {
+    /// Goals are q_0 + Δt·Σω of the network's own trial outputs (bit for bit on dense synapses); joints not
+    /// driven hold the start pose; after `steps` steps the policy holds and finishes.
+    @Test func integratesTheTrialOutputsIntoGoals() {
+        let (a, w) = smallController()
+        let dense = { (r: Int, c: Int) in DenseSynapses(rows: r, columns: c) }
+        var reference = network(a, w, at: 0, seed: 1, dense)
+        var record = TrialRecord()
+        var noise = RandomSource(seed: 9)
+        reference.run(a.clock.raster(steps: a.steps), into: &record, at: 0, rng: &noise)
+
+        var policy = SpikingPolicy(network: network(a, w, at: 0, seed: 1, dense), clock: a.clock, steps: a.steps,
+                                   drivenJoints: [2, 0], deviceClock: .simulated(start: 0, period: 0.01), rng: RandomSource(seed: 9))
+        let start = [0.1, -0.2, 0.3, 0.4]
+        policy.start(from: start)
+        var goals = [Double](repeating: .nan, count: 4)
+        var q = [start[2], start[0]]
+        var moved = 0.0
+        for t in 0..<a.steps {
+            #expect(policy.goals(tick: t, time: Double(t) * 0.01, measured: start, into: &goals) == .running)
+            for k in 0..<2 { q[k] += 0.01 * Double(record.outputs[t * 2 + k]) }
+            #expect(goals[2] == q[0] && goals[0] == q[1], "step \(t)")
+            #expect(goals[1] == start[1] && goals[3] == start[3])
+            moved = max(moved, abs(goals[2] - start[2]))
+        }
+        #expect(moved > 0.01, "the test network should move the arm (max |Δq| \(moved))")
+        #expect(policy.outputs == record.outputs)
+        let last = goals
+        #expect(policy.goals(tick: a.steps, time: 1.5, measured: start, into: &goals) == .finished)
+        #expect(goals == last)
+    }
+
+    /// On a PCM crossbar the policy reads at the device clock's time and draws read noise from its own
+    /// generator: the same as running the trial on an identical crossbar at that time with that seed.
+    @Test func crossbarPolicyReadsAtTheDeviceClock() {
+        let (a, w) = smallController(steps: 40)
+        let pcm = { (r: Int, c: Int) in Crossbar(rows: r, columns: c, parameters: PCMParameters(kind: .physical)) }
+        var reference = network(a, w, at: 0, seed: 5, pcm)
+        var record = TrialRecord()
+        var noise = RandomSource(seed: 11)
+        reference.run(a.clock.raster(steps: a.steps), into: &record, at: 65, rng: &noise)
+
+        var policy = SpikingPolicy(network: network(a, w, at: 0, seed: 5, pcm), clock: a.clock, steps: a.steps, drivenJoints: [0, 1],
+                                   deviceClock: .simulated(start: 65, period: 0.01), rng: RandomSource(seed: 11))
+        policy.start(from: [0, 0, 0, 0])
+        var goals = [0.0, 0, 0, 0]
+        for t in 0..<a.steps { _ = policy.goals(tick: t, time: 0, measured: goals, into: &goals) }
+        #expect(policy.outputs == record.outputs)
+        #expect(policy.lastReadTime == 65)
+    }
+
+    @Test func deviceClockAdvancesInStepsOfItsResolution() {
+        let (a, w) = smallController(steps: 10)
+        var policy = SpikingPolicy(network: network(a, w, at: 0, seed: 1) { DenseSynapses(rows: $0, columns: $1) }, clock: a.clock,
+                                   steps: a.steps, drivenJoints: [0, 1], deviceClock: .simulated(start: 32, period: 0.01), rng: RandomSource(seed: 0))
+        policy.readTimeResolution = 1
+        #expect(policy.readTime(tick: 0) == 32)
+        #expect(policy.readTime(tick: 99) == 32)
+        #expect(policy.readTime(tick: 100) == 33)
+        #expect(policy.readTime(tick: 250) == 34)
+        policy.readTimeResolution = 0
+        #expect(abs(policy.readTime(tick: 250) - 34.5) < 1e-12)
+    }
+}

@@ -1,0 +1,63 @@
+import EngramTestSupport
+import Foundation
+import MetaLearning
+import Tensors
+import Testing
+@testable import engram
+
+private func parse(_ tokens: [String]) throws -> ParsedArguments {
+    try Arguments.parse(tokens, for: RunCommand.self, path: "run")
+}
+
+/// A copy of the Scorbot's robot folder without a shipped controller.
+private func scorbotWithoutController() throws -> String {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("engram-run-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    try FileManager.default.copyItem(atPath: SharedData.repositoryRoot + "/Robots/scorbot-er7/robot.yaml", toPath: dir + "/robot.yaml")
+    return dir
+}
+
+@Suite struct RunCommandTests {
+    @Test func needsExactlyOneOfPortAndSim() throws {
+        let robot = SharedData.repositoryRoot + "/Robots/scorbot-er7"
+        for tokens in [["--robot", robot], ["--robot", robot, "--sim", "--port", "/dev/null"]] {
+            #expect(throws: UsageError.self) { _ = try RunCommand.run(try parse(tokens)) }
+        }
+        #expect(throws: UsageError.self) { _ = try parse(["--robot", robot, "--sim", "--pcm", "fast"]) }
+    }
+
+    @Test func missingControllerSuggestsTheReferenceWeights() throws {
+        let dir = try scorbotWithoutController()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        do {
+            _ = try RunCommand.run(try parse(["--robot", dir, "--sim"]))
+            Issue.record("expected an error")
+        } catch let e as RuntimeError {
+            #expect(e.message == "\(dir)/controller.safetensors: no shipped controller for scorbot-er7 yet; pass --checkpoint ../shared/reference/robot-l2l-official.safetensors (the paper's meta-trained controller)")
+        }
+    }
+
+    /// `engram run --sim --target --record --plot` with the official controller (uses ../shared; skipped without it).
+    @Test func simulatedRunRecordsAndPlots() throws {
+        guard let checkpoint = SharedData.path("reference/robot-l2l-official.safetensors") else {
+            print("skipped: ../shared/reference/robot-l2l-official.safetensors is absent")
+            return
+        }
+        let dir = try scorbotWithoutController()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var rng = RandomSource(seed: 5)
+        let target = TaskFamily<ScorbotKinematics>.paperScorbot.sample(&rng)
+        try TrajectoryFile(target: target, joints: ["base", "shoulder"]).write(toFile: dir + "/target.csv")
+        let status = try RunCommand.run(try parse([
+            "--robot", dir, "--sim", "--checkpoint", checkpoint, "--target", dir + "/target.csv", "--pcm", "off",
+            "--record", dir + "/run.csv", "--plot", dir + "/run.svg", "--json",
+        ]))
+        #expect(status == 0)
+        let recorded = try TrajectoryFile(contentsOfFile: dir + "/run.csv")
+        #expect(recorded.rows == 250)
+        #expect(recorded.joints == ["base", "shoulder", "elbow", "wrist"])
+        #expect(recorded.goals != nil)
+        let svg = try String(contentsOfFile: dir + "/run.svg", encoding: .utf8)
+        #expect(svg.hasPrefix("<?xml") && svg.contains("</svg>"))
+    }
+}

@@ -1,0 +1,68 @@
+import Foundation
+import Testing
+import EngramTestSupport
+import MetaLearning
+import Spiking
+import Tensors
+
+/// Controller checkpoints: round trip with the architecture in metadata, the official file, bad files.
+struct CheckpointTests {
+    func smallArchitecture() -> ControllerArchitecture {
+        var a = ControllerArchitecture.paper
+        a.traineeNeurons = 12; a.lsgNeurons = 20; a.lsgAdaptation = ThresholdAdaptation(count: 6); a.innerLearningRate = 3e-4
+        return a
+    }
+
+    @Test func roundTripKeepsWeightsAndArchitecture() throws {
+        var rng = RandomSource(seed: 1)
+        let a = smallArchitecture()
+        let w = ControllerWeights(initializing: a, rng: &rng)
+        let c = ControllerCheckpoint(architecture: a, weights: w, metadata: ["source": "test"])
+        let file = c.safeTensors()
+        #expect(Set(file.tensors.keys) == Set(ControllerCheckpoint.tensorNames))
+        #expect(file.metadata[ControllerCheckpoint.formatKey] == "engram-controller 1")
+        let back = try ControllerCheckpoint(SafeTensors(bytes: file.serialized()))
+        #expect(back.architecture == a)
+        #expect(back.architectureFromMetadata)
+        #expect(back.weights == w)
+        #expect(back.metadata == ["source": "test"])
+    }
+
+    @Test func fileWithoutArchitectureLoadsWithPaperHyperParameters() throws {
+        var rng = RandomSource(seed: 2)
+        var file = ControllerCheckpoint(architecture: .paper, weights: ControllerWeights(initializing: .paper, rng: &rng)).safeTensors()
+        file.metadata = ["converted_from": "robot.pickle"]
+        let c = try ControllerCheckpoint(SafeTensors(bytes: file.serialized()))
+        #expect(!c.architectureFromMetadata)
+        #expect(c.architecture == .paper)
+    }
+
+    @Test func wrongShapeNamesTheTensorAndTheExpectedShape() throws {
+        var rng = RandomSource(seed: 3)
+        var file = ControllerCheckpoint(architecture: .paper, weights: ControllerWeights(initializing: .paper, rng: &rng)).safeTensors()
+        file.metadata = [:]
+        file.set("W_out_trainee", matrix: Matrix(rows: 250, columns: 3))
+        #expect {
+            try ControllerCheckpoint(SafeTensors(bytes: file.serialized(), source: "bad.safetensors"))
+        } throws: { error in
+            "\(error)" == "bad.safetensors: tensor 'W_out_trainee' has shape [250, 3], the architecture of the paper (no metadata) needs [250, 2]"
+        }
+        file.tensors["W_rec_lsg"] = nil
+        #expect(throws: CheckpointError.self) { try ControllerCheckpoint(SafeTensors(bytes: file.serialized())) }
+    }
+
+    @Test func officialCheckpointLoads() throws {
+        guard let path = SharedData.path("reference/robot-l2l-official.safetensors") else {
+            print("skipped: ../shared/reference/robot-l2l-official.safetensors is absent")
+            return
+        }
+        let c = try ControllerCheckpoint(contentsOfFile: path)
+        #expect(!c.architectureFromMetadata)
+        #expect(c.architecture == .paper)
+        #expect(c.weights.lsgRecurrent.rows == 800 && c.weights.traineeInput.rows == 5)
+        // Known statistics of the released weights (paper-model.md §2.1).
+        #expect(c.weights.traineeReadout.maxMagnitude <= 0.034)
+        let large = c.weights.traineeInput.storage.filter { abs($0) > 1 }.count
+        #expect(isClose(Double(large) / 1250, 0.108, absolute: 0.002))
+    }
+}

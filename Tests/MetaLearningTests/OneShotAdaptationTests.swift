@@ -1,0 +1,132 @@
+import Foundation
+import Testing
+import EngramTestSupport
+import MetaLearning
+import PhaseChange
+import Spiking
+import Tensors
+
+/// The inner loop end to end: determinism, agreement with an independent Float64 port, the official
+/// checkpoint's behaviour on fixed tasks, and the PCM path.
+struct OneShotAdaptationTests {
+    let family = TaskFamily<ScorbotKinematics>.paperScorbot
+
+    func targets(_ n: Int, seed: UInt64) -> [TargetTrajectory] {
+        let base = RandomSource(seed: seed)
+        return (0..<n).map { i in var r = base.derived(UInt64(2 * i)); return family.sample(&r) }
+    }
+
+    /// A freshly initialised controller with the official initialisation, scaled so that it spikes.
+    func randomController(seed: UInt64) -> ControllerWeights {
+        var rng = RandomSource(seed: seed)
+        return ControllerWeights(initializing: .paper, rng: &rng)
+    }
+
+    /// max |a − b| / max |b|.
+    func relativeDifference(_ a: [Float], _ b: [Double]) -> Double {
+        var worst = 0.0, scale = 0.0
+        for k in b.indices { worst = max(worst, abs(Double(a[k]) - b[k])); scale = max(scale, abs(b[k])) }
+        return worst / scale
+    }
+
+    @Test func idealAdaptationIsDeterministic() {
+        let w = randomController(seed: 5)
+        var a = OneShotAdaptation(architecture: .paper, weights: w, loss: TrajectoryLoss(family: family), quantize: false)
+        let t = targets(1, seed: 9)[0]
+        var r1 = RandomSource(seed: 1), r2 = RandomSource(seed: 2)
+        let x = a.adapt(to: t, rng: &r1), y = a.adapt(to: t, rng: &r2)
+        #expect(x.lossBefore == y.lossBefore && x.lossAfter == y.lossAfter && x.outputAfter == y.outputAfter)
+    }
+
+    @Test func float32AgreesWithFloat64PortOnRandomController() {
+        let w = randomController(seed: 11)
+        var a = OneShotAdaptation(architecture: .paper, weights: w, loss: TrajectoryLoss(family: family), quantize: false)
+        let reference = ReferenceInnerLoop64(.paper, w)
+        for t in targets(2, seed: 3) {
+            var rng = RandomSource(seed: 0)
+            let r = a.adapt(to: t, rng: &rng)
+            let d = reference.adapt(t)
+            #expect(a.secondTrial.spikes.eventCount == d.spikes, "trial-2 spike counts must agree")
+            #expect(isClose(r.lossBefore.total, d.before, relative: 5e-6), "before: float32 \(r.lossBefore.total), float64 \(d.before)")
+            // The output agrees to a few ppm of its scale; the loss after the update is a small residual
+            // (a few per cent of the signal), so its relative difference is amplified accordingly.
+            let outputDifference = relativeDifference(r.outputAfter, d.output)
+            #expect(outputDifference < 5e-6, "trial-2 output: max difference \(outputDifference) of its scale")
+            #expect(isClose(r.lossAfter.total, d.after, relative: 1e-4), "after: float32 \(r.lossAfter.total), float64 \(d.after)")
+            #expect(r.changedInput == d.changedIn)
+        }
+    }
+
+    @Test func officialCheckpointAdaptsFixedTasksAndAgreesWithFloat64() throws {
+        guard let path = SharedData.path("reference/robot-l2l-official.safetensors") else {
+            print("skipped: ../shared/reference/robot-l2l-official.safetensors is absent")
+            return
+        }
+        let checkpoint = try ControllerCheckpoint(contentsOfFile: path)
+        var ideal = OneShotAdaptation(architecture: checkpoint.architecture, weights: checkpoint.weights, loss: TrajectoryLoss(family: family), quantize: false)
+        var rounded = OneShotAdaptation(architecture: checkpoint.architecture, weights: checkpoint.weights, loss: TrajectoryLoss(family: family), quantize: true)
+        let reference = ReferenceInnerLoop64(checkpoint.architecture, checkpoint.weights)
+        var before = 0.0, after = 0.0, afterRounded = 0.0, changedRounded = 0.0, rate = 0.0
+        let tasks = targets(12, seed: 2024)
+        for (i, t) in tasks.enumerated() {
+            var rng = RandomSource(seed: 0)
+            let r = ideal.adapt(to: t, rng: &rng)
+            let q = rounded.adapt(to: t, rng: &rng)
+            before += r.lossBefore.total; after += r.lossAfter.total; afterRounded += q.lossAfter.total
+            changedRounded += q.changedInput; rate += r.traineeRateHz
+            if i < 2 {
+                let d = reference.adapt(t)
+                let outputDifference = relativeDifference(r.outputAfter, d.output)
+                print("float32 vs float64, official checkpoint task \(i): output \(outputDifference) of scale; loss before \(abs(r.lossBefore.total - d.before) / d.before), after \(abs(r.lossAfter.total - d.after) / d.after) relative")
+                #expect(outputDifference < 5e-6, "task \(i): trial-2 output differs by \(outputDifference) of its scale")
+                #expect(isClose(r.lossBefore.total, d.before, relative: 5e-6), "task \(i): float32 \(r.lossBefore.total), float64 \(d.before)")
+                #expect(isClose(r.lossAfter.total, d.after, relative: 1e-4), "task \(i): float32 \(r.lossAfter.total), float64 \(d.after)")
+            }
+        }
+        let n = Double(tasks.count)
+        // The update must help a lot on average (population: 0.32 → 0.0126 ideal, 0.0274 rounded).
+        #expect(after / n < 0.2 * before / n, "ideal: \(before / n) → \(after / n)")
+        #expect(afterRounded / n < 0.3 * before / n, "rounded: \(before / n) → \(afterRounded / n)")
+        #expect(changedRounded / n > 0.02 && changedRounded / n < 0.10, "rounded update changes a few per cent of W_in")
+        #expect(rate / n > 15 && rate / n < 25, "trainee rate about 20 Hz, got \(rate / n)")
+    }
+
+    @Test func paperPCMAdaptationProgramsOnlyChangedDevicesAndIsSeeded() {
+        let w = randomController(seed: 21)
+        let loss = TrajectoryLoss(family: family)
+        func make() -> OneShotAdaptation<Crossbar, ScorbotKinematics> {
+            OneShotAdaptation(architecture: .paper, weights: w, loss: loss, quantize: true) { Crossbar(rows: $0, columns: $1, parameters: .paper) }
+        }
+        var a = make(), b = make()
+        let t = targets(1, seed: 4)[0]
+        var r1 = RandomSource(seed: 8), r2 = RandomSource(seed: 8)
+        let x = a.adapt(to: t, rng: &r1), y = b.adapt(to: t, rng: &r2)
+        #expect(x.lossAfter == y.lossAfter, "same seed, same numbers")
+        let changed = a.delta.storage.filter { $0 != 0 }.count
+        let programmed = a.trainee.synapses.accounting.devicesProgrammed
+        #expect(programmed == 255 * 250 + changed, "initial programming plus one device per changed weight")
+    }
+
+    @Test func parallelResultsDoNotDependOnTheThreadCount() {
+        let w = randomController(seed: 31)
+        let loss = TrajectoryLoss(family: family)
+        let tasks = targets(5, seed: 77)
+        func run(_ threads: Int) -> [Double] {
+            ParallelJobs.run(count: tasks.count, threads: threads, makeWorker: {
+                OneShotAdaptation(architecture: .paper, weights: w, loss: loss, quantize: true) { Crossbar(rows: $0, columns: $1, parameters: .paper) }
+            }) { adapter, i in
+                var rng = RandomSource(seed: 100 + UInt64(i))
+                return adapter.adapt(to: tasks[i], rng: &rng).lossAfter.total
+            }
+        }
+        let one = run(1), two = run(2)
+        #expect(one == two)
+        let summary = AdaptationSummary(one.map { l in
+            AdaptationResult(lossBefore: .init(total: 1, velocity: 0, endEffector: 0, meanEndEffectorError: 0),
+                             lossAfter: .init(total: l, velocity: 0, endEffector: 0, meanEndEffectorError: 0),
+                             changedInput: 0, changedRecurrent: 0, traineeRateHz: 20, lsgRateHz: 10, outputBefore: [], outputAfter: [])
+        })
+        #expect(isClose(summary.meanLossAfter, one.reduce(0, +) / 5, relative: 1e-12))
+        #expect(summary.medianLossAfter == one.sorted()[2])
+    }
+}
