@@ -27,8 +27,11 @@ public struct Adam: Sendable, Equatable {
     public var decayFactor = 0.99
     /// Iterations between decays (500).
     public var decayInterval = 500
+    /// Decay of the first moment (0.9).
     public var beta1 = 0.9
+    /// Decay of the second moment (0.999).
     public var beta2 = 0.999
+    /// ε in the denominator (1e-7, the Keras default).
     public var epsilon = 1e-7
 
     /// The paper's settings.

@@ -105,6 +105,9 @@ final class MetaGradientWorker<S: MetaScalar>: @unchecked Sendable {
     let gb: ScratchBuffer<S>, gbNext: ScratchBuffer<S>
     let gOut: ScratchBuffer<S>
     let gAccumulator: ScratchBuffer<S>
+    let activeNeurons: ScratchBuffer<Int32>  // trainee neurons with ψ ≠ 0 at the current step
+    let activePsi: ScratchBuffer<S>
+    let activeDots: ScratchBuffer<S>
 
     init(architecture a: MetaArchitecture, blockSize: Int = 8) {
         let n = a.traineeNeurons, nl = a.lsgNeurons, m = a.clockInputs
@@ -125,6 +128,9 @@ final class MetaGradientWorker<S: MetaScalar>: @unchecked Sendable {
         gb = ScratchBuffer(count: nl, zero: 0); gbNext = ScratchBuffer(count: nl, zero: 0)
         gOut = ScratchBuffer(count: max(n, a.outputs), zero: 0)
         gAccumulator = ScratchBuffer(count: n, zero: 0)
+        activeNeurons = ScratchBuffer(count: n, zero: 0)
+        activePsi = ScratchBuffer(count: n, zero: 0)
+        activeDots = ScratchBuffer(count: n, zero: 0)
     }
 }
 
@@ -587,6 +593,7 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
         acc.update(repeating: 0, count: n)
         let minusEta = -eta
         let thr = traineeThreshold
+        let activeNeurons = w.activeNeurons.pointer, activeDots = w.activeDots.pointer
         for s in 0..<steps {
             // acc ← α acc + ∂/∂H_s
             for j in 0..<n { acc[j] *= alpha }
@@ -602,6 +609,7 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
                 }
             }
             let base = s * n
+            var active = 0
             for j in 0..<n {
                 let psi = traineePsi(tape, base + j)
                 gL[base + j] = acc[j] * psi
@@ -611,12 +619,13 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
                 } else {
                     gvx[base + j] = 0
                 }
-                // ∂/∂z_s[j] from ΔW_rec = −η Σ_s z_s H_{s+1}ᵀ, only where ψ ≠ 0 (elsewhere it is not consumed).
-                if psi != 0 && s + 1 < steps {
-                    gzx[base + j] = minusEta * vectorDot(w.gW1Rec.pointer + j * n, H + (s + 1) * n, n)
-                } else {
-                    gzx[base + j] = 0
-                }
+                gzx[base + j] = 0
+                if psi != 0 { activeNeurons[active] = Int32(j); active += 1 }
+            }
+            // ∂/∂z_s[j] from ΔW_rec = −η Σ_s z_s H_{s+1}ᵀ, only where ψ ≠ 0 (elsewhere it is not consumed).
+            if s + 1 < steps {
+                rowDots(w.gW1Rec.pointer, rows: activeNeurons, count: active, columns: n, with: H + (s + 1) * n, into: activeDots)
+                for q in 0..<active { gzx[base + Int(activeNeurons[q])] = minusEta * activeDots[q] }
             }
         }
 
@@ -649,6 +658,7 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
         gy.update(repeating: 0, count: k)
         let gWOut = w.gWOut.pointer
         let dy = tape.outputGradient.pointer
+        let activeNeurons = w.activeNeurons.pointer, activePsi = w.activePsi.pointer, activeDots = w.activeDots.pointer
         for t in stride(from: steps - 1, through: 0, by: -1) {
             let base = t * n
             if trial == 1 {
@@ -659,22 +669,26 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
                     for o in 0..<k { gWOut[i * k + o] += z[base + i] * gy[o] }
                 }
             }
+            // Neurons whose ψ_t ≠ 0 (only they pass ∂/∂z_t on), then W_rec[j,:]·∂v_{t+1} for them, four
+            // rows per pass over ∂v_{t+1}.
+            var active = 0
+            for j in 0..<n where act[base + j] != 0 {
+                let psi = pseudoDerivative(v[base + j] - thr, inverseThreshold: inverseTraineeThreshold)
+                if psi != 0 { activeNeurons[active] = Int32(j); activePsi[active] = psi; active += 1 }
+            }
+            if t + 1 < steps { rowDots(wRec, rows: activeNeurons, count: active, columns: n, with: gvn, into: activeDots) }
             for j in 0..<n {
                 var g = alpha * gvn[j]
                 if let externalV { g += externalV[base + j] }
-                if act[base + j] != 0 {
-                    let psi = pseudoDerivative(v[base + j] - thr, inverseThreshold: inverseTraineeThreshold)
-                    if psi != 0 {
-                        var gz = rate[j]
-                        if let externalZ { gz += externalZ[base + j] }
-                        if trial == 1 { for o in 0..<k { gz += wOut[j * k + o] * gy[o] } }
-                        if t + 1 < steps {
-                            gz += vectorDot(wRec + j * n, gvn, n) - wRec[j * n + j] * gvn[j] - thr * gvn[j]
-                        }
-                        g += psi * gz
-                    }
-                }
                 gv[j] = g
+            }
+            for q in 0..<active {
+                let j = Int(activeNeurons[q])
+                var gz = rate[j]
+                if let externalZ { gz += externalZ[base + j] }
+                if trial == 1 { for o in 0..<k { gz += wOut[j * k + o] * gy[o] } }
+                if t + 1 < steps { gz += activeDots[q] - wRec[j * n + j] * gvn[j] - thr * gvn[j] }
+                gv[j] += activePsi[q] * gz
             }
             let clock = clockMask[t]
             if clock != 0 {
@@ -790,6 +804,21 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
             }
         }
     }
+}
+
+/// `out[q] = W[rows[q], :]·x` for the listed rows of a row-major matrix with `columns` columns, four
+/// rows per pass over x.
+@inline(__always)
+func rowDots<S: MetaScalar>(_ w: UnsafePointer<S>, rows: UnsafePointer<Int32>, count: Int, columns: Int,
+                            with x: UnsafePointer<S>, into out: UnsafeMutablePointer<S>) {
+    var q = 0
+    while q + 4 <= count {
+        let d = vectorDot4(x, w + Int(rows[q]) * columns, w + Int(rows[q + 1]) * columns,
+                           w + Int(rows[q + 2]) * columns, w + Int(rows[q + 3]) * columns, columns)
+        out[q] = d[0]; out[q + 1] = d[1]; out[q + 2] = d[2]; out[q + 3] = d[3]
+        q += 4
+    }
+    while q < count { out[q] = vectorDot(w + Int(rows[q]) * columns, x, columns); q += 1 }
 }
 
 // MARK: - Small generic SIMD kernels

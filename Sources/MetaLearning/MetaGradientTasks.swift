@@ -16,8 +16,10 @@ public protocol MetaTaskSampler: Sendable {
 }
 
 extension TaskFamily: MetaTaskSampler {
+    /// The family's kinematics, type-erased.
     public var anyKinematics: any ForwardKinematics { kinematics }
 
+    /// One task from `sample(_:)`, in the meta-gradient's layout.
     public func sampleTarget(_ rng: inout RandomSource) -> MetaTaskTarget {
         MetaTaskTarget(sample(&rng))
     }

@@ -101,16 +101,27 @@ public final class MetaTrainer: @unchecked Sendable {
 
     /// Metadata keys of the training state.
     public enum Key {
+        /// Iterations completed.
         public static let iteration = "engram.training.iteration"
+        /// Seed of the run.
         public static let seed = "engram.training.seed"
+        /// Adam updates applied.
         public static let adamStep = "engram.training.adam_step"
+        /// Tasks per meta-batch.
         public static let batch = "engram.training.batch"
+        /// PCM model in the loop (off, paper, physical).
         public static let pcm = "engram.training.pcm"
+        /// 1/16 rounding of the update (on, off).
         public static let quantize = "engram.training.quantize"
+        /// The command line that started the run.
         public static let command = "engram.training.command"
+        /// Worker threads (gradient sums depend on it in the last bits).
         public static let threads = "engram.training.threads"
+        /// Tensor: Adam's first moments, flat.
         public static let firstMoment = "engram.adam.m"
+        /// Tensor: Adam's second moments, flat.
         public static let secondMoment = "engram.adam.v"
+        /// Tensor: the run's root generator state (iteration i uses its derived(i) stream).
         public static let randomState = "engram.training.rng"
     }
 

@@ -37,6 +37,7 @@ enum MetaTrainCommand: EngramCommand {
         .value("--checkpoint-every", "k", "iterations between checkpoints (default 50)"),
         .value("--log", "file", "CSV file for the loss curve (appended on --resume)"),
         .value("--threads", "n", "worker threads (default: all cores)"),
+        .flag("--json", "print the final summary as one JSON object"),
     ]
 
     static func run(_ arguments: ParsedArguments) throws -> Int32 {
@@ -137,7 +138,31 @@ enum MetaTrainCommand: EngramCommand {
         var progress = MetaTrainingProgress(total: iterations)
         let start = Date()
         var last: MetaIterationReport? = nil
+        // Ctrl-C (SIGINT) or SIGTERM: finish the iteration, write the checkpoint, stop (exit 130). A second
+        // signal kills at once (the last checkpoint stays intact: it is written by rename).
+        let stop = MetaTrainingStopRequest()
+        signal(SIGINT, SIG_IGN)
+        signal(SIGTERM, SIG_IGN)
+        let sources = [SIGINT, SIGTERM].map { sig -> DispatchSourceSignal in
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler {
+                stop.request()
+                signal(SIGINT, SIG_DFL)
+                signal(SIGTERM, SIG_DFL)
+            }
+            source.resume()
+            return source
+        }
+        defer { sources.forEach { $0.cancel() } }
         while trainer.state.iteration < iterations {
+            if stop.isRequested {
+                progress.finish()
+                do { try trainer.writeCheckpoint(to: out) } catch {
+                    throw RuntimeError("\(out): cannot write the checkpoint (\(error)); check the directory and free space")
+                }
+                FileHandle.standardError.write(Data("meta-train: stopped at iteration \(trainer.state.iteration); checkpoint \(out); continue with --resume\n".utf8))
+                return 130
+            }
             let report = trainer.step()
             guard report.batch.loss.isFinite else {
                 progress.finish()
@@ -154,7 +179,17 @@ enum MetaTrainCommand: EngramCommand {
             }
         }
         progress.finish()
-        if let last {
+        if let last, arguments.has("--json") {
+            let b = last.batch
+            let object: [String: Any] = [
+                "iteration": last.iteration, "loss": b.loss, "task_loss": b.taskLoss,
+                "mse_vel": b.velocityError, "mse_xyz": b.positionError,
+                "trainee_rate_hz": b.traineeRateHz, "lsg_rate_hz": b.lsgRateHz,
+                "session_seconds": Date().timeIntervalSince(start), "checkpoint": out,
+            ]
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+            print(String(decoding: data, as: UTF8.self))
+        } else if let last {
             let b = last.batch
             print(String(format: "meta-train: iteration %d, loss %.5f (task %.5f), rates %.1f/%.1f Hz, %.1f s this session; checkpoint %@",
                          last.iteration, b.loss, b.taskLoss, b.traineeRateHz, b.lsgRateHz, Date().timeIntervalSince(start), out))
@@ -174,4 +209,16 @@ enum MetaTrainCommand: EngramCommand {
         if let why = MetaArchitecture.unsupportedDifference(in: checkpoint.architecture) { throw RuntimeError("\(path): \(why)") }
         return MetaArchitecture(checkpoint.architecture)
     }
+}
+
+/// Set from a signal handler, read by the training loop between iterations.
+final class MetaTrainingStopRequest: @unchecked Sendable {
+    private let lock = NSLock()
+    private var requested = false
+
+    /// Asks the loop to stop after the current iteration.
+    func request() { lock.lock(); requested = true; lock.unlock() }
+
+    /// Whether a stop was asked for.
+    var isRequested: Bool { lock.lock(); defer { lock.unlock() }; return requested }
 }
