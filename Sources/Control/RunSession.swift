@@ -325,3 +325,15 @@ public struct RunSession: Sendable {
                              samples: samples)
     }
 }
+
+extension SynapseMode {
+    /// The PCM model a controller was meta-trained with (`engram.training.pcm` in its metadata), which
+    /// is the one it runs best on; `.physical` (Engram's default device model) when the checkpoint
+    /// does not say or was trained without PCM.
+    public static func trainedFor(_ checkpoint: ControllerCheckpoint) -> SynapseMode {
+        switch checkpoint.metadata["engram.training.pcm"] {
+        case "paper": return .paper
+        default: return .physical
+        }
+    }
+}

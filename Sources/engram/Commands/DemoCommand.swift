@@ -25,7 +25,7 @@ enum DemoCommand: EngramCommand {
         .value("--robot", "dir", "Robot directory or name (default scorbot-er7)"),
         .value("--checkpoint", "file", "Controller (default Robots/<robot>/controller.safetensors)"),
         .value("--target", "csv", "Target trajectory (default: a fresh task-family sample)"),
-        .value("--pcm", "model", "Trainee synapses (default physical)", choices: SynapseMode.allCases.map(\.rawValue)),
+        .value("--pcm", "model", "Trainee synapses (default: the model the controller was meta-trained with, else physical)", choices: SynapseMode.allCases.map(\.rawValue)),
         .value("--seed", "s", "Seed of the target and the device noise (default 1)"),
         .value("--plot", "svg", "Where to write the plot (default engram-demo.svg)"),
         .flag("--json", "Print one JSON object"),
@@ -50,7 +50,7 @@ enum DemoCommand: EngramCommand {
         }
         var settings = RunSettings()
         settings.rateHz = robot.controller.rateHz
-        settings.pcm = SynapseMode(rawValue: arguments.choice("--pcm", default: "physical")) ?? .physical
+        settings.pcm = arguments.string("--pcm").flatMap(SynapseMode.init(rawValue:)) ?? SynapseMode.trainedFor(checkpoint)
         settings.seed = seed
         settings.pacing = .realTime
         // The emulator is a thread of this process: on a busy machine it can miss a few ticks in a row.

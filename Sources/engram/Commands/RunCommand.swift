@@ -39,7 +39,7 @@ enum RunCommand: EngramCommand {
         .value("--checkpoint", "file", "controller checkpoint (default <robot dir>/controller.safetensors)"),
         .value("--target", "csv", "target trajectory to adapt to once and to track"),
         .value("--adapt", "on|off", "with --target: adapt once before running (default on); off tracks the unadapted controller", choices: ["on", "off"]),
-        .value("--pcm", "model", "trainee synapses: off (ideal), paper or physical PCM (default physical)", choices: SynapseMode.allCases.map(\.rawValue)),
+        .value("--pcm", "model", "trainee synapses: off (ideal), paper or physical PCM (default: the model the controller was meta-trained with, else physical)", choices: SynapseMode.allCases.map(\.rawValue)),
         .value("--quantize", "on|off", "round the update to 1/16 of w_max (default: on with PCM)", choices: ["on", "off"]),
         .value("--rate", "hz", "loop rate (default: the robot's, 100)"),
         .value("--duration", "s", "stop after this many seconds (default: the whole trial)"),
@@ -69,7 +69,7 @@ enum RunCommand: EngramCommand {
         var settings = RunSettings()
         settings.rateHz = try arguments.double("--rate", default: robot.controller.rateHz, in: 1...10_000)!
         settings.duration = try arguments.double("--duration", in: 0.001...86_400)
-        settings.pcm = SynapseMode(rawValue: arguments.choice("--pcm", default: "physical")) ?? .physical
+        settings.pcm = arguments.string("--pcm").flatMap(SynapseMode.init(rawValue:)) ?? SynapseMode.trainedFor(checkpoint)
         settings.quantize = arguments.string("--quantize").map { $0 == "on" }
         settings.seed = try arguments.seed()
         settings.adapt = arguments.choice("--adapt", default: "on") == "on"
