@@ -141,14 +141,15 @@ enum DemoCommand: EngramCommand {
             ]
             print(RobotFiles.json(object))
         } else {
+            let other = robot.name == "so101" ? ("koch", "a Koch arm (Dynamixel XL430/XL330 bus)") : ("so101", "an SO-101 (Feetech STS3215 bus)")
             print("""
 
                 Try next:
-                  engram demo --robot so101                      the same on an SO-101 (Feetech STS3215 bus)
-                  engram sim-serial --robot Robots/scorbot-er7   a virtual arm on a port; then
-                  engram run --robot Robots/scorbot-er7 --port /dev/pts/N --target T.csv
-                  engram record --robot Robots/so101 --port /dev/ttyACM0 --out wave.csv   teach by hand
-                  engram help                                     everything else
+                  engram demo --robot \(other.0)   the same on \(other.1)
+                  engram sim-serial --robot \(robotDir)   a virtual arm on a port; then
+                  engram run --robot \(robotDir) --port /dev/pts/N --target T.csv --plot run.svg
+                  engram record --robot Robots/so101 --port /dev/ttyACM0 --out wave.csv   teach a real arm by hand
+                  engram help   everything else
                 """)
         }
         return 0
