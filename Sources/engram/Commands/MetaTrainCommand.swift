@@ -37,10 +37,22 @@ enum MetaTrainCommand: EngramCommand {
         .value("--checkpoint-every", "k", "iterations between checkpoints (default 50)"),
         .value("--log", "file", "CSV file for the loss curve (appended on --resume)"),
         .value("--threads", "n", "worker threads (default: all cores)"),
+        .value("--export", "file", "instead of training: write the weights of --out (no Adam state; a third of the size) to this file, to ship"),
         .flag("--json", "print the final summary as one JSON object"),
     ]
 
     static func run(_ arguments: ParsedArguments) throws -> Int32 {
+        if let export = arguments.string("--export") {
+            // A shipping copy: the six weight tensors and the metadata (architecture, training command,
+            // iteration), without the Adam moments and RNG state that only --resume needs.
+            let source = try arguments.required("--out")
+            let checkpoint = try loadController(try loadFile(source))
+            do { try checkpoint.write(toFile: export) } catch {
+                throw RuntimeError("\(export): cannot write the checkpoint (\(error)); check the folder exists and is writable")
+            }
+            print("meta-train: wrote the weights of \(source) to \(export)")
+            return 0
+        }
         if arguments.has("--robot") && arguments.has("--task") {
             throw UsageError("give --task scorbot or --robot <dir>, not both")
         }
