@@ -61,12 +61,9 @@ enum DemoCommand: EngramCommand {
         let say: (String) -> Void = { if !json { print($0) } }
 
         // The emulated bus behind a pseudo-terminal, served by a thread of this process.
-        let calibration: Calibration
-        if let file = ResourceLocator.find("Calibration/\(robot.name).yaml") {
-            do { calibration = try Calibration.load(fromFileAt: file) } catch { throw RuntimeError("\(error)") }
-        } else {
-            calibration = Calibration.uncalibrated(for: robot)
-        }
+        // The robot's shipped calibration (checked against the description), else the identity.
+        let calibration = try RobotFiles.loadCalibration(ResourceLocator.find("Calibration/\(robot.name).yaml"), robotPath: robotDir,
+                                                         robot: robot, required: false) ?? Calibration.uncalibrated(for: robot)
         let emulator: ServoEmulator
         let pty: PseudoTerminal
         do {
