@@ -331,7 +331,9 @@ extension SynapseMode {
     /// is the one it runs best on; `.physical` (Engram's default device model) when the checkpoint
     /// does not say or was trained without PCM.
     public static func trainedFor(_ checkpoint: ControllerCheckpoint) -> SynapseMode {
-        switch checkpoint.metadata["engram.training.pcm"] {
+        // A mixed run lists its models ("off,paper"); the PCM model among them is the one it was made for.
+        let models = (checkpoint.metadata["engram.training.pcm"] ?? "").split(separator: ",")
+        switch models.last(where: { $0 != "off" }) {
         case "paper": return .paper
         default: return .physical
         }

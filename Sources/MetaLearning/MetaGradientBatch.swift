@@ -20,6 +20,9 @@ public struct MetaBatchResult: Sendable {
     public var taskLosses: [Double]
     /// Wall time of the forward and backward phases, s.
     public var forwardSeconds: Double, backwardSeconds: Double
+    /// Mean after-update task loss of the tasks run under each inner-loop setting, in `optionSets` order
+    /// (one entry for a single-setting batch).
+    public var taskLossByOptions: [Double] = []
 }
 
 /// Evaluates the meta-objective of a batch of tasks and its exact gradient, with the tasks split
@@ -28,31 +31,46 @@ public struct MetaBatchResult: Sendable {
 ///
 /// Two phases: every task's forward pass (recorded on its own tape), then the batch-mean firing rates
 /// that the regulariser needs (λ Σ_n (mean_{b,t} z − f₀)², as the official code), then every backward pass.
+///
+/// A batch can mix inner-loop settings (for example ideal weights and the paper's PCM model, so that one
+/// controller learns to adapt under both): task b runs under `optionSets[b % optionSets.count]`, and the
+/// backward pass never puts tasks of different settings in one block.
 public final class MetaBatchEvaluator<S: MetaScalar>: @unchecked Sendable {
     /// The model's sizes and constants.
     public let architecture: MetaArchitecture
-    /// Switches of the inner loop.
-    public let options: MetaGradientOptions
+    /// Switches of the inner loop (the first of `optionSets`).
+    public var options: MetaGradientOptions { optionSets[0] }
+    /// The inner-loop settings the batch's tasks take in turn.
+    public let optionSets: [MetaGradientOptions]
     /// Tasks per batch.
     public let batchSize: Int
     /// Worker threads.
     public let threads: Int
-    let engine: MetaGradientEngine<S>
+    let engines: [MetaGradientEngine<S>]
     let tapes: [MetaTaskTape<S>]
     let workers: [MetaGradientWorker<S>]
     let traineeCoefficients: ScratchBuffer<S>
     let lsgCoefficients: ScratchBuffer<S>
 
     /// Buffers for `batchSize` tasks and `threads` workers (allocated once, reused every call).
-    public init(architecture: MetaArchitecture, options: MetaGradientOptions, tasks sampler: any MetaTaskSampler,
+    public convenience init(architecture: MetaArchitecture, options: MetaGradientOptions, tasks sampler: any MetaTaskSampler,
+                            batchSize: Int, threads: Int) {
+        self.init(architecture: architecture, optionSets: [options], tasks: sampler, batchSize: batchSize, threads: threads)
+    }
+
+    /// Buffers for `batchSize` tasks that take the settings of `optionSets` in turn.
+    public init(architecture: MetaArchitecture, optionSets: [MetaGradientOptions], tasks sampler: any MetaTaskSampler,
                 batchSize: Int, threads: Int) {
         precondition(batchSize > 0 && threads > 0)
+        precondition(!optionSets.isEmpty && optionSets.count <= batchSize, "1 to batchSize inner-loop settings")
         self.architecture = architecture
-        self.options = options
+        self.optionSets = optionSets
         self.batchSize = batchSize
         self.threads = min(threads, batchSize)
-        engine = MetaGradientEngine(architecture: architecture, options: options, kinematics: sampler.anyKinematics,
-                                    drivenJoints: sampler.drivenJoints, restAngles: sampler.restAngles)
+        engines = optionSets.map {
+            MetaGradientEngine(architecture: architecture, options: $0, kinematics: sampler.anyKinematics,
+                               drivenJoints: sampler.drivenJoints, restAngles: sampler.restAngles)
+        }
         tapes = (0..<batchSize).map { _ in MetaTaskTape(architecture: architecture) }
         workers = (0..<min(threads, batchSize)).map { _ in MetaGradientWorker(architecture: architecture) }
         traineeCoefficients = ScratchBuffer(count: architecture.traineeNeurons, zero: 0)
@@ -66,15 +84,15 @@ public final class MetaBatchEvaluator<S: MetaScalar>: @unchecked Sendable {
                          gradient: FlatParameters<S>?) -> MetaBatchResult {
         precondition(tasks.count == batchSize, "\(tasks.count) tasks for a batch of \(batchSize)")
         let a = architecture
-        let engine = self.engine, tapes = self.tapes
-        let threads = self.threads, batch = batchSize
+        let engines = self.engines, tapes = self.tapes
+        let threads = self.threads, batch = batchSize, settings = engines.count
         let noiseRoot = RandomSource(seed: noiseSeed)
         let t0 = DispatchTime.now().uptimeNanoseconds
         runParallel(threads) { w in
             var b = w
             while b < batch {
                 var rng = noiseRoot.derived(UInt64(b))
-                engine.forward(tapes[b], parameters: parameters, target: tasks[b], rng: &rng)
+                engines[b % settings].forward(tapes[b], parameters: parameters, target: tasks[b], rng: &rng)
                 b += threads
             }
         }
@@ -115,13 +133,15 @@ public final class MetaBatchEvaluator<S: MetaScalar>: @unchecked Sendable {
                 let worker = workers[w]
                 let tc = UnsafePointer(tcBuffer.pointer), lc = UnsafePointer(lcBuffer.pointer)
                 worker.gradient.zero()
-                let mine = Array(stride(from: w, to: batch, by: threads))
-                var start = 0
-                while start < mine.count {
-                    let block = mine[start..<min(start + worker.blockSize, mine.count)].map { tapes[$0] }
-                    engine.backward(block, parameters: parameters, worker: worker, lossScale: scale,
-                                    traineeRateCoefficients: tc, lsgRateCoefficients: lc)
-                    start += worker.blockSize
+                for setting in 0..<settings {
+                    let mine = stride(from: w, to: batch, by: threads).filter { $0 % settings == setting }
+                    var start = 0
+                    while start < mine.count {
+                        let block = mine[start..<min(start + worker.blockSize, mine.count)].map { tapes[$0] }
+                        engines[setting].backward(block, parameters: parameters, worker: worker, lossScale: scale,
+                                                  traineeRateCoefficients: tc, lsgRateCoefficients: lc)
+                        start += worker.blockSize
+                    }
                 }
             }
             gradient.zero()
@@ -133,6 +153,10 @@ public final class MetaBatchEvaluator<S: MetaScalar>: @unchecked Sendable {
             t2 = DispatchTime.now().uptimeNanoseconds
         }
         let mean = { (f: (MetaTaskTape<S>) -> Double) in tapes.reduce(0.0) { $0 + f($1) } / Double(batch) }
+        let byOptions = (0..<settings).map { setting -> Double in
+            let mine = stride(from: setting, to: batch, by: settings).map { losses[$0] }
+            return mine.reduce(0, +) / Double(mine.count)
+        }
         return MetaBatchResult(
             loss: taskLoss + traineeReg + lsgReg, taskLoss: taskLoss,
             velocityError: mean { $0.velocityError }, positionError: mean { $0.positionError },
@@ -141,7 +165,8 @@ public final class MetaBatchEvaluator<S: MetaScalar>: @unchecked Sendable {
             changedInput: mean { Double($0.changedInput) } / Double(a.clockInputs * n),
             changedRecurrent: mean { Double($0.changedRecurrent) } / Double(n * (n - 1)),
             taskLosses: losses,
-            forwardSeconds: Double(t1 - t0) / 1e9, backwardSeconds: Double(t2 - t1) / 1e9)
+            forwardSeconds: Double(t1 - t0) / 1e9, backwardSeconds: Double(t2 - t1) / 1e9,
+            taskLossByOptions: byOptions)
     }
 
     private func runParallel(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {

@@ -12,6 +12,11 @@ public struct MetaTrainingConfiguration: Sendable {
     public var architecture = MetaArchitecture()
     /// Inner-loop switches (PCM model, rounding).
     public var options = MetaGradientOptions()
+    /// Further inner-loop settings that take turns with `options` over a batch's tasks (task b runs under
+    /// `optionSets[b % optionSets.count]`); empty for a single-setting run.
+    public var mixedOptions: [MetaGradientOptions] = []
+    /// `options` followed by `mixedOptions`.
+    public var optionSets: [MetaGradientOptions] { [options] + mixedOptions }
     /// Tasks per meta-batch (90).
     public var batchSize = 90
     /// Worker threads (all cores by default).
@@ -72,7 +77,7 @@ public final class MetaTrainer: @unchecked Sendable {
         parameters = FlatParameters(initial, architecture: configuration.architecture)
         self.state = state ?? MetaTrainingState(iteration: 0, adam: AdamState(count: parameters.count), seed: configuration.seed)
         precondition(self.state.adam.firstMoment.count == parameters.count, "Adam state does not match the parameters")
-        evaluator = MetaBatchEvaluator(architecture: configuration.architecture, options: configuration.options, tasks: sampler,
+        evaluator = MetaBatchEvaluator(architecture: configuration.architecture, optionSets: configuration.optionSets, tasks: sampler,
                                        batchSize: configuration.batchSize, threads: configuration.threads)
         gradient = FlatParameters(zerosFor: configuration.architecture)
     }
@@ -109,7 +114,7 @@ public final class MetaTrainer: @unchecked Sendable {
         public static let adamStep = "engram.training.adam_step"
         /// Tasks per meta-batch.
         public static let batch = "engram.training.batch"
-        /// PCM model in the loop (off, paper, physical).
+        /// PCM model in the loop (off, paper, physical; a comma-separated list for a mixed run, e.g. "off,paper").
         public static let pcm = "engram.training.pcm"
         /// 1/16 rounding of the update (on, off).
         public static let quantize = "engram.training.quantize"
@@ -134,8 +139,8 @@ public final class MetaTrainer: @unchecked Sendable {
         metadata[Key.seed] = String(state.seed)
         metadata[Key.adamStep] = String(state.adam.step)
         metadata[Key.batch] = String(configuration.batchSize)
-        metadata[Key.pcm] = configuration.options.pcm.rawValue
-        metadata[Key.quantize] = configuration.options.quantizeUpdate ? "on" : "off"
+        metadata[Key.pcm] = configuration.optionSets.map(\.pcm.rawValue).joined(separator: ",")
+        metadata[Key.quantize] = configuration.optionSets.map { $0.quantizeUpdate ? "on" : "off" }.joined(separator: ",")
         metadata[Key.threads] = String(configuration.threads)
         metadata[Key.command] = configuration.command
         let controller = ControllerCheckpoint(architecture: a.controller, weights: parameters.parameters.controllerWeights(a), metadata: metadata)
@@ -198,8 +203,10 @@ public struct MetaTrainingProgress {
         let perIteration = recentSeconds.reduce(0, +) / Double(recentSeconds.count)
         let left = Double(total - report.iteration) * perIteration
         let b = report.batch
-        let line = String(format: "\r[%d/%d] loss %.4f (task %.4f) rates %.1f/%.1f Hz  %.2f it/s  %@ left  ",
-                          report.iteration, total, b.loss, b.taskLoss, b.traineeRateHz, b.lsgRateHz,
+        let byOptions = b.taskLossByOptions.count > 1
+            ? " [" + b.taskLossByOptions.map { String(format: "%.4f", $0) }.joined(separator: " ") + "]" : ""
+        let line = String(format: "\r[%d/%d] loss %.4f (task %.4f%@) rates %.1f/%.1f Hz  %.2f it/s  %@ left  ",
+                          report.iteration, total, b.loss, b.taskLoss, byOptions, b.traineeRateHz, b.lsgRateHz,
                           1 / perIteration, Self.duration(left))
         fputs(line, stderr)
         fflush(stderr)
@@ -219,13 +226,15 @@ public struct MetaTrainingProgress {
 
 /// The CSV loss curve of a run: one row per iteration, appended and flushed as training goes.
 public final class MetaTrainingLog {
-    /// The header row.
+    /// The header row (a mixed run appends one `task_loss_<model>` column per inner-loop setting).
     public static let header = "iteration,loss,task_loss,mse_velocity,mse_xyz,reg_trainee,reg_lsg,rate_trainee_hz,rate_lsg_hz,changed_in,changed_rec,learning_rate,forward_s,backward_s,iteration_s"
     let handle: FileHandle
 
     /// Opens `path`, writing the header when the file is new or `append` is false. When appending after a
     /// resume from iteration `resumedAt`, rows past it (written after the last checkpoint) are dropped.
-    public init(path: String, append: Bool, resumedAt: Int? = nil) throws {
+    /// `settings` names the inner-loop settings of a mixed run (one extra column each).
+    public init(path: String, append: Bool, resumedAt: Int? = nil, settings: [String] = []) throws {
+        let header = settings.count > 1 ? Self.header + settings.map { ",task_loss_" + $0 }.joined() : Self.header
         let exists = FileManager.default.fileExists(atPath: path)
         if append, exists, let resumedAt, let text = try? String(contentsOfFile: path, encoding: .utf8) {
             let kept = text.split(separator: "\n", omittingEmptySubsequences: true).filter { line in
@@ -235,7 +244,7 @@ public final class MetaTrainingLog {
             try (kept.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
         }
         if !append || !exists {
-            guard FileManager.default.createFile(atPath: path, contents: Data((Self.header + "\n").utf8)) else {
+            guard FileManager.default.createFile(atPath: path, contents: Data((header + "\n").utf8)) else {
                 throw CheckpointError(source: path, message: "cannot create the log file; check the directory exists and is writable")
             }
         }
@@ -252,6 +261,7 @@ public final class MetaTrainingLog {
         let fields: [Double] = [b.loss, b.taskLoss, b.velocityError, b.positionError, b.traineeRegularizer, b.lsgRegularizer,
                                 b.traineeRateHz, b.lsgRateHz, b.changedInput, b.changedRecurrent, r.learningRate,
                                 b.forwardSeconds, b.backwardSeconds, r.seconds]
+            + (b.taskLossByOptions.count > 1 ? b.taskLossByOptions : [])
         let row = String(r.iteration) + "," + fields.map { String(format: "%.6g", $0) }.joined(separator: ",") + "\n"
         handle.write(Data(row.utf8))
     }

@@ -16,7 +16,8 @@ enum MetaTrainCommand: EngramCommand {
         iterations). --pcm paper puts the official PCM noise model in the inner loop, --pcm physical PhaseChange's \
         physical model with drift compensation on the device clock of 'engram adapt' (hardware-aware training; \
         device effects are constants in the gradient, read noise and ADC/DAC are left out); --quantize rounds the update to 1/16 (default: on with \
-        PCM, off without). Training starts from the paper's random initialisation, or from --init. A checkpoint \
+        PCM, off without). A list such as --pcm off,paper mixes the models over each batch (task b runs under the \
+        b-th model in turn), so that one controller learns to adapt both with ideal weights and on PCM. Training starts from the paper's random initialisation, or from --init. A checkpoint \
         (weights, Adam state, iteration, seed, command) is written to --out every --checkpoint-every iterations \
         and at the end; --resume continues from --out, reproducing the uninterrupted run with the same \
         --threads. --iterations counts from the start of the run, so a resumed run stops at the same total. \
@@ -28,7 +29,7 @@ enum MetaTrainCommand: EngramCommand {
         .value("--robot", "dir", "robot description directory: train for its driven joints and kinematics"),
         .value("--iterations", "n", "total meta-iterations of the run"),
         .value("--batch", "b", "tasks per meta-batch (default 90)"),
-        .value("--pcm", "model", "PCM model in the inner loop: off, paper or physical", choices: ["off", "paper", "physical"]),
+        .value("--pcm", "model", "PCM model in the inner loop: off, paper or physical; a list such as off,paper mixes them over each batch"),
         .value("--quantize", "on|off", "round the inner update to 1/16 (straight-through)", choices: ["on", "off"]),
         .value("--init", "checkpoint", "start from these weights instead of a random initialisation"),
         .value("--seed", "s", "seed of initialisation, tasks and noise (default 0)"),
@@ -71,9 +72,18 @@ enum MetaTrainCommand: EngramCommand {
         if !directory.isEmpty, !(FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) && isDirectory.boolValue) {
             throw UsageError("--out <file>: the directory '\(directory)' does not exist; create it or choose another path")
         }
-        let pcmName = arguments.choice("--pcm", default: "off")
-        let pcm = MetaPCMMode(rawValue: pcmName)!
-        let quantize = arguments.choice("--quantize", default: pcm == .off ? "off" : "on") == "on"
+        let pcmNames = (arguments.string("--pcm") ?? "off").split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        var pcmModes: [MetaPCMMode] = []
+        for name in pcmNames {
+            guard let mode = MetaPCMMode(rawValue: name) else {
+                throw UsageError("--pcm: '\(name)' is not a PCM model; use off, paper or physical, or a comma-separated list of them such as off,paper")
+            }
+            pcmModes.append(mode)
+        }
+        guard pcmModes.count <= batch else {
+            throw UsageError("--pcm: \(pcmModes.count) models for a batch of \(batch) tasks; give at most --batch models")
+        }
+        let quantizeChoice = arguments.string("--quantize")
 
         // The paper's Scorbot family, or the same family (Brownian velocities, Hann smoothing, limits) on
         // the driven joints of any robot description, through its forward kinematics.
@@ -101,8 +111,14 @@ enum MetaTrainCommand: EngramCommand {
         configuration.batchSize = batch
         configuration.threads = threads
         configuration.seed = seed
-        configuration.options.pcm = pcm
-        configuration.options.quantizeUpdate = quantize
+        let optionSets = pcmModes.map { mode -> MetaGradientOptions in
+            var o = MetaGradientOptions()
+            o.pcm = mode
+            o.quantizeUpdate = (quantizeChoice ?? (mode == .off ? "off" : "on")) == "on"
+            return o
+        }
+        configuration.options = optionSets[0]
+        configuration.mixedOptions = Array(optionSets.dropFirst())
         configuration.command = (["engram"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
 
         var initial: MetaParameters<Float>
@@ -144,7 +160,7 @@ enum MetaTrainCommand: EngramCommand {
         }
         let log: MetaTrainingLog?
         do {
-            log = try arguments.string("--log").map { try MetaTrainingLog(path: $0, append: arguments.has("--resume"), resumedAt: trainer.state.iteration) }
+            log = try arguments.string("--log").map { try MetaTrainingLog(path: $0, append: arguments.has("--resume"), resumedAt: trainer.state.iteration, settings: pcmNames) }
         } catch let e as CheckpointError { throw RuntimeError(e.description) }
 
         var progress = MetaTrainingProgress(total: iterations)
