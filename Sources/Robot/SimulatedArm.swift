@@ -6,6 +6,7 @@ import Tensors
 /// Time advances in `read`: each call integrates the plants over `period` seconds, then samples. Goals
 /// from `write` are rounded to whole ticks, as a bus would send them. Joint angle 0 is calibrated tick 2047
 /// (`JointCalibration.homeTicks`), so the simulated encoder readings look like a calibrated real arm's.
+/// `disturbance` pushes a joint, loads it or delays the bus for a window of loop ticks.
 public final class SimulatedArm: Arm {
     /// Settings of the simulation.
     public struct Configuration: Sendable {
@@ -47,6 +48,28 @@ public final class SimulatedArm: Arm {
     private var readLine: [Int]          // ring of past readings (ticks), (readLatencyCycles + 1) × joints
     private var readVelocityLine: [Double]
     private var goalCursor = 0, readCursor = 0
+    private var pushAnchorTicks = Double.nan  // where the pushed joint was when the push began (NaN: no push yet)
+    private var latencyLine: [Double] = []    // ring of goals held back by a latency disturbance, extraTicks × joints
+    private var latencyCursor = 0
+
+    /// What happens to the arm during a trial (default `.none`, which leaves every reading bit-identical).
+    ///
+    /// The disturbance's clock is the control loop's tick: a `read` or `write` at loop time `time` with cycle
+    /// `period` is tick k = round(time / period), the index under which `ControlLoop` logs it. The window
+    /// `startTick ≤ k < endTick` therefore lines up with the run log, and it restarts with every loop run (each
+    /// `ControlLoop.run` counts time from 0). A loop run that precedes the trial (`RunSession`'s approach to
+    /// the start pose) sees the window too if it lasts past `startTick`; `DisturbanceEvaluation` teleports the
+    /// arm to the start pose first, so its approach is a 0.2 s settle and never reaches a window.
+    /// - push: in `read`, the joint's plant is held at (its position at the window's first read, before that
+    ///   read integrates) + offset, velocity 0, whatever the goal; after the window the servo moves on from there.
+    /// - payload: in `read`, the joint's servo integrates with velocity limit and position gain × speedFactor.
+    /// - latency: in `write`, a goal written at a tick inside the window acts `extraTicks` writes later (the
+    ///   goal written that many writes before acts instead); from the first write after the window, goals act
+    ///   as usual again (the held-back ones are dropped).
+    /// Setting it rearms the push and refills the latency line with the goals acting now.
+    public var disturbance: ArmDisturbance = .none {
+        didSet { armDisturbance() }
+    }
     private var random: RandomSource
     private var isClosed = false
     private let homeCalibration: [JointCalibration]
@@ -83,8 +106,12 @@ public final class SimulatedArm: Arm {
         guard !isClosed else { return fail(.closed, .deactivate) }
         let n = servos.count
         precondition(state.positions.count == n && state.velocities.count == n, "JointState sized for another robot")
-        for j in 0..<n {
-            servos[j].step(&states[j], goalTicks: goals[j], duration: period, torqueEnabled: isTorqueEnabled)
+        if disturbance == .none {
+            for j in 0..<n {
+                servos[j].step(&states[j], goalTicks: goals[j], duration: period, torqueEnabled: isTorqueEnabled)
+            }
+        } else {
+            stepDisturbed(tick: Self.tick(time: time, period: period), period: period)
         }
         // Record this cycle's measurement in the read delay line, then report the oldest one.
         let slots = readLine.count / max(n, 1)
@@ -123,8 +150,72 @@ public final class SimulatedArm: Arm {
         goalCursor = (goalCursor + 1) % slots
         let active = goalCursor * n  // the oldest pending goal takes effect
         for j in 0..<n { goals[j] = goalLine[active + j] }
+        if case .latency(let extra, _, _) = disturbance, extra > 0 {
+            // The line always records the goal that would act now; inside the window the one from `extra` writes ago acts.
+            let delayed = disturbance.isActive(atTick: Self.tick(time: time, period: period))
+            let base = latencyCursor * n
+            for j in 0..<n {
+                let held = latencyLine[base + j]
+                latencyLine[base + j] = goals[j]
+                if delayed { goals[j] = held }
+            }
+            latencyCursor = (latencyCursor + 1) % extra
+        }
         lastFault = nil
         return .ok
+    }
+
+    /// The loop tick of a call at `time` with cycle `period`.
+    @inline(__always)
+    static func tick(time: Double, period: Double) -> Int {
+        guard period > 0, time.isFinite else { return 0 }
+        return Int((time / period).rounded())
+    }
+
+    /// `read`'s integration under a disturbance at loop tick `tick`.
+    private func stepDisturbed(tick: Int, period: Double) {
+        let active = disturbance.isActive(atTick: tick)
+        for j in 0..<servos.count {
+            switch disturbance {
+            case .push(let joint, let offset, _, _) where joint == j:
+                guard active else {
+                    pushAnchorTicks = .nan
+                    servos[j].step(&states[j], goalTicks: goals[j], duration: period, torqueEnabled: isTorqueEnabled)
+                    continue
+                }
+                if pushAnchorTicks.isNaN { pushAnchorTicks = states[j].positionTicks }
+                let offsetTicks = offset * homeCalibration[j].direction.sign / JointCalibration.radiansPerTick
+                states[j] = ServoDynamics.State(positionTicks: pushAnchorTicks + offsetTicks)
+            case .payload(let joint, let factor, _, _) where joint == j && active:
+                var loaded = servos[j]
+                loaded.parameters.positionGainPerSecond *= factor
+                loaded.parameters.maxVelocityTicksPerSecond *= factor
+                loaded.step(&states[j], goalTicks: goals[j], duration: period, torqueEnabled: isTorqueEnabled)
+            default:
+                servos[j].step(&states[j], goalTicks: goals[j], duration: period, torqueEnabled: isTorqueEnabled)
+            }
+        }
+    }
+
+    /// Resets the disturbance's state: no push anchor yet, a latency line full of the goals acting now.
+    private func armDisturbance() {
+        pushAnchorTicks = .nan
+        latencyCursor = 0
+        if case .latency(let extra, _, _) = disturbance, extra > 0 {
+            precondition(extra <= 1_000, "latency disturbance of \(extra) ticks; use at most 1000")
+            latencyLine = [Double]((0..<extra).flatMap { _ in goals })
+        } else {
+            latencyLine = []
+        }
+    }
+
+    /// Sets every held-back goal of joint `j` to `ticks` (the arm holds a new pose).
+    private func refillLatencyLine(joint j: Int, ticks: Double) {
+        var k = j
+        while k < latencyLine.count {
+            latencyLine[k] = ticks
+            k += servos.count
+        }
     }
 
     /// Turns torque on (holding the present position) or off (the servos stop where they are).
@@ -141,6 +232,7 @@ public final class SimulatedArm: Arm {
                     goalLine[k] = here
                     k += n
                 }
+                refillLatencyLine(joint: j, ticks: here)
             }
         }
         isTorqueEnabled = enabled
@@ -166,6 +258,7 @@ public final class SimulatedArm: Arm {
                 goalLine[k] = t
                 k += servos.count
             }
+            refillLatencyLine(joint: j, ticks: t)
             var r = j
             while r < readLine.count {
                 readLine[r] = ServoDynamics.encoderTicks(atPosition: t)
