@@ -5,6 +5,7 @@
 import Control
 import MetaLearning
 import PhaseChange
+import Robot
 import Spiking
 import Tensors
 
@@ -21,11 +22,23 @@ enum EvaluateCommand: EngramCommand {
         PCM crossbar. --quantize rounds the update to 1/16 (default: on with PCM, off without). Tasks run on \
         --threads threads; results do not depend on the thread count.
         Example: engram evaluate --checkpoint ../shared/reference/robot-l2l-official.safetensors --tasks 360
+
+        --disturbance none|push|payload|latency runs each task through the real control path instead (one-shot \
+        adaptation, then the trial in the control loop on the simulated arm of --robot, default scorbot-er7, with \
+        the controller --checkpoint or the robot's controller.safetensors, --tasks default 180) on an arm that is \
+        disturbed during a window sampled per task: push holds a driven joint 0.15-0.3 rad off for 30-60 ticks, \
+        payload slows one to 0.25-0.4 of its speed and gain, latency delays goals by one tick for 60-100 ticks. \
+        Each task also runs undisturbed (same target, weights and device noise); the table gives the mean \
+        end-effector error over the whole trial, during the window, after it and in the 10 ticks after it, with \
+        and without the disturbance, and the mean after-update loss. --pcm defaults to the model the controller \
+        was trained with.
+        Example: engram evaluate --disturbance push --robot scorbot-er7 --pcm paper --tasks 180
         """
     static let options: [OptionSpec] = [
-        .value("--checkpoint", "file", "controller checkpoint (safetensors)"),
+        .value("--checkpoint", "file", "controller checkpoint (safetensors; with --disturbance default <robot dir>/controller.safetensors)"),
+        .value("--disturbance", "kind", "run the control loop on a disturbed simulated arm and report tracking with and without", choices: ArmDisturbance.Kind.allCases.map(\.rawValue)),
         .value("--robot", "dir", "sample the task family on this robot's driven joints (default: the paper's Scorbot)"),
-        .value("--tasks", "n", "number of tasks to sample (default 360)"),
+        .value("--tasks", "n", "number of tasks to sample (default 360; 180 with --disturbance)"),
         .value("--pcm", "model", "trainee synapses: off (ideal), paper or physical PCM", choices: ["off", "paper", "physical"]),
         .value("--quantize", "on|off", "round the update to 1/16 of w_max", choices: ["on", "off"]),
         .value("--drift", "on|off", "PCM conductance drift (default on; with --pcm only)", choices: ["on", "off"]),
@@ -35,6 +48,7 @@ enum EvaluateCommand: EngramCommand {
     ]
 
     static func run(_ arguments: ParsedArguments) throws -> Int32 {
+        if let kind = arguments.string("--disturbance") { return try runDisturbance(kind, arguments) }
         let checkpoint = try AdaptationSetup.loadCheckpoint(try arguments.required("--checkpoint"))
         let tasks = try arguments.int("--tasks", default: 360, in: 1...1_000_000)!
         let seed = try arguments.seed()
@@ -85,6 +99,67 @@ enum EvaluateCommand: EngramCommand {
             print("weights changed       W_in \(pct(s.meanChangedInput)), W_rec \(pct(s.meanChangedRecurrent))")
             print("firing rate trainee   \(fmt(s.traineeRateHz.mean)) Hz (sd \(fmt(s.traineeRateHz.std)) over tasks)")
             print("firing rate LSG       \(fmt(s.lsgRateHz.mean)) Hz (sd \(fmt(s.lsgRateHz.std)) over tasks)")
+        }
+        return 0
+    }
+
+    /// `--disturbance`: the control loop on a disturbed simulated arm, with and without the disturbance.
+    static func runDisturbance(_ kindName: String, _ arguments: ParsedArguments) throws -> Int32 {
+        guard let kind = ArmDisturbance.Kind(rawValue: kindName) else {
+            throw UsageError("--disturbance: '\(kindName)' is not one of \(ArmDisturbance.Kind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if arguments.has("--drift") {
+            throw UsageError("--drift applies to the adaptation-only evaluation; with --disturbance the PCM model drifts as in engram run")
+        }
+        let robotPath = ResourceLocator.robotDirectory(arguments.string("--robot") ?? "scorbot-er7") ?? (arguments.string("--robot") ?? "Robots/scorbot-er7")
+        let robot = try RobotFiles.loadRobot(robotPath)
+        let checkpoint = try RobotFiles.loadController(arguments.string("--checkpoint"), robotPath: robotPath, robot: robot)
+        let tasks = try arguments.int("--tasks", default: 180, in: 1...1_000_000)!
+        let threads = try arguments.int("--threads", default: ProcessInfo.processInfo.activeProcessorCount, in: 1...256)!
+        var settings = RunSettings()
+        settings.pcm = arguments.string("--pcm").flatMap(SynapseMode.init(rawValue:)) ?? SynapseMode.trainedFor(checkpoint)
+        settings.quantize = arguments.string("--quantize").map { $0 == "on" }
+        settings.seed = try arguments.seed()
+        settings.rateHz = robot.controller.rateHz
+        let evaluation: DisturbanceEvaluation
+        do {
+            evaluation = try DisturbanceEvaluation(robot: robot, checkpoint: checkpoint, kind: kind, tasks: tasks, settings: settings)
+        } catch {
+            throw RuntimeError("\(arguments.string("--checkpoint") ?? robotPath): \(error.description)")
+        }
+        let progress = ProgressLine(total: tasks, label: "tasks")
+        let (s, _) = evaluation.run(threads: threads, progress: progress.report)
+        progress.finish()
+        func windows(_ w: WindowedTrackingError) -> [String: Any] {
+            ["ee_whole_mm": w.wholeMillimetres, "ee_during_mm": w.duringMillimetres, "ee_after_mm": w.afterMillimetres,
+             "ee_settling_mm": w.settlingMillimetres]
+        }
+        if arguments.has("--json") {
+            var object: [String: Any] = [
+                "disturbance": kind.rawValue, "tasks": s.tasks, "robot": robot.name, "pcm": settings.pcm.rawValue,
+                "quantize": settings.quantize ?? (settings.pcm != .off), "seed": settings.seed,
+                "with": windows(s.disturbed), "without": windows(s.undisturbed),
+                "sem_after_with_mm": s.afterStandardError.disturbed, "sem_after_without_mm": s.afterStandardError.undisturbed,
+                "settling_ticks": DisturbanceEvaluation.settlingTicks, "unfinished_runs": s.unfinishedRuns,
+            ]
+            if let loss = s.meanLossAfter { object["mean_loss_after"] = loss }
+            print(AdaptationSetup.json(object))
+        } else {
+            let quantized = settings.quantize ?? (settings.pcm != .off)
+            print("disturbance \(kind.rawValue) on \(robot.name): \(s.tasks) tasks (pcm \(settings.pcm.rawValue), quantize \(quantized ? "on" : "off"), seed \(settings.seed))")
+            if let loss = s.meanLossAfter { print("mean loss after update  \(fmt(loss))") }
+            print("end-effector error (mm)      whole    during     after   first \(DisturbanceEvaluation.settlingTicks) after")
+            func row(_ label: String, _ w: WindowedTrackingError) {
+                print(label.padding(toLength: 26, withPad: " ", startingAt: 0)
+                      + [w.wholeMillimetres, w.duringMillimetres, w.afterMillimetres, w.settlingMillimetres]
+                        .map { String(format: "%10.2f", $0) }.joined())
+            }
+            if kind != .none { row("  with \(kind.rawValue)", s.disturbed) }
+            row(kind == .none ? "  none (push windows)" : "  without (none)", s.undisturbed)
+            if kind != .none {
+                print("after-window error: \(String(format: "%.2f", s.disturbed.afterMillimetres)) ± \(String(format: "%.2f", s.afterStandardError.disturbed)) mm with, \(String(format: "%.2f", s.undisturbed.afterMillimetres)) ± \(String(format: "%.2f", s.afterStandardError.undisturbed)) mm without (s.e.m.)")
+            }
+            if s.unfinishedRuns > 0 { print("warning: \(s.unfinishedRuns) run(s) stopped before the end of the trial") }
         }
         return 0
     }
