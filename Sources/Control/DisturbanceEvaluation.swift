@@ -7,6 +7,8 @@ import Tensors
 public struct WindowedTrackingError: Sendable, Equatable {
     /// Over every step of the trial.
     public var wholeMillimetres: Double
+    /// Over the steps measured before the disturbance window.
+    public var beforeMillimetres: Double
     /// Over the steps measured inside the disturbance window.
     public var duringMillimetres: Double
     /// Over the steps measured from the window's end tick to the end of the trial.
@@ -15,8 +17,10 @@ public struct WindowedTrackingError: Sendable, Equatable {
     public var settlingMillimetres: Double
 
     /// An error from its parts.
-    public init(wholeMillimetres: Double, duringMillimetres: Double, afterMillimetres: Double, settlingMillimetres: Double) {
+    public init(wholeMillimetres: Double, beforeMillimetres: Double, duringMillimetres: Double, afterMillimetres: Double,
+                settlingMillimetres: Double) {
         self.wholeMillimetres = wholeMillimetres
+        self.beforeMillimetres = beforeMillimetres
         self.duringMillimetres = duringMillimetres
         self.afterMillimetres = afterMillimetres
         self.settlingMillimetres = settlingMillimetres
@@ -24,7 +28,7 @@ public struct WindowedTrackingError: Sendable, Equatable {
 
     /// Whether every part is a finite number.
     public var isFinite: Bool {
-        wholeMillimetres.isFinite && duringMillimetres.isFinite && afterMillimetres.isFinite && settlingMillimetres.isFinite
+        wholeMillimetres.isFinite && beforeMillimetres.isFinite && duringMillimetres.isFinite && afterMillimetres.isFinite && settlingMillimetres.isFinite
     }
 }
 
@@ -39,6 +43,9 @@ public struct DisturbanceTaskResult: Sendable {
     public var disturbed: WindowedTrackingError
     /// Tracking of the undisturbed run (same target, weights and device noise).
     public var undisturbed: WindowedTrackingError
+    /// How far the disturbed arm's end effector was from the undisturbed arm's at the same step (mm), over the
+    /// same parts of the trial: the disturbance's own effect, whatever the tracking error.
+    public var deviation: WindowedTrackingError
     /// Runs (of the two) that did not finish their trial (a safety stop).
     public var unfinishedRuns: Int
 }
@@ -55,6 +62,8 @@ public struct DisturbanceSummary: Sendable {
     public var disturbed: WindowedTrackingError
     /// Means of the undisturbed runs' errors over the same windows.
     public var undisturbed: WindowedTrackingError
+    /// Means of the distance between the disturbed and undisturbed end effectors.
+    public var deviation: WindowedTrackingError
     /// Standard errors of the means of the disturbed and undisturbed after-window errors (mm).
     public var afterStandardError: (disturbed: Double, undisturbed: Double)
     /// Runs that did not finish their trial.
@@ -70,12 +79,14 @@ public struct DisturbanceSummary: Sendable {
             let n = Double(max(results.count, 1))
             return WindowedTrackingError(
                 wholeMillimetres: results.reduce(0) { $0 + part($1).wholeMillimetres } / n,
+                beforeMillimetres: results.reduce(0) { $0 + part($1).beforeMillimetres } / n,
                 duringMillimetres: results.reduce(0) { $0 + part($1).duringMillimetres } / n,
                 afterMillimetres: results.reduce(0) { $0 + part($1).afterMillimetres } / n,
                 settlingMillimetres: results.reduce(0) { $0 + part($1).settlingMillimetres } / n)
         }
         disturbed = mean(\.disturbed)
         undisturbed = mean(\.undisturbed)
+        deviation = mean(\.deviation)
         func standardError(_ values: [Double]) -> Double {
             guard values.count > 1 else { return 0 }
             let m = values.reduce(0, +) / Double(values.count)
@@ -160,25 +171,25 @@ public struct DisturbanceEvaluation: Sendable {
             preconditionFailure("task \(i) does not fit the controller")
         }
         let window = sampled
-        func runOnce(_ disturbance: ArmDisturbance) -> (WindowedTrackingError, Double?, Bool) {
+        func runOnce(_ disturbance: ArmDisturbance) -> (path: [SIMD3<Double>], loss: Double?, finished: Bool) {
             let arm = SimulatedArm(robot: robot, configuration: armConfiguration)
             arm.teleport(to: session.startPose)
             arm.disturbance = disturbance
             let outcome = session.run(on: arm)
             let finished = !outcome.loop.stoppedOnFault && outcome.loop.stopReason == "policy finished"
-            let errors = Self.endEffectorErrors(log: outcome.loop.log, robot: robot, target: target)
-            return (Self.windowed(errors, window: window), outcome.adaptation?.lossAfter.total, finished)
+            return (Self.endEffectorPath(log: outcome.loop.log, robot: robot, steps: target.steps), outcome.adaptation?.lossAfter.total, finished)
         }
-        let (disturbed, loss, finishedDisturbed) = runOnce(kind == .none ? .none : sampled)
-        let undisturbed: WindowedTrackingError, finishedUndisturbed: Bool
-        if kind == .none {
-            (undisturbed, finishedUndisturbed) = (disturbed, finishedDisturbed)
-        } else {
-            let (u, _, f) = runOnce(.none)
-            (undisturbed, finishedUndisturbed) = (u, f)
+        func distances(_ a: [SIMD3<Double>], _ b: [SIMD3<Double>]) -> [Double] {
+            zip(a, b).map { p, q in let d = p - q; return (d * d).sum().squareRoot() }
         }
-        return DisturbanceTaskResult(disturbance: kind == .none ? .none : sampled, lossAfter: loss, disturbed: disturbed,
-                                     undisturbed: undisturbed, unfinishedRuns: (finishedDisturbed ? 0 : 1) + (finishedUndisturbed ? 0 : 1))
+        let disturbed = runOnce(kind == .none ? .none : sampled)
+        let undisturbed = kind == .none ? disturbed : runOnce(.none)
+        return DisturbanceTaskResult(
+            disturbance: kind == .none ? .none : sampled, lossAfter: disturbed.loss,
+            disturbed: Self.windowed(distances(disturbed.path, target.endEffector), window: window),
+            undisturbed: Self.windowed(distances(undisturbed.path, target.endEffector), window: window),
+            deviation: Self.windowed(distances(disturbed.path, undisturbed.path), window: window),
+            unfinishedRuns: (disturbed.finished ? 0 : 1) + (undisturbed.finished ? 0 : 1))
     }
 
     /// Every task on `threads` threads (results in task order, independent of the thread count).
@@ -189,31 +200,32 @@ public struct DisturbanceEvaluation: Sendable {
         return (DisturbanceSummary(kind: kind, results: results), results)
     }
 
-    /// The end-effector error (m) of each trial step k: the pose measured at log tick k + 1 (all joints) against
-    /// `target.endEffector[k]`, as `RunSession.trackingError` compares them; as many steps as the log covers.
-    public static func endEffectorErrors(log: RunLog, robot: RobotDescription, target: TargetTrajectory) -> [Double] {
-        let samples = min(target.steps, log.count - 1)
+    /// The end effector (m) at each trial step k: the forward kinematics of the pose measured at log tick
+    /// k + 1 (all joints), the pose `RunSession.trackingError` compares with target step k; as many of the
+    /// `steps` steps as the log covers.
+    public static func endEffectorPath(log: RunLog, robot: RobotDescription, steps: Int) -> [SIMD3<Double>] {
+        let samples = min(steps, log.count - 1)
         guard samples > 0 else { return [] }
         let fk = robot.forwardKinematics
         var measured = [Double](repeating: 0, count: robot.joints.count)
-        var out = [Double](repeating: 0, count: samples)
+        var out = [SIMD3<Double>](repeating: .zero, count: samples)
         for k in 0..<samples {
             for j in 0..<robot.joints.count { measured[j] = log.measured(tick: k + 1, joint: j) }
-            let e = fk.position(measured) - target.endEffector[k]
-            out[k] = (e * e).sum().squareRoot()
+            out[k] = fk.position(measured)
         }
         return out
     }
 
-    /// Means (mm) of per-step errors `errors` (m, step k measured at tick k + 1) over the whole trial, the
-    /// window of `window`, after its end, and over the first `settlingTicks` steps after its end. A part with
+    /// Means (mm) of per-step errors `errors` (m, step k measured at tick k + 1) over the whole trial, before
+    /// the window of `window`, inside it, after its end, and over the first `settlingTicks` steps after its end. A part with
     /// no steps (a window past the run's end) is NaN.
     public static func windowed(_ errors: [Double], window: ArmDisturbance) -> WindowedTrackingError {
-        var sums = (whole: 0.0, during: 0.0, after: 0.0, settling: 0.0)
-        var counts = (whole: 0, during: 0, after: 0, settling: 0)
+        var sums = (whole: 0.0, before: 0.0, during: 0.0, after: 0.0, settling: 0.0)
+        var counts = (whole: 0, before: 0, during: 0, after: 0, settling: 0)
         for (k, e) in errors.enumerated() {
             let tick = k + 1
             sums.whole += e; counts.whole += 1
+            if tick < window.startTick { sums.before += e; counts.before += 1 }
             if window.isActive(atTick: tick) { sums.during += e; counts.during += 1 }
             if tick >= window.endTick {
                 sums.after += e; counts.after += 1
@@ -221,7 +233,8 @@ public struct DisturbanceEvaluation: Sendable {
             }
         }
         func mm(_ s: Double, _ n: Int) -> Double { n > 0 ? 1000 * s / Double(n) : .nan }
-        return WindowedTrackingError(wholeMillimetres: mm(sums.whole, counts.whole), duringMillimetres: mm(sums.during, counts.during),
+        return WindowedTrackingError(wholeMillimetres: mm(sums.whole, counts.whole), beforeMillimetres: mm(sums.before, counts.before),
+                                     duringMillimetres: mm(sums.during, counts.during),
                                      afterMillimetres: mm(sums.after, counts.after), settlingMillimetres: mm(sums.settling, counts.settling))
     }
 }

@@ -131,14 +131,14 @@ enum EvaluateCommand: EngramCommand {
         let (s, _) = evaluation.run(threads: threads, progress: progress.report)
         progress.finish()
         func windows(_ w: WindowedTrackingError) -> [String: Any] {
-            ["ee_whole_mm": w.wholeMillimetres, "ee_during_mm": w.duringMillimetres, "ee_after_mm": w.afterMillimetres,
+            ["ee_whole_mm": w.wholeMillimetres, "ee_before_mm": w.beforeMillimetres, "ee_during_mm": w.duringMillimetres, "ee_after_mm": w.afterMillimetres,
              "ee_settling_mm": w.settlingMillimetres]
         }
         if arguments.has("--json") {
             var object: [String: Any] = [
                 "disturbance": kind.rawValue, "tasks": s.tasks, "robot": robot.name, "pcm": settings.pcm.rawValue,
                 "quantize": settings.quantize ?? (settings.pcm != .off), "seed": settings.seed,
-                "with": windows(s.disturbed), "without": windows(s.undisturbed),
+                "with": windows(s.disturbed), "without": windows(s.undisturbed), "deviation": windows(s.deviation),
                 "sem_after_with_mm": s.afterStandardError.disturbed, "sem_after_without_mm": s.afterStandardError.undisturbed,
                 "settling_ticks": DisturbanceEvaluation.settlingTicks, "unfinished_runs": s.unfinishedRuns,
             ]
@@ -148,14 +148,15 @@ enum EvaluateCommand: EngramCommand {
             let quantized = settings.quantize ?? (settings.pcm != .off)
             print("disturbance \(kind.rawValue) on \(robot.name): \(s.tasks) tasks (pcm \(settings.pcm.rawValue), quantize \(quantized ? "on" : "off"), seed \(settings.seed))")
             if let loss = s.meanLossAfter { print("mean loss after update  \(fmt(loss))") }
-            print("end-effector error (mm)      whole    during     after   first \(DisturbanceEvaluation.settlingTicks) after")
+            print("end-effector error (mm)      whole    before    during     after   first \(DisturbanceEvaluation.settlingTicks) after")
             func row(_ label: String, _ w: WindowedTrackingError) {
                 print(label.padding(toLength: 26, withPad: " ", startingAt: 0)
-                      + [w.wholeMillimetres, w.duringMillimetres, w.afterMillimetres, w.settlingMillimetres]
+                      + [w.wholeMillimetres, w.beforeMillimetres, w.duringMillimetres, w.afterMillimetres, w.settlingMillimetres]
                         .map { String(format: "%10.2f", $0) }.joined())
             }
             if kind != .none { row("  with \(kind.rawValue)", s.disturbed) }
             row(kind == .none ? "  none (push windows)" : "  without (none)", s.undisturbed)
+            if kind != .none { row("  with vs without (path)", s.deviation) }
             if kind != .none {
                 print("after-window error: \(String(format: "%.2f", s.disturbed.afterMillimetres)) ± \(String(format: "%.2f", s.afterStandardError.disturbed)) mm with, \(String(format: "%.2f", s.undisturbed.afterMillimetres)) ± \(String(format: "%.2f", s.afterStandardError.undisturbed)) mm without (s.e.m.)")
             }

@@ -1,0 +1,28 @@
+import EngramTestSupport
+import Foundation
+import Testing
+@testable import engram
+
+private func parse(_ tokens: [String]) throws -> ParsedArguments {
+    try Arguments.parse(tokens, for: EvaluateCommand.self, path: "evaluate")
+}
+
+@Suite struct EvaluateDisturbanceTests {
+    @Test func anUnknownDisturbanceIsAUsageErrorListingTheChoices() throws {
+        do {
+            _ = try parse(["--disturbance", "shove"])
+            Issue.record("expected a usage error")
+        } catch let e as UsageError {
+            #expect(e.message == "--disturbance <kind>: 'shove' is not one of none, push, payload, latency")
+        }
+        #expect(Dispatch.main(["evaluate", "--disturbance", "shove"]) == 2)
+        #expect(Dispatch.main(["evaluate", "--disturbance", "push", "--drift", "off"]) == 2)
+    }
+
+    @Test func twoPushTasksOnTheShippedController() throws {
+        let robot = SharedData.repositoryRoot + "/Robots/scorbot-er7"
+        let status = try EvaluateCommand.run(try parse(["--disturbance", "push", "--robot", robot, "--tasks", "2", "--pcm", "off",
+                                                        "--threads", "1", "--json"]))
+        #expect(status == 0)
+    }
+}
