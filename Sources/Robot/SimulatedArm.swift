@@ -199,6 +199,17 @@ public final class SimulatedArm: Arm {
 
     /// Resets the disturbance's state: no push anchor yet, a latency line full of the goals acting now.
     private func armDisturbance() {
+        switch disturbance {
+        case .none: break
+        case .push(let joint, let offset, let start, let ticks):
+            precondition(servos.indices.contains(joint), "push on joint \(joint); the arm has joints 0..<\(servos.count)")
+            precondition(offset.isFinite && start >= 0 && ticks >= 0, "push needs a finite offset and a window at ticks ≥ 0")
+        case .payload(let joint, let factor, let start, let ticks):
+            precondition(servos.indices.contains(joint), "payload on joint \(joint); the arm has joints 0..<\(servos.count)")
+            precondition(factor > 0 && factor.isFinite && start >= 0 && ticks >= 0, "payload needs a speed factor > 0 and a window at ticks ≥ 0")
+        case .latency(let extra, let start, let ticks):
+            precondition(extra >= 0 && start >= 0 && ticks >= 0, "latency needs extraTicks ≥ 0 and a window at ticks ≥ 0")
+        }
         pushAnchorTicks = .nan
         latencyCursor = 0
         if case .latency(let extra, _, _) = disturbance, extra > 0 {
