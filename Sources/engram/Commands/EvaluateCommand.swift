@@ -23,14 +23,15 @@ enum EvaluateCommand: EngramCommand {
         --threads threads; results do not depend on the thread count.
         Example: engram evaluate --checkpoint ../shared/reference/robot-l2l-official.safetensors --tasks 360
 
-        --disturbance none|push|payload|latency runs each task through the real control path instead (one-shot \
+        With --disturbance none|push|payload|latency, each task runs through the real control path instead (one-shot \
         adaptation, then the trial in the control loop on the simulated arm of --robot, default scorbot-er7, with \
         the controller --checkpoint or the robot's controller.safetensors, --tasks default 180) on an arm that is \
         disturbed during a window sampled per task: push holds a driven joint 0.15-0.3 rad off for 30-60 ticks, \
         payload slows one to 0.25-0.4 of its speed and gain, latency delays goals by one tick for 60-100 ticks. \
         Each task also runs undisturbed (same target, weights and device noise); the table gives the mean \
-        end-effector error over the whole trial, during the window, after it and in the 10 ticks after it, with \
-        and without the disturbance, and the mean after-update loss. --pcm defaults to the model the controller \
+        end-effector error over the whole trial, before and during the window, after it and in the 10 ticks after it, with \
+        and without the disturbance, how far the disturbed path was from the undisturbed one, and the mean \
+        after-update loss. --pcm defaults to the model the controller \
         was trained with.
         Example: engram evaluate --disturbance push --robot scorbot-er7 --pcm paper --tasks 180
         """
