@@ -33,11 +33,11 @@ public struct EpisodeSampler: Sendable {
     public init(dataset: FewShotDataset, ways: Int, shots: Int, queries: Int, rotate: Bool = false) throws {
         guard ways >= 2 else { throw IDXError(path: "--ways", message: "\(ways) ways; an episode needs at least 2 classes") }
         guard dataset.classes.count >= ways else {
-            throw IDXError(path: "data", message: "\(dataset.classes.count) classes, fewer than --ways \(ways); choose fewer ways or more alphabets")
+            throw IDXError(path: "--ways", message: "the data has \(dataset.classes.count) classes, fewer than --ways \(ways); choose fewer ways or more alphabets")
         }
         let fewest = dataset.classes.map { $0.images.count }.min() ?? 0
         guard fewest >= shots + queries else {
-            throw IDXError(path: "data", message: "a class has only \(fewest) images, fewer than --shots \(shots) + --queries \(queries)")
+            throw IDXError(path: "--shots", message: "a class of the data has only \(fewest) images, fewer than --shots \(shots) + --queries \(queries)")
         }
         self.dataset = dataset
         self.ways = ways

@@ -24,3 +24,28 @@ struct MetaTrainExportTests {
         #expect(evaluate.status == 0, "\(evaluate.stderr)")
     }
 }
+
+/// `meta-train --pcm off,paper` mixes the models over each batch and says so in the checkpoint and the log;
+/// a model name that does not exist is a usage error naming the choices.
+struct MetaTrainMixedModelsTests {
+    @Test(.enabled(if: EngramBinary.isAvailable, "skipped: needs .build/debug/engram"))
+    func mixedRunRecordsBothModels() throws {
+        let dir = NSTemporaryDirectory() + "engram-\(getpid())-mixed"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let run = dir + "/run.safetensors", log = dir + "/curve.csv"
+        let train = try EngramBinary.run(["meta-train", "--task", "scorbot", "--pcm", "off,paper", "--iterations", "1", "--batch", "2",
+                                          "--threads", "1", "--out", run, "--log", log])
+        #expect(train.status == 0, "\(train.stderr)")
+        let header = try String(decoding: Data(contentsOf: URL(fileURLWithPath: run)), as: UTF8.self).prefix(4000)
+        #expect(header.contains("\"engram.training.pcm\":\"off,paper\""), "metadata: \(header.prefix(300))")
+        #expect(header.contains("\"engram.training.quantize\":\"off,on\""))
+        let curve = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
+        #expect(curve.first?.hasSuffix(",task_loss_off,task_loss_paper") == true)
+        #expect(curve.count == 2 && curve[1].split(separator: ",").count == curve[0].split(separator: ",").count)
+
+        let bad = try EngramBinary.run(["meta-train", "--task", "scorbot", "--pcm", "off,papr", "--iterations", "1", "--out", dir + "/x.safetensors"])
+        #expect(bad.status == 2)
+        #expect(bad.stderr.contains("'papr' is not a PCM model") && bad.stderr.contains("off,paper"), "\(bad.stderr)")
+    }
+}

@@ -149,3 +149,55 @@ struct MetaGradientTrainingTests {
 func isCloseRelative(_ a: Double, _ b: Double, _ tolerance: Double = 1e-12) -> Bool {
     abs(a - b) <= tolerance * abs(b)
 }
+
+@Suite("Mixed inner-loop settings")
+struct MixedBatchTests {
+    /// A batch mixing two settings (ideal, and ideal with the 1/16 rounding of the update) gives each task the
+    /// loss of its own setting, and, without the rate regulariser, the gradient is the batch mean of the
+    /// single-setting gradients of each task.
+    @Test func mixedBatchTakesEachTasksOwnSetting() {
+        var a = tinyArchitecture()
+        a.rateRegularization = 0
+        a.innerLearningRate = 5  // updates of the order of the 1/16 rounding step, so the settings differ
+        let sampler = tinySampler()
+        let tasks = tinyTasks(a, count: 4, seed: 21)
+        let parameters = FlatParameters(tinyParameters(a, seed: 5), architecture: a)
+        // Smooth spikes, so that the rounded update changes the trial-2 output (with 8 neurons and 20 steps the
+        // heaviside spike trains often come out identical).
+        var ideal = MetaGradientOptions()
+        ideal.spikeFunction = .sigmoid(sharpness: 4)
+        var rounded = ideal
+        rounded.quantizeUpdate = true
+
+        let mixed = MetaBatchEvaluator<Double>(architecture: a, optionSets: [ideal, rounded], tasks: sampler, batchSize: 4, threads: 2)
+        let mixedGradient = FlatParameters<Double>(zerosFor: a)
+        let result = mixed.evaluate(parameters, tasks: tasks, noiseSeed: 1, gradient: mixedGradient)
+
+        let expectedGradient = FlatParameters<Double>(zerosFor: a)
+        var expectedLosses: [Double] = []
+        var roundingMatters = false
+        for (b, task) in tasks.enumerated() {
+            let own = b % 2 == 0 ? ideal : rounded
+            let single = MetaBatchEvaluator<Double>(architecture: a, options: own, tasks: sampler, batchSize: 1, threads: 1)
+            let g = FlatParameters<Double>(zerosFor: a)
+            let r = single.evaluate(parameters, tasks: [task], noiseSeed: 1, gradient: g)
+            expectedLosses.append(r.taskLoss)
+            expectedGradient.add(g)
+            let other = MetaBatchEvaluator<Double>(architecture: a, options: b % 2 == 0 ? rounded : ideal, tasks: sampler, batchSize: 1, threads: 1)
+            if abs(other.evaluate(parameters, tasks: [task], noiseSeed: 1, gradient: nil).taskLoss - r.taskLoss) > 1e-9 { roundingMatters = true }
+        }
+        #expect(roundingMatters, "the two settings must differ on these tasks for the test to mean anything")
+        for b in 0..<4 { #expect(abs(result.taskLosses[b] - expectedLosses[b]) < 1e-12, "task \(b)") }
+        #expect(result.taskLossByOptions.count == 2)
+        #expect(abs(result.taskLossByOptions[0] - (expectedLosses[0] + expectedLosses[2]) / 2) < 1e-12)
+        #expect(abs(result.taskLossByOptions[1] - (expectedLosses[1] + expectedLosses[3]) / 2) < 1e-12)
+        var worst = 0.0, scale = 0.0
+        for i in 0..<parameters.count {
+            let e = expectedGradient.storage[i] / 4
+            worst = max(worst, abs(mixedGradient.storage[i] - e))
+            scale = max(scale, abs(e))
+        }
+        #expect(scale > 0)
+        #expect(worst <= 1e-12 * max(1, scale), "largest gradient difference \(worst) (scale \(scale))")
+    }
+}

@@ -99,6 +99,9 @@ enum FewShotCommand: EngramCommand {
                 throw UsageError("missing --data <prefix> (or --support <prefix> --query <prefix>); see 'engram help fewshot'")
             }
         } catch let e as IDXError {
+            // Errors about an argument (--ways, --shots, --alphabets, ...) are usage errors (exit 2); errors in
+            // the files are runtime errors (exit 1).
+            if e.path.hasPrefix("--") { throw UsageError(e.description) }
             throw RuntimeError(e.description)
         }
         progress.finish()
