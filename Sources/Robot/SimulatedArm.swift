@@ -168,8 +168,9 @@ public final class SimulatedArm: Arm {
     /// The loop tick of a call at `time` with cycle `period`.
     @inline(__always)
     static func tick(time: Double, period: Double) -> Int {
-        guard period > 0, time.isFinite else { return 0 }
-        return Int((time / period).rounded())
+        let k = (time / period).rounded()
+        guard period > 0, abs(k) < 0x1p52 else { return 0 }
+        return Int(k)
     }
 
     /// `read`'s integration under a disturbance at loop tick `tick`.
