@@ -11,6 +11,7 @@ let groups: [(String, () -> Void)] = [
     ("perception", runPerceptionBenchmarks),
     ("metalearning", runMetaLearningBenchmarks),
     ("control", runControlBenchmarks),
+    ("closedloop", runClosedLoopGroundworkBenchmarks),
 ]
 let requested = Array(CommandLine.arguments.dropFirst())
 if requested.contains("--help") || requested.contains("-h") {
