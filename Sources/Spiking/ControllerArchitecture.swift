@@ -27,6 +27,9 @@ public struct ControllerArchitecture: Sendable, Equatable, Codable {
     public var steps: Int
     /// Inner-loop learning rate η of the single e-prop update (1e-4).
     public var innerLearningRate: Double
+    /// Proprioceptive input rows after the clock rows (closed-loop controllers); nil for the paper's
+    /// open-loop controller, which hears only the clock. See docs/closed-loop.md.
+    public var proprioception: ProprioceptionSettings? = nil
 
     /// Creates an architecture; see the properties.
     public init(traineeNeurons: Int, outputs: Int, trainee: LIFParameters, lsgNeurons: Int, lsg: LIFParameters,
@@ -51,17 +54,22 @@ public struct ControllerArchitecture: Sendable, Equatable, Codable {
         lsgNeurons: 800, lsg: .paperLearningSignalGenerator, lsgAdaptation: ThresholdAdaptation(count: 240),
         clock: .paper, coordinates: 3, codeBits: 16, steps: 249, innerLearningRate: 1e-4)
 
-    /// Clock channels (trainee inputs).
+    /// Clock channels (the first trainee inputs).
     public var clockInputs: Int { clock.neurons }
+    /// Proprioceptive input rows (0 for an open-loop controller).
+    public var proprioceptiveInputs: Int { proprioception?.rowCount ?? 0 }
+    /// All trainee input rows: clock, then proprioception.
+    public var traineeInputs: Int { clockInputs + proprioceptiveInputs }
     /// LSG input channels: clock + coordinates × code bits.
     public var lsgInputs: Int { clock.neurons + coordinates * codeBits }
-    /// Rows of the trainee's stacked [W_in; W_rec] crossbar (5 + 250 = 255).
-    public var traineeSynapseRows: Int { clockInputs + traineeNeurons }
+    /// Rows of the trainee's stacked [W_in; W_rec] crossbar (5 + 250 = 255 open-loop; 5 + 64 + 250 = 319
+    /// closed-loop, which maps onto two 256-row tiles).
+    public var traineeSynapseRows: Int { traineeInputs + traineeNeurons }
 }
 
 /// The six weight matrices of a controller, with the official names and layouts (rows presynaptic).
 public struct ControllerWeights: Sendable, Equatable {
-    /// Trainee input weights, clock × trainee (5×250).
+    /// Trainee input weights, inputs × trainee (5×250 open-loop: clock; 69×250 closed-loop: clock + proprioception).
     public var traineeInput: Matrix
     /// Trainee recurrent weights, trainee × trainee (250×250); the diagonal is masked in use.
     public var traineeRecurrent: Matrix
@@ -88,7 +96,7 @@ public struct ControllerWeights: Sendable, Equatable {
     /// weights, N(0,1)/√N·(1 − e^(−1/20)) for the trainee readout, Glorot-uniform for the LSG readout.
     public init(initializing a: ControllerArchitecture, rng: inout RandomSource) {
         func normal(_ r: Int, _ c: Int, _ std: Double) -> Matrix { Matrix.normal(rows: r, columns: c, std: Float(std), rng: &rng) }
-        traineeInput = normal(a.clockInputs, a.traineeNeurons, 1 / Double(a.clockInputs).squareRoot())
+        traineeInput = normal(a.traineeInputs, a.traineeNeurons, 1 / Double(a.traineeInputs).squareRoot())
         traineeRecurrent = normal(a.traineeNeurons, a.traineeNeurons, 1 / Double(a.traineeNeurons).squareRoot())
         traineeReadout = normal(a.traineeNeurons, a.outputs, (1 - exp(-1 / 20.0)) / Double(a.traineeNeurons).squareRoot())
         lsgInput = normal(a.lsgInputs, a.lsgNeurons, 1 / Double(a.lsgInputs).squareRoot())
@@ -100,7 +108,7 @@ public struct ControllerWeights: Sendable, Equatable {
     /// Checks every shape against `architecture`; returns the first mismatch as (name, expected shape).
     public func shapeMismatch(for a: ControllerArchitecture) -> (name: String, expected: (Int, Int), found: (Int, Int))? {
         let expected: [(String, Matrix, Int, Int)] = [
-            ("W_in_trainee", traineeInput, a.clockInputs, a.traineeNeurons),
+            ("W_in_trainee", traineeInput, a.traineeInputs, a.traineeNeurons),
             ("W_rec_trainee", traineeRecurrent, a.traineeNeurons, a.traineeNeurons),
             ("W_out_trainee", traineeReadout, a.traineeNeurons, a.outputs),
             ("W_in_lsg", lsgInput, a.lsgInputs, a.lsgNeurons),
@@ -134,5 +142,41 @@ public struct ControllerWeights: Sendable, Equatable {
         let input = Matrix(rows: inputs, columns: c, storage: Array(stacked.storage[0..<(inputs * c)]))
         let rec = Matrix(rows: stacked.rows - inputs, columns: c, storage: Array(stacked.storage[(inputs * c)...]))
         return (input, rec)
+    }
+}
+
+/// The proprioceptive inputs of a closed-loop controller: per driven joint, a population coding the measured
+/// angle over the joint's range and one coding the tracking error (integrated command − measured angle), as
+/// `ProprioceptiveEncoder` emits them. Stored in the checkpoint's architecture, so a controller always runs
+/// with the encoding it was trained with.
+public struct ProprioceptionSettings: Sendable, Equatable, Codable {
+    /// Per driven joint, [min, max] of its angle population (rad).
+    public var jointRanges: [[Double]]
+    /// Neurons per angle population (16).
+    public var angleNeurons: Int
+    /// Neurons per error population (16).
+    public var errorNeurons: Int
+    /// Errors are coded over ±errorRange (rad, 0.2).
+    public var errorRange: Double
+    /// Firing probability per step at a receptive field's centre (0.1 = 100 Hz, the clock's rate).
+    public var peakProbability: Double
+
+    /// Settings for joints with the given ranges; the other values default to the encoder's.
+    public init(jointRanges: [ClosedRange<Double>], angleNeurons: Int = 16, errorNeurons: Int = 16, errorRange: Double = 0.2,
+                peakProbability: Double = 0.1) {
+        self.jointRanges = jointRanges.map { [$0.lowerBound, $0.upperBound] }
+        self.angleNeurons = angleNeurons
+        self.errorNeurons = errorNeurons
+        self.errorRange = errorRange
+        self.peakProbability = peakProbability
+    }
+
+    /// Input rows: joints × (angle + error neurons).
+    public var rowCount: Int { jointRanges.count * (angleNeurons + errorNeurons) }
+
+    /// A fresh encoder with these settings.
+    public func makeEncoder() -> ProprioceptiveEncoder {
+        ProprioceptiveEncoder(jointRanges: jointRanges.map { $0[0]...$0[1] }, angleNeurons: angleNeurons, errorNeurons: errorNeurons,
+                              errorRange: errorRange, peakProbability: peakProbability)
     }
 }
