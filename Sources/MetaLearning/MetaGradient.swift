@@ -42,6 +42,18 @@ final class MetaTaskTape<S: MetaScalar>: @unchecked Sendable {
     var synapses: Crossbar? = nil
     var readout: Crossbar? = nil
 
+    // Trainee input rows per step and trial (clock, then proprioception): [t, m] with counts.
+    let inputs: [ScratchBuffer<Int32>]
+    let inputCounts: [ScratchBuffer<Int32>]
+
+    // Closed loop (architecture with proprioception): the arm of trial 2 and the trial's record.
+    var encoder: ProprioceptiveEncoder?
+    var plant: (any ClosedLoopPlant)? = nil
+    let measured: ScratchBuffer<Double>      // [t + 1, k] measured angles of the driven joints at the start of tick t
+    let commands: ScratchBuffer<Double>      // [t + 1, k] integrated command c(t)
+    var plantAngles: [Double], plantGoals: [Double], plantErrors: [Double]
+    var encoded: [Int32]
+
     // Scratch for the forward pass.
     let refractory: ScratchBuffer<S>
     let adaptation: ScratchBuffer<S>
@@ -54,7 +66,18 @@ final class MetaTaskTape<S: MetaScalar>: @unchecked Sendable {
     let lsgSpikeTotals: ScratchBuffer<S>
 
     init(architecture a: MetaArchitecture) {
-        n = a.traineeNeurons; nl = a.lsgNeurons; t = a.steps; k = a.outputs; m = a.clockInputs; u = a.lsgInputs
+        n = a.traineeNeurons; nl = a.lsgNeurons; t = a.steps; k = a.outputs; m = a.traineeInputs; u = a.lsgInputs
+        inputs = (0..<2).map { _ in ScratchBuffer(count: a.steps * a.traineeInputs, zero: 0) }
+        inputCounts = (0..<2).map { _ in ScratchBuffer(count: a.steps, zero: 0) }
+        encoder = a.proprioception?.makeEncoder()
+        let closed = a.proprioception != nil
+        measured = ScratchBuffer(count: closed ? (a.steps + 1) * a.outputs : 0, zero: 0)
+        commands = ScratchBuffer(count: closed ? (a.steps + 1) * a.outputs : 0, zero: 0)
+        plantAngles = [Double](repeating: 0, count: a.outputs)
+        plantGoals = [Double](repeating: 0, count: a.outputs)
+        plantErrors = [Double](repeating: 0, count: a.outputs)
+        encoded = []
+        encoded.reserveCapacity(a.proprioception?.rowCount ?? 0)
         v = (0..<2).map { _ in ScratchBuffer(count: a.steps * a.traineeNeurons, zero: 0) }
         z = (0..<2).map { _ in ScratchBuffer(count: a.steps * a.traineeNeurons, zero: 0) }
         active = (0..<2).map { _ in ScratchBuffer(count: a.steps * a.traineeNeurons, zero: 0) }
@@ -110,7 +133,7 @@ final class MetaGradientWorker<S: MetaScalar>: @unchecked Sendable {
     let activeDots: ScratchBuffer<S>
 
     init(architecture a: MetaArchitecture, blockSize: Int = 8) {
-        let n = a.traineeNeurons, nl = a.lsgNeurons, m = a.clockInputs
+        let n = a.traineeNeurons, nl = a.lsgNeurons, m = a.traineeInputs
         self.blockSize = blockSize
         lsgGV = ScratchBuffer(count: blockSize * 2 * nl, zero: 0)
         lsgGB = ScratchBuffer(count: blockSize * 2 * nl, zero: 0)
@@ -265,12 +288,52 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
             w0Out = UnsafePointer(tape.w0Out.pointer)
         }
 
+        fillInputs(tape, target: target)
+        if let arm = options.closedLoop, tape.encoder != nil {
+            tape.plant = arm.makePlant(&rng)
+        } else {
+            precondition(tape.encoder == nil, "a closed-loop architecture needs MetaGradientOptions.closedLoop (the arm of trial 2)")
+        }
+
         tape.traineeSpikeTotals.fill(0)
         runTrainee(tape, trial: 0, wIn: w0In, wRec: w0Rec, wOut: w0Out)
         runLSG(tape, parameters: p)
         applyUpdate(tape, w0In: w0In, w0Rec: w0Rec, rng: &rng)
         runTrainee(tape, trial: 1, wIn: UnsafePointer(tape.w1In.pointer), wRec: UnsafePointer(tape.w1Rec.pointer), wOut: w0Out)
+        tape.plant = nil
         evaluateLoss(tape, target: target)
+    }
+
+    /// Trial 1's input rows (clock, and for a closed-loop controller the proprioception of a perfect execution
+    /// of the target: measured = command = q₀ + Δt·Σ_{s<t} ω*_s, error 0), and trial 2's clock rows for an
+    /// open-loop controller (a closed-loop trial 2 fills its rows as the arm moves).
+    private func fillInputs(_ tape: MetaTaskTape<S>, target: MetaTaskTarget) {
+        let a = architecture, m = tape.m, k = tape.k
+        let closed = tape.encoder != nil
+        for trial in 0..<(closed ? 1 : 2) {
+            let lists = tape.inputs[trial].pointer, counts = tape.inputCounts[trial].pointer
+            for t in 0..<a.steps {
+                var c: Int32 = 0
+                let row = lists + t * m
+                for i in 0..<a.clockInputs where clockMask[t] & (1 << UInt32(i)) != 0 { row[Int(c)] = Int32(i); c += 1 }
+                counts[t] = c
+            }
+        }
+        guard closed else { return }
+        tape.encoder!.reset()
+        for o in 0..<k { tape.plantAngles[o] = restAngles[drivenJoints[o]]; tape.plantErrors[o] = 0 }
+        let lists = tape.inputs[0].pointer, counts = tape.inputCounts[0].pointer
+        for t in 0..<a.steps {
+            encodeProprioception(tape, row: lists + t * m, count: &counts[t])
+            for o in 0..<k { tape.plantAngles[o] += a.robotSecondsPerStep * target.velocities[t * k + o] }
+        }
+    }
+
+    /// Appends the encoder's active rows for (`tape.plantAngles`, `tape.plantErrors`) after the clock rows.
+    private func encodeProprioception(_ tape: MetaTaskTape<S>, row: UnsafeMutablePointer<Int32>, count: inout Int32) {
+        tape.encoded.removeAll(keepingCapacity: true)
+        _ = tape.encoder!.encode(angles: tape.plantAngles, errors: tape.plantErrors, firstRow: architecture.clockInputs, into: &tape.encoded)
+        for r in tape.encoded { row[Int(count)] = r; count += 1 }
     }
 
     /// Physical model: programs fresh crossbars with the meta-learned weights and reads trial-1 [W_in; W_rec]
@@ -325,6 +388,8 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
         let thr = traineeThreshold, nRef = S(architecture.refractorySteps)
         let y = tape.output.pointer
         let totals = tape.traineeSpikeTotals.pointer
+        let closedTrial = trial == 1 && tape.plant != nil
+        if closedTrial { startArm(tape) }
         for t in 0..<steps {
             let vt = v + t * n, zt = z + t * n, at = act + t * n
             if t == 0 {
@@ -333,10 +398,9 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
                 let vp = v + (t - 1) * n, zp = z + (t - 1) * n
                 for j in 0..<n { vt[j] = alpha * vp[j] - thr * zp[j] }
             }
-            let clock = clockMask[t]
-            if clock != 0 {
-                for i in 0..<tape.m where clock & (1 << UInt32(i)) != 0 { vectorAdd(wIn + i * n, vt, n) }
-            }
+            let inputs = tape.inputs[trial].pointer + t * tape.m
+            if closedTrial { armTick(tape, t: t, row: inputs, count: &tape.inputCounts[trial].pointer[t]) }
+            for s in 0..<Int(tape.inputCounts[trial][t]) { vectorAdd(wIn + Int(inputs[s]) * n, vt, n) }
             if t > 0 {
                 let list = spikes + (t - 1) * n
                 let zp = z + (t - 1) * n
@@ -365,8 +429,49 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
                     let i = Int(list[s])
                     for o in 0..<k { yt[o] += zt[i] * wOut[i * k + o] }
                 }
+                if closedTrial { sendCommand(tape, t: t) }
             }
         }
+        if closedTrial {
+            // The arm after the last tick (the loss's last position).
+            tape.plant!.measure(tick: steps, into: &tape.plantAngles)
+            for o in 0..<k { tape.measured[steps * k + o] = tape.plantAngles[o] }
+        }
+    }
+
+    /// Puts the arm at the driven joints' rest angles and the command there (c(0)), encoder reset.
+    private func startArm(_ tape: MetaTaskTape<S>) {
+        let k = tape.k
+        for o in 0..<k { tape.plantAngles[o] = restAngles[drivenJoints[o]]; tape.commands[o] = tape.plantAngles[o] }
+        tape.plant!.start(angles: tape.plantAngles)
+        tape.encoder!.reset()
+    }
+
+    /// Tick t of a closed-loop trial, before the network step: measure, then write the step's input rows,
+    /// the clock's and the encoded (measured angle, command − measured).
+    private func armTick(_ tape: MetaTaskTape<S>, t: Int, row: UnsafeMutablePointer<Int32>, count: inout Int32) {
+        let k = tape.k
+        tape.plant!.measure(tick: t, into: &tape.plantAngles)
+        for o in 0..<k {
+            tape.measured[t * k + o] = tape.plantAngles[o]
+            tape.plantErrors[o] = tape.commands[t * k + o] - tape.plantAngles[o]
+        }
+        var c: Int32 = 0
+        let clock = clockMask[t]
+        for i in 0..<architecture.clockInputs where clock & (1 << UInt32(i)) != 0 { row[Int(c)] = Int32(i); c += 1 }
+        encodeProprioception(tape, row: row, count: &c)
+        count = c
+    }
+
+    /// After the step's readout: c(t+1) = c(t) + Δt·ω_t, sent as the goal of tick t.
+    private func sendCommand(_ tape: MetaTaskTape<S>, t: Int) {
+        let k = tape.k, dt = architecture.robotSecondsPerStep
+        let y = tape.output.pointer + t * k
+        for o in 0..<k {
+            tape.commands[(t + 1) * k + o] = tape.commands[t * k + o] + dt * Double(y[o])
+            tape.plantGoals[o] = tape.commands[(t + 1) * k + o]
+        }
+        tape.plant!.command(tick: t, goals: tape.plantGoals)
     }
 
     /// The LSG on (clock, target code). ALIF (the last `lsgAdaptiveNeurons`): b_t = ρ b_{t−1} + z_{t−1},
@@ -455,10 +560,8 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
         dRec.update(repeating: 0, count: n * n)
         let minusEta = -eta
         for s in 0..<steps {
-            let clock = clockMask[s]
-            if clock != 0 {
-                for i in 0..<m where clock & (1 << UInt32(i)) != 0 { vectorAXPY(minusEta, H + s * n, dIn + i * n, n) }
-            }
+            let inputs = tape.inputs[0].pointer + s * m
+            for q in 0..<Int(tape.inputCounts[0][s]) { vectorAXPY(minusEta, H + s * n, dIn + Int(inputs[q]) * n, n) }
             if s + 1 < steps {
                 let list = tape.spikes[0].pointer + s * n, zs = tape.z[0].pointer + s * n
                 for q in 0..<Int(tape.spikeCounts[0][s]) {
@@ -518,8 +621,14 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
         var velocitySum = 0.0, positionSum = 0.0
         // Forward: positions and the per-step joint gradient of the position term, accumulated backwards.
         var jointGradients = [Double](repeating: 0, count: steps * k)
+        let closed = tape.encoder != nil
         for t in 0..<steps {
-            for o in 0..<k { q[drivenJoints[o]] += dt * Double(y[t * k + o]) }
+            if closed {
+                // The arm's measured angles after tick t.
+                for o in 0..<k { q[drivenJoints[o]] = tape.measured[(t + 1) * k + o] }
+            } else {
+                for o in 0..<k { q[drivenJoints[o]] += dt * Double(y[t * k + o]) }
+            }
             let p = kinematics.position(q)
             let e = SIMD3(p.x - target.positions[t * 3], p.y - target.positions[t * 3 + 1], p.z - target.positions[t * 3 + 2])
             positionSum += (e * e).sum()
@@ -535,6 +644,25 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
         tape.velocityError = velocityError
         tape.positionError = positionError
         tape.loss = 0.5 * velocityError + 0.5 * positionError
+        if closed, let arm = options.closedLoop {
+            // Through the arm: q(t+1) = q(t) + g_t·(c(t+1) − q(t)) with g_t the secant of tick t (see
+            // docs/closed-loop.md), c(t+1) = c(t) + Δt·ω_t. Adjoints A(t+1) = ∂/∂q(t+1), C(t+1) = ∂/∂c(t+1).
+            var a = [Double](repeating: 0, count: k), c = [Double](repeating: 0, count: k)
+            var gNext = [Double](repeating: 1, count: k)
+            for t in stride(from: steps - 1, through: 0, by: -1) {
+                for o in 0..<k {
+                    let before = tape.measured[t * k + o], after = tape.measured[(t + 1) * k + o]
+                    let distance = tape.commands[(t + 1) * k + o] - before
+                    let g = abs(distance) < arm.secantFloor ? arm.nominalResponse : min(max((after - before) / distance, 0), 1)
+                    a[o] = jointGradients[t * k + o] + (1 - gNext[o]) * a[o]
+                    c[o] = g * a[o] + c[o]
+                    gNext[o] = g
+                    let d = Double(y[t * k + o]) - target.velocities[t * k + o]
+                    gy[t * k + o] = S(d / Double(steps * k) + dt * c[o])
+                }
+            }
+            return
+        }
         var running = [Double](repeating: 0, count: k)
         for t in stride(from: steps - 1, through: 0, by: -1) {
             for o in 0..<k {
@@ -597,10 +725,8 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
         for s in 0..<steps {
             // acc ← α acc + ∂/∂H_s
             for j in 0..<n { acc[j] *= alpha }
-            let clock = clockMask[s]
-            if clock != 0 {
-                for i in 0..<m where clock & (1 << UInt32(i)) != 0 { vectorAXPY(minusEta, w.gW1In.pointer + i * n, acc, n) }
-            }
+            let inputs = tape.inputs[0].pointer + s * m
+            for q in 0..<Int(tape.inputCounts[0][s]) { vectorAXPY(minusEta, w.gW1In.pointer + Int(inputs[q]) * n, acc, n) }
             if s > 0 {
                 let list = tape.spikes[0].pointer + (s - 1) * n, zp = tape.z[0].pointer + (s - 1) * n
                 for q in 0..<Int(tape.spikeCounts[0][s - 1]) {
@@ -690,10 +816,8 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
                 if t + 1 < steps { gz += activeDots[q] - wRec[j * n + j] * gvn[j] - thr * gvn[j] }
                 gv[j] += activePsi[q] * gz
             }
-            let clock = clockMask[t]
-            if clock != 0 {
-                for i in 0..<m where clock & (1 << UInt32(i)) != 0 { vectorAdd(gv, gIn + i * n, n) }
-            }
+            let inputs = tape.inputs[trial].pointer + t * m
+            for q in 0..<Int(tape.inputCounts[trial][t]) { vectorAdd(gv, gIn + Int(inputs[q]) * n, n) }
             if t > 0 {
                 let list = spikes + (t - 1) * n, zp = z + (t - 1) * n
                 for q in 0..<Int(counts[t - 1]) {

@@ -162,7 +162,7 @@ public final class MetaBatchEvaluator<S: MetaScalar>: @unchecked Sendable {
             velocityError: mean { $0.velocityError }, positionError: mean { $0.positionError },
             traineeRegularizer: traineeReg, lsgRegularizer: lsgReg,
             traineeRateHz: traineeMean / Double(n) * 1000, lsgRateHz: lsgMean / Double(nl) * 1000,
-            changedInput: mean { Double($0.changedInput) } / Double(a.clockInputs * n),
+            changedInput: mean { Double($0.changedInput) } / Double(a.traineeInputs * n),
             changedRecurrent: mean { Double($0.changedRecurrent) } / Double(n * (n - 1)),
             taskLosses: losses,
             forwardSeconds: Double(t1 - t0) / 1e9, backwardSeconds: Double(t2 - t1) / 1e9,

@@ -1,5 +1,6 @@
 import Foundation
 import PhaseChange
+import Spiking
 import Tensors
 
 /// The float types the meta-gradient tape runs in: `Float` on the training path, `Double` for the
@@ -57,19 +58,24 @@ public struct MetaArchitecture: Sendable, Equatable {
     public var lsgTargetRateHz = 10.0
     /// Robot time per network step in the kinematics, s (0.01; the paper's quirk, §2.3).
     public var robotSecondsPerStep = 0.01
+    /// Proprioceptive trainee inputs after the clock rows (closed-loop controllers, docs/closed-loop.md);
+    /// nil for the paper's open-loop controller.
+    public var proprioception: ProprioceptionSettings? = nil
 
     /// The paper's architecture.
     public init() {}
 
     /// All LSG neurons (800).
     public var lsgNeurons: Int { lsgPlainNeurons + lsgAdaptiveNeurons }
+    /// Trainee input rows: clock, then proprioception (5 open-loop, 69 closed-loop with two joints).
+    public var traineeInputs: Int { clockInputs + (proprioception?.rowCount ?? 0) }
     /// LSG inputs: clock plus target code (53).
     public var lsgInputs: Int { clockInputs + codeBits * codedCoordinates }
 
     /// Shape (rows, columns) of a learned tensor.
     public func shape(of name: MetaParameterName) -> (rows: Int, columns: Int) {
         switch name {
-        case .traineeInput: return (clockInputs, traineeNeurons)
+        case .traineeInput: return (traineeInputs, traineeNeurons)
         case .traineeRecurrent: return (traineeNeurons, traineeNeurons)
         case .traineeOutput: return (traineeNeurons, outputs)
         case .lsgInput: return (lsgInputs, lsgNeurons)
@@ -186,6 +192,8 @@ public struct MetaGradientOptions: Sendable, Equatable {
     public var adaptiveThresholdSpikeGradient = false
     /// Device model of `pcm == .physical` (PhaseChange's physical defaults).
     public var physicalModel = PCMParameters.physical
+    /// The arm in trial 2 of a closed-loop controller (required when the architecture has proprioception).
+    public var closedLoop: ClosedLoopArm? = nil
 
     /// Ideal, unquantized, heaviside: the spec's software model.
     public init() {}

@@ -59,11 +59,12 @@ extension MetaArchitecture {
         adaptationStrength = c.lsgAdaptation.beta
         tauAdaptationMs = c.lsgAdaptation.tauMs
         innerLearningRate = c.innerLearningRate
+        proprioception = c.proprioception
     }
 
     /// The controller architecture for checkpoints.
     public var controller: ControllerArchitecture {
-        ControllerArchitecture(
+        var c = ControllerArchitecture(
             traineeNeurons: traineeNeurons, outputs: outputs,
             trainee: LIFParameters(threshold: traineeThreshold, tauMembraneMs: tauMembraneMs, tauOutputMs: tauOutputMs,
                                    refractorySteps: refractorySteps, dampening: dampening),
@@ -73,6 +74,8 @@ extension MetaArchitecture {
             lsgAdaptation: ThresholdAdaptation(count: lsgAdaptiveNeurons, beta: adaptationStrength, tauMs: tauAdaptationMs),
             clock: ClockInput(neurons: clockInputs, windowSteps: clockWindowSteps, spikeEvery: clockSpikeInterval),
             coordinates: codedCoordinates, codeBits: codeBits, steps: steps, innerLearningRate: innerLearningRate)
+        c.proprioception = proprioception
+        return c
     }
 
     /// Why the tape cannot run `c` exactly (it shares neuron constants between the networks), or nil.

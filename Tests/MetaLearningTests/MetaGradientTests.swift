@@ -45,15 +45,15 @@ struct GradientCheckReport {
 }
 
 /// Analytic gradient vs central differences (step h) on up to `perTensor` entries of every tensor.
-func gradientCheck(options: MetaGradientOptions, batch: Int, threads: Int, perTensor: Int = 16, h: Double = 1e-6) -> GradientCheckReport {
-    let a = tinyArchitecture()
+func gradientCheck(options: MetaGradientOptions, batch: Int, threads: Int, perTensor: Int = 16, h: Double = 1e-6,
+                   architecture a: MetaArchitecture = tinyArchitecture(), noiseSeed: UInt64 = 3) -> GradientCheckReport {
     let sampler = tinySampler()
     let tasks = tinyTasks(a, count: batch, seed: 11)
     let evaluator = MetaBatchEvaluator<Double>(architecture: a, options: options, tasks: sampler, batchSize: batch, threads: threads)
     let base = tinyParameters(a, seed: 5)
     let flat = FlatParameters(base, architecture: a)
     let gradient = FlatParameters<Double>(zerosFor: a)
-    _ = evaluator.evaluate(flat, tasks: tasks, noiseSeed: 3, gradient: gradient)
+    _ = evaluator.evaluate(flat, tasks: tasks, noiseSeed: noiseSeed, gradient: gradient)
     var report = GradientCheckReport()
     var pick = RandomSource(seed: 99)
     for name in MetaParameterName.allCases {
@@ -69,9 +69,9 @@ func gradientCheck(options: MetaGradientOptions, batch: Int, threads: Int, perTe
             let p = flat.pointer(name)
             let original = p[i]
             p[i] = original + h
-            let plus = evaluator.evaluate(flat, tasks: tasks, noiseSeed: 3, gradient: nil).loss
+            let plus = evaluator.evaluate(flat, tasks: tasks, noiseSeed: noiseSeed, gradient: nil).loss
             p[i] = original - h
-            let minus = evaluator.evaluate(flat, tasks: tasks, noiseSeed: 3, gradient: nil).loss
+            let minus = evaluator.evaluate(flat, tasks: tasks, noiseSeed: noiseSeed, gradient: nil).loss
             p[i] = original
             let numeric = (plus - minus) / (2 * h)
             let analytic = gradient.pointer(name)[i]

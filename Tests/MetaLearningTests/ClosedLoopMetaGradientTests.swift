@@ -1,0 +1,114 @@
+import Foundation
+import Testing
+import Spiking
+import Tensors
+@testable import MetaLearning
+
+/// The tiny architecture with proprioceptive inputs: 2 joints × (4 angle + 4 error neurons) after the clock.
+func tinyClosedLoopArchitecture() -> MetaArchitecture {
+    var a = tinyArchitecture()
+    a.proprioception = ProprioceptionSettings(jointRanges: [-1.5...1.5, -1.5...1.5], angleNeurons: 4, errorNeurons: 4,
+                                              errorRange: 0.05, peakProbability: 0.5)
+    return a
+}
+
+/// A linear servo (each tick covers `response` of the distance to the goal), with the secant floor at 0 so
+/// the backward pass uses the exact response.
+func lagArm(response: Double, hold: (joint: Int, ticks: Range<Int>)? = nil) -> ClosedLoopArm {
+    let label = "lag \(response) hold \(hold.map { "\($0.joint) \($0.ticks)" } ?? "none")"
+    return ClosedLoopArm(label: label, nominalResponse: response, secantFloor: 1e-12) { _ in
+        LagPlant(response: response, hold: hold)
+    }
+}
+
+@Suite("Closed-loop meta-gradient")
+struct ClosedLoopMetaGradientTests {
+    /// The architecture's W_in has the clock rows and then the proprioceptive rows.
+    @Test func inputRowsAreClockThenProprioception() {
+        let a = tinyClosedLoopArchitecture()
+        #expect(a.traineeInputs == a.clockInputs + 16)
+        #expect(a.shape(of: .traineeInput).rows == a.traineeInputs)
+        #expect(MetaArchitecture(a.controller).traineeInputs == a.traineeInputs, "the settings survive the checkpoint architecture")
+    }
+
+    /// With the arm in the loop (a linear servo, so the backward pass's secant is exact) the analytic
+    /// meta-gradient still matches central differences: the encoder's spikes are piecewise constant in the
+    /// weights, so stopping the gradient at them is exact wherever no spike flips.
+    @Test func gradientThroughTheArmMatchesFiniteDifferences() {
+        var options = MetaGradientOptions()
+        options.spikeFunction = .sigmoid(sharpness: 2)
+        options.adaptiveThresholdSpikeGradient = true
+        options.closedLoop = lagArm(response: 0.4)
+        let report = gradientCheck(options: options, batch: 2, threads: 1, architecture: tinyClosedLoopArchitecture())
+        for name in MetaParameterName.allCases {
+            let e = report.relativeErrors[name]!
+            #expect(e < 1e-3, "\(name.rawValue): relative error \(e) (|g| = \(report.analyticNorms[name]!))")
+            #expect(report.analyticNorms[name]! > 0, "\(name.rawValue): zero gradient, the check would be vacuous")
+        }
+    }
+
+    /// The proprioceptive rows fire in both trials and take part in the update: their ΔW rows are not zero.
+    @Test func proprioceptiveRowsFireAndLearn() {
+        let a = tinyClosedLoopArchitecture()
+        var options = MetaGradientOptions()
+        options.closedLoop = lagArm(response: 0.4)
+        let engine = MetaGradientEngine<Double>(architecture: a, options: options, kinematics: ScorbotKinematics(),
+                                                drivenJoints: tinySampler().drivenJoints, restAngles: tinySampler().restAngles)
+        let tape = MetaTaskTape<Double>(architecture: a)
+        let parameters = FlatParameters(tinyParameters(a, seed: 5), architecture: a)
+        var rng = RandomSource(seed: 1)
+        engine.forward(tape, parameters: parameters, target: tinyTasks(a, count: 1, seed: 4)[0], rng: &rng)
+        for trial in 0..<2 {
+            var proprioceptive = 0
+            for t in 0..<a.steps {
+                for q in 0..<Int(tape.inputCounts[trial][t]) where Int(tape.inputs[trial][t * a.traineeInputs + q]) >= a.clockInputs { proprioceptive += 1 }
+            }
+            #expect(proprioceptive > a.steps / 2, "trial \(trial + 1): \(proprioceptive) proprioceptive spikes in \(a.steps) steps")
+        }
+        // Trial-2 weights minus the meta-learned ones on the proprioceptive rows.
+        var changed = 0
+        let n = a.traineeNeurons
+        for i in a.clockInputs..<a.traineeInputs {
+            for j in 0..<n where tape.w1In[i * n + j] != parameters.pointer(.traineeInput)[i * n + j] { changed += 1 }
+        }
+        #expect(changed > 0, "no proprioceptive weight changed in the update")
+        #expect(tape.loss.isFinite)
+    }
+
+    /// A held joint: the measured angle stays put during the hold, the command goes on, so the error
+    /// population of that joint sees the difference (its end neurons fire), which it does not with the arm free.
+    @Test func heldJointShowsInTheErrorAndTheLoss() {
+        let a = tinyClosedLoopArchitecture()
+        let parameters = FlatParameters(tinyParameters(a, seed: 5), architecture: a)
+        let task = tinyTasks(a, count: 1, seed: 4)[0]
+        func run(_ arm: ClosedLoopArm) -> MetaTaskTape<Double> {
+            var options = MetaGradientOptions()
+            options.closedLoop = arm
+            let engine = MetaGradientEngine<Double>(architecture: a, options: options, kinematics: ScorbotKinematics(),
+                                                    drivenJoints: tinySampler().drivenJoints, restAngles: tinySampler().restAngles)
+            let tape = MetaTaskTape<Double>(architecture: a)
+            var rng = RandomSource(seed: 1)
+            engine.forward(tape, parameters: parameters, target: task, rng: &rng)
+            return tape
+        }
+        let free = run(lagArm(response: 0.9))
+        let held = run(lagArm(response: 0.9, hold: (joint: 0, ticks: 0..<a.steps + 1)))
+        let k = a.outputs
+        for t in 0...a.steps { #expect(held.measured[t * k] == held.measured[0], "the held joint moved at tick \(t)") }
+        var lastError = 0.0
+        for o in 0..<k { lastError = max(lastError, abs(held.commands[a.steps * k] - held.measured[a.steps * k])) }
+        #expect(lastError > 0, "the command should run away from the held joint")
+        // Rows of joint 0's outer error neurons (errors beyond ±0.05 rad saturate there).
+        let encoder = a.proprioception!.makeEncoder()
+        let outer = Set([encoder.errorRow(joint: 0, neuron: 0), encoder.errorRow(joint: 0, neuron: 3)].map { $0 + a.clockInputs })
+        func outerSpikes(_ tape: MetaTaskTape<Double>) -> Int {
+            var count = 0
+            for t in 0..<a.steps {
+                for q in 0..<Int(tape.inputCounts[1][t]) where outer.contains(Int(tape.inputs[1][t * a.traineeInputs + q])) { count += 1 }
+            }
+            return count
+        }
+        #expect(outerSpikes(held) > outerSpikes(free), "held \(outerSpikes(held)), free \(outerSpikes(free))")
+        #expect(held.positionError != free.positionError, "the loss is computed on the arm's angles")
+    }
+}
