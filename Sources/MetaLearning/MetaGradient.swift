@@ -256,15 +256,16 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
         precondition(target.velocities.count == a.steps * a.outputs && target.positions.count == a.steps * 3,
                      "target needs \(a.steps)×\(a.outputs) velocities and \(a.steps)×3 positions")
 
-        // LSG input rows: clock + target code bits.
+        // LSG input rows: clock + target code bits (the LSG does not hear proprioception).
+        let clockRows = a.clockInputs
         for t in 0..<a.steps {
             var c: Int32 = 0
             let row = tape.lsgInputs.pointer + t * tape.u
-            for i in 0..<m where clockMask[t] & (1 << UInt32(i)) != 0 { row[Int(c)] = Int32(i); c += 1 }
+            for i in 0..<clockRows where clockMask[t] & (1 << UInt32(i)) != 0 { row[Int(c)] = Int32(i); c += 1 }
             for coordinate in 0..<a.codedCoordinates {
                 let code = targetCode.code(target.positions[t * 3 + coordinate])
                 for bit in 0..<a.codeBits where (code >> UInt64(bit)) & 1 == 1 {
-                    row[Int(c)] = Int32(m + coordinate * a.codeBits + bit); c += 1
+                    row[Int(c)] = Int32(clockRows + coordinate * a.codeBits + bit); c += 1
                 }
             }
             tape.lsgInputCounts[t] = c

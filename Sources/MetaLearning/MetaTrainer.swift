@@ -120,6 +120,8 @@ public final class MetaTrainer: @unchecked Sendable {
         public static let quantize = "engram.training.quantize"
         /// The command line that started the run.
         public static let command = "engram.training.command"
+        /// The arm in the loop of a closed-loop run.
+        public static let closedLoop = "engram.training.closed_loop"
         /// Worker threads (gradient sums depend on it in the last bits).
         public static let threads = "engram.training.threads"
         /// Tensor: Adam's first moments, flat.
@@ -143,6 +145,7 @@ public final class MetaTrainer: @unchecked Sendable {
         metadata[Key.quantize] = configuration.optionSets.map { $0.quantizeUpdate ? "on" : "off" }.joined(separator: ",")
         metadata[Key.threads] = String(configuration.threads)
         metadata[Key.command] = configuration.command
+        if let arm = configuration.options.closedLoop { metadata[Key.closedLoop] = arm.label }
         let controller = ControllerCheckpoint(architecture: a.controller, weights: parameters.parameters.controllerWeights(a), metadata: metadata)
         var file = controller.safeTensors()
         file.set(Key.firstMoment, floats: state.adam.firstMoment, shape: [state.adam.firstMoment.count])

@@ -112,3 +112,31 @@ struct ClosedLoopMetaGradientTests {
         #expect(held.positionError != free.positionError, "the loss is computed on the arm's angles")
     }
 }
+
+@Suite("Closed loop leaves the rest alone")
+struct ClosedLoopInvariantTests {
+    /// The LSG hears only the clock and the target code: adding proprioceptive inputs to the trainee does not
+    /// change its spikes, and trial 1 of the trainee is the same when the proprioceptive weights are zero.
+    @Test func learningSignalGeneratorAndTrialOneUnchanged() {
+        let open = tinyArchitecture()
+        let closed = tinyClosedLoopArchitecture()
+        let weights = tinyParameters(open, seed: 5)
+        var expanded = weights
+        expanded.tensors[MetaParameterName.traineeInput.index] = weights[.traineeInput]
+            + [Double](repeating: 0, count: closed.proprioception!.rowCount * closed.traineeNeurons)
+        let task = tinyTasks(open, count: 1, seed: 4)[0]
+        func run(_ a: MetaArchitecture, _ w: MetaParameters<Double>, _ arm: ClosedLoopArm?) -> MetaTaskTape<Double> {
+            var options = MetaGradientOptions()
+            options.closedLoop = arm
+            let engine = MetaGradientEngine<Double>(architecture: a, options: options, kinematics: ScorbotKinematics(),
+                                                    drivenJoints: tinySampler().drivenJoints, restAngles: tinySampler().restAngles)
+            let tape = MetaTaskTape<Double>(architecture: a)
+            var rng = RandomSource(seed: 1)
+            engine.forward(tape, parameters: FlatParameters(w, architecture: a), target: task, rng: &rng)
+            return tape
+        }
+        let o = run(open, weights, nil), c = run(closed, expanded, lagArm(response: 1))
+        for j in 0..<open.lsgNeurons { #expect(o.lsgSpikeTotals[j] == c.lsgSpikeTotals[j], "LSG neuron \(j)") }
+        for i in 0..<(open.steps * open.traineeNeurons) { #expect(o.z[0][i] == c.z[0][i], "trial-1 spike \(i)") }
+    }
+}

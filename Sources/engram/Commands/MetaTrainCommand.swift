@@ -1,5 +1,6 @@
 @preconcurrency import Foundation
 import Control
+import Robot
 import MetaLearning
 import Spiking
 import Tensors
@@ -21,7 +22,11 @@ enum MetaTrainCommand: EngramCommand {
         (weights, Adam state, iteration, seed, command) is written to --out every --checkpoint-every iterations \
         and at the end; --resume continues from --out, reproducing the uninterrupted run with the same \
         --threads. --iterations counts from the start of the run, so a resumed run stops at the same total. \
-        --robot trains for any arm: the same task family on the robot's two driven joints, their limits and its forward kinematics.
+        --robot trains for any arm: the same task family on the robot's two driven joints, their limits and its forward kinematics. \
+        --closed-loop (with --robot) trains a controller that also hears the arm: per driven joint the measured angle \
+        and the tracking error, as spikes of input populations after the clock rows, with the robot's simulated servos \
+        in the loop of trial 2 and a random disturbance per task (docs/closed-loop.md). With --init of an open-loop \
+        controller the proprioceptive weights start at zero, so training starts from that controller's behaviour.
         Example: engram meta-train --task scorbot --iterations 2000 --batch 90 --out scorbot.safetensors --log curve.csv
         """
     static let options: [OptionSpec] = [
@@ -32,6 +37,8 @@ enum MetaTrainCommand: EngramCommand {
         .value("--pcm", "model", "PCM model in the inner loop: off, paper or physical; a list such as off,paper mixes them over each batch"),
         .value("--quantize", "on|off", "round the inner update to 1/16 (straight-through)", choices: ["on", "off"]),
         .value("--init", "checkpoint", "start from these weights instead of a random initialisation"),
+        .flag("--closed-loop", "train a closed-loop controller (proprioceptive inputs, the simulated arm of --robot in trial 2; docs/closed-loop.md)"),
+        .value("--disturbances", "kinds", "closed loop: disturbance kinds drawn per task, from none, push, payload, latency (default: all four)"),
         .value("--seed", "s", "seed of initialisation, tasks and noise (default 0)"),
         .value("--out", "file", "checkpoint to write (safetensors)", alias: "-o"),
         .flag("--resume", "continue the run stored in --out"),
@@ -90,15 +97,31 @@ enum MetaTrainCommand: EngramCommand {
         let family: any MetaTaskSampler
         let familySteps: Int, familyOutputs: Int
         var familyName = "scorbot"
+        var closedLoopArm: ClosedLoopArm? = nil
+        var proprioception: ProprioceptionSettings? = nil
         if let robotPath = arguments.string("--robot") {
             let dir = ResourceLocator.robotDirectory(robotPath) ?? robotPath
             let robot = try RobotFiles.loadRobot(dir)
             let f = RunSession.taskFamily(for: robot)
+            if arguments.has("--closed-loop") || arguments.has("--resume") {
+                var kinds: [ArmDisturbance.Kind] = []
+                for name in (arguments.string("--disturbances") ?? "none,push,payload,latency").split(separator: ",") {
+                    guard let kind = ArmDisturbance.Kind(rawValue: String(name)) else {
+                        throw UsageError("--disturbances: '\(name)' is not a disturbance; use a list of none, push, payload, latency")
+                    }
+                    kinds.append(kind)
+                }
+                closedLoopArm = SimulatedArmPlant.trainingArm(robot: robot, kinds: kinds, steps: f.steps)
+                proprioception = ProprioceptionSettings(jointRanges: f.jointLimits)
+            }
             family = f
             familySteps = f.steps
             familyOutputs = f.drivenJoints.count
             familyName = robot.name
         } else {
+            if arguments.has("--closed-loop") {
+                throw UsageError("--closed-loop needs --robot <dir>: the arm whose simulated servos are in the loop (e.g. --robot Robots/scorbot-er7)")
+            }
             guard arguments.string("--task") == "scorbot" else {
                 throw UsageError("--task <family>: '\(arguments.string("--task") ?? "")' is not a task family; use scorbot, or --robot <dir> for another arm")
             }
@@ -145,7 +168,21 @@ enum MetaTrainCommand: EngramCommand {
             let checkpoint = try loadController(try loadFile(initPath))
             configuration.architecture = try architecture(of: checkpoint, path: initPath)
             initial = MetaParameters(checkpoint.weights)
+            if arguments.has("--closed-loop") {
+                if let had = configuration.architecture.proprioception {
+                    guard had == proprioception else {
+                        throw RuntimeError("\(initPath): its proprioceptive inputs (\(had.jointRanges)) differ from this robot's driven joints (\(proprioception!.jointRanges)); start from an open-loop controller or one of this robot")
+                    }
+                } else {
+                    // Warm start from an open-loop controller: the proprioceptive rows of W_in start at zero.
+                    let clockWeights = initial[.traineeInput]
+                    configuration.architecture.proprioception = proprioception
+                    initial.tensors[MetaParameterName.traineeInput.index] = clockWeights
+                        + [Float](repeating: 0, count: proprioception!.rowCount * configuration.architecture.traineeNeurons)
+                }
+            }
         } else {
+            configuration.architecture.proprioception = arguments.has("--closed-loop") ? proprioception : nil
             var rng = RandomSource(seed: seed).derived(0x1417)
             initial = MetaParameters(randomFor: configuration.architecture, rng: &rng)
         }
@@ -153,6 +190,13 @@ enum MetaTrainCommand: EngramCommand {
             throw RuntimeError("the controller runs \(configuration.architecture.steps) steps with \(configuration.architecture.outputs) outputs; the \(familyName) task family needs \(familySteps) and \(familyOutputs)")
         }
 
+        if configuration.architecture.proprioception != nil {
+            guard let arm = closedLoopArm else {
+                throw UsageError("this is a closed-loop controller: give --robot <dir>, the arm whose simulated servos are in the loop")
+            }
+            configuration.options.closedLoop = arm
+            for i in configuration.mixedOptions.indices { configuration.mixedOptions[i].closedLoop = arm }
+        }
         let trainer = MetaTrainer(configuration: configuration, sampler: family, initial: initial, state: state)
         if trainer.state.iteration >= iterations {
             print("meta-train: \(out) is already at iteration \(trainer.state.iteration) ≥ --iterations \(iterations); nothing to do")

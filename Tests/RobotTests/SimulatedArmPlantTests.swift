@@ -1,0 +1,50 @@
+import EngramTestSupport
+import Foundation
+import MetaLearning
+import Tensors
+import Testing
+@testable import Robot
+
+/// The plant of closed-loop meta-training is the simulated arm, driven in the control loop's order.
+@Suite struct SimulatedArmPlantTests {
+    let robot: RobotDescription
+
+    init() throws {
+        robot = try RobotDescription.load(fromFileAt: repositoryFile("Robots/scorbot-er7"))
+    }
+
+    /// Runs `ticks` ticks commanding `goal` to both driven joints; returns the measured angles per tick.
+    func drive(_ plant: SimulatedArmPlant, start: [Double], goal: [Double], ticks: Int) -> [[Double]] {
+        plant.start(angles: start)
+        var angles = [Double](repeating: 0, count: start.count)
+        var out: [[Double]] = []
+        for t in 0..<ticks {
+            plant.measure(tick: t, into: &angles)
+            out.append(angles)
+            plant.command(tick: t, goals: goal)
+        }
+        return out
+    }
+
+    /// Without disturbance the driven joints start where asked and move to a goal with the servo's lag.
+    @Test func followsGoalsWithLag() {
+        let plant = SimulatedArmPlant(robot: robot, disturbance: .none)
+        let path = drive(plant, start: [0.1, -0.2], goal: [0.3, 0.0], ticks: 60)
+        #expect(abs(path[0][0] - 0.1) < 0.002 && abs(path[0][1] + 0.2) < 0.002, "start \(path[0])")
+        #expect(path[2][0] > 0.1 && path[2][0] < 0.3, "moving after two ticks: \(path[2][0])")
+        #expect(abs(path[59][0] - 0.3) < 0.003 && abs(path[59][1]) < 0.003, "settled: \(path[59])")
+    }
+
+    /// A push holds a driven joint off its goal during the window, as on `SimulatedArm`.
+    @Test func pushHoldsTheJointOffItsGoal() {
+        let joint = robot.drivenJointIndices[0]
+        let plant = SimulatedArmPlant(robot: robot, disturbance: .push(joint: joint, offsetRadians: 0.2, startTick: 20, ticks: 20))
+        let path = drive(plant, start: [0, 0], goal: [0, 0], ticks: 60)
+        #expect(abs(path[10][0]) < 0.002)
+        #expect(abs(path[30][0] - 0.2) < 0.01, "held at +0.2 rad during the window: \(path[30][0])")
+        #expect(abs(path[59][0]) < 0.01, "back at the goal after the window: \(path[59][0])")
+        // A second trial on the same plant sees the push again.
+        let again = drive(plant, start: [0, 0], goal: [0, 0], ticks: 31)
+        #expect(abs(again[30][0] - 0.2) < 0.01)
+    }
+}
