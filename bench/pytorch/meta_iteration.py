@@ -146,10 +146,34 @@ def scorbot_position(q1, q2):
     return torch.stack([x, y, z], dim=-1)
 
 
-class MetaIteration:
-    """The ideal meta-objective of a batch of tasks; `objective(weights)` returns (objective, details)."""
+def trainee_step(v, z, r, current, rec):
+    """One trainee step given the recurrent input `rec` = W_recᵀ z_{t−1} (diagonal masked).
+    Returns v_t, z_t, r_t, the non-refractory mask and ψ_t (differentiable in v_t)."""
+    v = torch.add(ALPHA * v + current + rec, z, alpha=-THR_TRAINEE)
+    active = (r <= 0.1).to(v.dtype)
+    d = v - THR_TRAINEE
+    z = active * spike(d, THR_TRAINEE)
+    r = torch.clamp(r.detach() + N_REF * z.detach() - 1, 0, N_REF)
+    return v, z, r, active, d
 
-    def __init__(self, velocities, positions, rest_angles=(0.0, 0.0, 0.0, 0.0), driven=(0, 1)):
+
+def lsg_step(v, z, r, b, current, w_rec, beta):
+    """One LSG step: adaptation b (kept for all 800 neurons; β = 0 for the LIF ones), threshold A,
+    reset −A z_{t−1}, spike against the detached threshold (the official graph drops ∂z/∂A)."""
+    b = RHO * b + z
+    A = THR_LSG + beta * b
+    v = torch.addmm(ALPHA * v + current - A * z, z, w_rec)
+    active = (r <= 0.1).to(v.dtype)
+    z = active * spike(v - A.detach(), THR_LSG)
+    r = torch.clamp(r.detach() + N_REF * z.detach() - 1, 0, N_REF)
+    return v, z, r, b
+
+
+class MetaIteration:
+    """The ideal meta-objective of a batch of tasks; `objective(weights)` returns (objective, details).
+    `compiled=True` runs the per-step cells through torch.compile."""
+
+    def __init__(self, velocities, positions, rest_angles=(0.0, 0.0, 0.0, 0.0), driven=(0, 1), compiled=False):
         if tuple(driven) != (0, 1) or any(a != 0 for a in rest_angles):
             raise ValueError("this port implements the Scorbot family with joints 0, 1 driven from rest angles 0")
         self.batch = velocities.shape[0]
@@ -161,40 +185,49 @@ class MetaIteration:
         self.lsg_input = torch.cat([clock.expand(self.batch, -1, -1), code], dim=2)  # [B, T, 53]
         self.mask_trainee = 1 - torch.eye(N_TRAINEE)
         self.mask_lsg = 1 - torch.eye(N_LSG)
+        self.beta = torch.cat([torch.zeros(N_LSG_LIF), torch.full((N_LSG_ALIF,), BETA)])
+        # ē^in_t = α ē^in_{t−1} + x_t: input-only, the same for every task.
+        e_in = torch.zeros(STEPS, N_CLOCK)
+        acc = torch.zeros(N_CLOCK)
+        for t in range(STEPS):
+            acc = ALPHA * acc + clock[t]
+            e_in[t] = acc
+        self.e_in = e_in
+        self.trainee_step = torch.compile(trainee_step, dynamic=False) if compiled else trainee_step
+        self.lsg_step = torch.compile(lsg_step, dynamic=False) if compiled else lsg_step
 
     def trainee_trial(self, input_current, w_rec, w_out=None, traces=False):
         """One trainee trial. input_current [B or 1, T, N] (W_inᵀ x_t, precomputed); w_rec [N, N] or per task
         [B, N, N] (diagonal already masked). Returns spikes [B, T, N], readout [B, T, 2] (if w_out), and for
         trial 1 the e-prop factors ψ [B, T, N] and the recurrent eligibility ē^rec [B, T, N]."""
-        B = self.batch
-        n = N_TRAINEE
+        B, n = self.batch, N_TRAINEE
         v = torch.zeros(B, n)
         z = torch.zeros(B, n)
         r = torch.zeros(B, n)
-        y = torch.zeros(B, N_OUT)
         e_rec = torch.zeros(B, n)
-        zs, ys, psis, es = [], [], [], []
+        zs, psis, es = [], [], []
         per_task = w_rec.dim() == 3
+        step = self.trainee_step
+        # unbind, not [:, t]: the backward of one unbind is one stack, that of 249 selects 249 full-size fills.
+        currents = input_current.unbind(1)
         for t in range(STEPS):
-            if per_task:
-                rec = torch.bmm(z.unsqueeze(1), w_rec).squeeze(1)
-            else:
-                rec = z @ w_rec
-            v = ALPHA * v + input_current[:, t] + rec - THR_TRAINEE * z
-            active = (r <= 0.1).to(v.dtype)
+            rec = torch.bmm(z.unsqueeze(1), w_rec).squeeze(1) if per_task else z @ w_rec
             if traces:
                 e_rec = ALPHA * e_rec + z  # ē^rec_t = α ē^rec_{t−1} + z_{t−1}
                 es.append(e_rec)
-                psis.append(active * pseudo_derivative(v - THR_TRAINEE, THR_TRAINEE))
-            z = active * spike(v - THR_TRAINEE, THR_TRAINEE)
-            with torch.no_grad():
-                r = torch.clamp(r + N_REF * z - 1, 0, N_REF)
+            v, z, r, active, d = step(v, z, r, currents[t], rec)
+            if traces:
+                psis.append(active * pseudo_derivative(d, THR_TRAINEE))
             zs.append(z)
-            if w_out is not None:
-                y = KAPPA * y + z @ w_out
-                ys.append(y)
         out = {"z": torch.stack(zs, 1)}
         if w_out is not None:
+            # y_t = κ y_{t−1} + W_outᵀ z_t: one matmul for all steps, then the leaky filter.
+            drive = out["z"] @ w_out  # [B, T, 2]
+            y = torch.zeros(B, N_OUT)
+            ys = []
+            for d_t in drive.unbind(1):
+                y = KAPPA * y + d_t
+                ys.append(y)
             out["y"] = torch.stack(ys, 1)
         if traces:
             out["psi"] = torch.stack(psis, 1)
@@ -209,23 +242,21 @@ class MetaIteration:
         v = torch.zeros(B, N_LSG)
         z = torch.zeros(B, N_LSG)
         r = torch.zeros(B, N_LSG)
-        b = torch.zeros(B, N_LSG_ALIF)
-        L = torch.zeros(B, N_TRAINEE)
-        base = torch.full((B, N_LSG_LIF), THR_LSG)
-        zs, Ls = [], []
-        for t in range(STEPS):
-            b = RHO * b + z[:, N_LSG_LIF:]
-            A = torch.cat([base, THR_LSG + BETA * b], dim=1)
-            v = ALPHA * v + current[:, t] + z @ w_rec - A * z
-            active = (r <= 0.1).to(v.dtype)
-            # The official graph drops ∂z/∂A through the spike threshold: A is detached here only.
-            z = active * spike(v - A.detach(), THR_LSG)
-            with torch.no_grad():
-                r = torch.clamp(r + N_REF * z - 1, 0, N_REF)
-            L = KAPPA * L + z @ w_out
+        b = torch.zeros(B, N_LSG)
+        zs = []
+        step = self.lsg_step
+        for c_t in current.unbind(1):
+            v, z, r, b = step(v, z, r, b, c_t, w_rec, self.beta)
             zs.append(z)
+        z_all = torch.stack(zs, 1)
+        # L_t = κ L_{t−1} + W_outᵀ z_t: one matmul for all steps, then the leaky filter.
+        drive = z_all @ w_out  # [B, T, 250]
+        L = torch.zeros(B, N_TRAINEE)
+        Ls = []
+        for d_t in drive.unbind(1):
+            L = KAPPA * L + d_t
             Ls.append(L)
-        return torch.stack(zs, 1), torch.stack(Ls, 1)
+        return z_all, torch.stack(Ls, 1)
 
     def objective(self, w):
         """Total objective and details for weights `w` (dict of the six float32 tensors)."""
@@ -238,12 +269,7 @@ class MetaIteration:
         z_lsg, L = self.lsg(w["W_in_lsg"], w["W_rec_lsg"], w["W_out_lsg"])
         # Natural e-prop update: ΔW = −η Σ_t ē_t (L_t ψ_t)ᵀ, ē^in_t = α ē^in_{t−1} + x_t.
         learning = L * t1["psi"]  # [B, T, N]
-        e_in = torch.zeros(STEPS, N_CLOCK)
-        acc = torch.zeros(N_CLOCK)
-        for t in range(STEPS):  # the clock trace is input-only: no gradient, computed once
-            acc = ALPHA * acc + self.clock[t]
-            e_in[t] = acc
-        d_in = -ETA * torch.einsum("ti,btn->bin", e_in, learning)                 # [B, 5, N]
+        d_in = -ETA * torch.einsum("ti,btn->bin", self.e_in, learning)                 # [B, 5, N]
         d_rec = -ETA * torch.bmm(t1["e_rec"].transpose(1, 2), learning)           # [B, N, N]
         w1_in = w["W_in_trainee"].unsqueeze(0) + d_in
         w1_rec = (w["W_rec_trainee"].unsqueeze(0) + d_rec) * self.mask_trainee
@@ -265,7 +291,7 @@ class MetaIteration:
         total = task_losses.mean() + reg_t + reg_l
         details = {
             "task_losses": task_losses.detach(), "trainee_regularizer": reg_t.detach(), "lsg_regularizer": reg_l.detach(),
-            "trainee_rate_hz": float(rate_t.mean()) * 1000, "lsg_rate_hz": float(rate_l.mean()) * 1000,
+            "trainee_rate_hz": float(rate_t.detach().mean()) * 1000, "lsg_rate_hz": float(rate_l.detach().mean()) * 1000,
         }
         return total, details
 
