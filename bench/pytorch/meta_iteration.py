@@ -315,7 +315,7 @@ def check(model, ref):
         "task_loss_max_rel_diff": float(rel.max()),
         "task_loss_median_rel_diff": float(np.median(rel)),
         "tasks_over_1e-4": int((rel > 1e-4).sum()),
-        "objective_torch": float(total), "objective_engram": float(ref["loss"][0]),
+        "objective_torch": total.item(), "objective_engram": float(ref["loss"][0]),
         "trainee_regularizer_rel_diff": float(abs(float(d["trainee_regularizer"]) - ref["trainee_regularizer"][0]) / abs(ref["trainee_regularizer"][0])),
         "lsg_regularizer_rel_diff": float(abs(float(d["lsg_regularizer"]) - ref["lsg_regularizer"][0]) / abs(ref["lsg_regularizer"][0])),
         "trainee_rate_hz": d["trainee_rate_hz"], "lsg_rate_hz": d["lsg_rate_hz"],
@@ -393,7 +393,8 @@ def main():
         r = time_iteration(model, ref, args.repeats)
         line = {"bench": "pytorch_meta_iteration_batch90_ideal", "median_us": r["seconds_per_iteration"] * 1e6}
         line.update(r)
-        line.update({"threads": args.threads, "repeats": args.repeats, "batch": model.batch, "torch": torch.__version__,
+        line.update({"threads": args.threads, "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"),
+                     "compiled": False, "repeats": args.repeats, "batch": model.batch, "torch": torch.__version__,
                      "peak_rss_mib": peak_rss_mib(),
                      "note": "forward = objective with the autograd graph; backward = total.backward(); float32, loss float64"})
         print(json.dumps(line), flush=True)
