@@ -15,7 +15,9 @@ enum RunCommand: EngramCommand {
     static let abstract = "Run the spiking controller on an arm (serial port or --sim), adapting once to --target"
     static let discussion = """
         Loads the robot (--robot DIR with robot.yaml), its calibration (--calibration, default \
-        Calibration/<robot>.yaml) and its controller (--checkpoint, default DIR/controller.safetensors). With \
+        Calibration/<robot>.yaml) and its controller (--checkpoint, default DIR/controller.safetensors, or with \
+        --closed-loop, or 'loop: closed-loop' under controller: in robot.yaml, DIR/controller-closed-loop.safetensors: \
+        a controller that also hears each driven joint's measured angle and tracking error). With \
         --target CSV (249 rows of the driven joints' angles; see ../shared/DESIGN.md) the controller first adapts \
         in one shot: trial, learning signals, one natural e-prop update written to the PCM crossbar's changed \
         devices. Then each tick of the loop reads the arm, steps the trainee once on its clock input, integrates \
@@ -37,6 +39,7 @@ enum RunCommand: EngramCommand {
         .flag("--sim", "run the simulated arm instead of a port"),
         .value("--calibration", "file", "calibration YAML (default Calibration/<robot>.yaml)"),
         .value("--checkpoint", "file", "controller checkpoint (default <robot dir>/controller.safetensors)"),
+    ] + RobotFiles.loopOptions + [
         .value("--target", "csv", "target trajectory to adapt to once and to track"),
         .value("--adapt", "on|off", "with --target: adapt once before running (default on); off tracks the unadapted controller", choices: ["on", "off"]),
         .value("--pcm", "model", "trainee synapses: off (ideal), paper or physical PCM (default: the model the controller was meta-trained with, else physical)", choices: SynapseMode.allCases.map(\.rawValue)),
@@ -60,7 +63,8 @@ enum RunCommand: EngramCommand {
             throw UsageError(simulated ? "give either --port <path> or --sim, not both" : "missing --port <path> or --sim: where the arm is (a serial port, e.g. from 'engram sim-serial --robot \(robotPath)', or the simulated arm)")
         }
         let calibration = try RobotFiles.loadCalibration(arguments.string("--calibration"), robotPath: robotPath, robot: robot, required: port != nil)
-        let checkpoint = try RobotFiles.loadController(arguments.string("--checkpoint"), robotPath: robotPath, robot: robot)
+        let checkpoint = try RobotFiles.loadController(arguments.string("--checkpoint"), robotPath: robotPath, robot: robot,
+                                                       loop: try RobotFiles.controllerLoop(arguments))
         let steps = checkpoint.architecture.steps
         var target: TargetTrajectory? = nil
         if let path = arguments.string("--target") {
@@ -256,17 +260,52 @@ enum RobotFiles {
         return calibration
     }
 
-    /// The controller at `path`, or `<robot dir>/controller.safetensors`.
-    static func loadController(_ path: String?, robotPath: String, robot: RobotDescription) throws -> ControllerCheckpoint {
-        let dir = robotPath.hasSuffix(".yaml") ? (robotPath as NSString).deletingLastPathComponent : robotPath
-        let file = path ?? (dir as NSString).appendingPathComponent("controller.safetensors")
-        if path == nil && !FileManager.default.fileExists(atPath: file) {
-            let hint = robot.name == "scorbot-er7"
-                ? "pass --checkpoint ../shared/reference/robot-l2l-official.safetensors (the paper's meta-trained controller)"
-                : "meta-train one with 'engram meta-train --robot \(robotPath)' or pass --checkpoint <file>"
-            throw RuntimeError("\(file): no shipped controller for \(robot.name) yet; \(hint)")
+    /// The options that pick one of the robot's shipped controllers.
+    static let loopOptions: [OptionSpec] = [
+        .flag("--closed-loop", "use <robot dir>/controller-closed-loop.safetensors (hears the measured joint state)"),
+        .flag("--open-loop", "use <robot dir>/controller.safetensors (the paper's; default unless robot.yaml says controller.loop: closed-loop)"),
+    ]
+
+    /// `--closed-loop` / `--open-loop` (nil: neither, the robot's default); neither goes with `--checkpoint`.
+    static func controllerLoop(_ arguments: ParsedArguments) throws -> ControllerLoop? {
+        let closed = arguments.has("--closed-loop"), open = arguments.has("--open-loop")
+        if closed && open { throw UsageError("give --closed-loop or --open-loop, not both") }
+        guard closed || open else { return nil }
+        if arguments.has("--checkpoint") {
+            throw UsageError("--checkpoint <file> names the controller; drop \(closed ? "--closed-loop" : "--open-loop") (it picks one of the robot's shipped controllers)")
         }
-        return try AdaptationSetup.loadCheckpoint(file)
+        return closed ? .closedLoop : .openLoop
+    }
+
+    /// The file of the robot's shipped controller for `loop` (nil: the robot's default, `controller.loop`).
+    static func shippedControllerPath(robotPath: String, robot: RobotDescription, loop: ControllerLoop?) -> String {
+        let dir = robotPath.hasSuffix(".yaml") ? (robotPath as NSString).deletingLastPathComponent : robotPath
+        return (dir as NSString).appendingPathComponent((loop ?? robot.controller.loop).checkpointFileName)
+    }
+
+    /// Why the robot's shipped controller for `loop` cannot be used when `file` is missing: one line with the fix.
+    static func missingControllerMessage(_ file: String, robotPath: String, robot: RobotDescription, loop: ControllerLoop?) -> String {
+        if (loop ?? robot.controller.loop) == .closedLoop {
+            return "\(file): robot \(robot.name) has no closed-loop controller yet; train one with 'engram meta-train --robot \(robotPath) --closed-loop --out \(file)', pass --checkpoint <file>, or use --open-loop"
+        }
+        let hint = robot.name == "scorbot-er7"
+            ? "pass --checkpoint ../shared/reference/robot-l2l-official.safetensors (the paper's meta-trained controller)"
+            : "meta-train one with 'engram meta-train --robot \(robotPath)' or pass --checkpoint <file>"
+        return "\(file): no shipped controller for \(robot.name) yet; \(hint)"
+    }
+
+    /// The controller at `path`, or the robot's shipped one for `loop` (nil: robot.yaml's `controller.loop`,
+    /// default open-loop): `<robot dir>/controller.safetensors` or `controller-closed-loop.safetensors`.
+    static func loadController(_ path: String?, robotPath: String, robot: RobotDescription, loop: ControllerLoop? = nil) throws -> ControllerCheckpoint {
+        let file = path ?? shippedControllerPath(robotPath: robotPath, robot: robot, loop: loop)
+        if path == nil && !FileManager.default.fileExists(atPath: file) {
+            throw RuntimeError(missingControllerMessage(file, robotPath: robotPath, robot: robot, loop: loop))
+        }
+        let checkpoint = try AdaptationSetup.loadCheckpoint(file)
+        if path == nil, (loop ?? robot.controller.loop) == .closedLoop, checkpoint.architecture.proprioception == nil {
+            throw RuntimeError("\(file): is an open-loop controller (its architecture has no proprioception); replace it with one from 'engram meta-train --robot \(robotPath) --closed-loop'")
+        }
+        return checkpoint
     }
 
     static func number(_ x: Double) -> String { x == x.rounded() && abs(x) < 1e15 ? String(Int(x)) : String(x) }
