@@ -41,6 +41,8 @@ enum RunCommand: EngramCommand {
         .value("--checkpoint", "file", "controller checkpoint (default <robot dir>/controller.safetensors)"),
     ] + RobotFiles.loopOptions + [
         .value("--target", "csv", "target trajectory to adapt to once and to track"),
+        .value("--task", "i", "instead of --target: task i of 'engram evaluate --disturbance KIND --seed S' (its target, device seed and window)"),
+        .value("--disturbance", "kind", "with --task: the disturbance kind; --sim disturbs the simulated arm, --port expects 'engram sim-serial --disturbance KIND --seed S --task i'", choices: ArmDisturbance.Kind.allCases.map(\.rawValue)),
         .value("--adapt", "on|off", "with --target: adapt once before running (default on); off tracks the unadapted controller", choices: ["on", "off"]),
         .value("--pcm", "model", "trainee synapses: off (ideal), paper or physical PCM (default: the model the controller was meta-trained with, else physical)", choices: SynapseMode.allCases.map(\.rawValue)),
         .value("--quantize", "on|off", "round the update to 1/16 of w_max (default: on with PCM)", choices: ["on", "off"]),
@@ -70,12 +72,30 @@ enum RunCommand: EngramCommand {
         if let path = arguments.string("--target") {
             do { target = try RunSession.loadTarget(fromFileAt: path, robot: robot, steps: steps) } catch { throw RuntimeError(error.description) }
         }
+        // --task: reproduce one task of `engram evaluate --disturbance` (same target, device seed and window).
+        var evaluationTask: (index: Int, kind: ArmDisturbance.Kind, disturbance: ArmDisturbance)? = nil
+        var taskSeed: UInt64? = nil
+        if let kindName = arguments.string("--disturbance") {
+            guard let kind = ArmDisturbance.Kind(rawValue: kindName) else {
+                throw UsageError("--disturbance: '\(kindName)' is not one of \(ArmDisturbance.Kind.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            guard let index = try arguments.int("--task", in: 0...1_000_000) else {
+                throw UsageError("--disturbance <kind> goes with --task <i>: which task of 'engram evaluate --disturbance \(kindName)' to reproduce")
+            }
+            if target != nil { throw UsageError("--task <i> brings its own target; drop --target") }
+            let task = DisturbanceEvaluation.task(index, kind: kind, robot: robot, steps: steps, seed: try arguments.seed())
+            target = task.target
+            taskSeed = task.seed
+            evaluationTask = (index, kind, task.disturbance)
+        } else if arguments.has("--task") {
+            throw UsageError("--task <i> goes with --disturbance <kind> (none, push, payload or latency)")
+        }
         var settings = RunSettings()
         settings.rateHz = try arguments.double("--rate", default: robot.controller.rateHz, in: 1...10_000)!
         settings.duration = try arguments.double("--duration", in: 0.001...86_400)
         settings.pcm = arguments.string("--pcm").flatMap(SynapseMode.init(rawValue:)) ?? SynapseMode.trainedFor(checkpoint)
         settings.quantize = arguments.string("--quantize").map { $0 == "on" }
-        settings.seed = try arguments.seed()
+        settings.seed = try taskSeed ?? arguments.seed()
         settings.adapt = arguments.choice("--adapt", default: "on") == "on"
         settings.pacing = simulated ? .simulated : .realTime
         settings.watchdogAction = WatchdogAction(rawValue: arguments.choice("--watchdog", default: "hold")) ?? .hold
@@ -100,7 +120,13 @@ enum RunCommand: EngramCommand {
             }
             arm = busArm!
         } else {
-            arm = SimulatedArm(robot: robot)
+            let simulated = SimulatedArm(robot: robot)
+            if let evaluationTask {
+                // As `engram evaluate --disturbance`: the arm starts at the trial's start pose, disturbed.
+                simulated.teleport(to: session.startPose)
+                if evaluationTask.kind != .none { simulated.disturbance = evaluationTask.disturbance }
+            }
+            arm = simulated
         }
         var recorder: TrajectoryRecorder? = nil
         if let path = arguments.string("--record") {
@@ -129,8 +155,18 @@ enum RunCommand: EngramCommand {
                 throw RuntimeError("\(plotPath): cannot write the plot (\(error.localizedDescription)); check the folder exists")
             }
         }
+        var windowed: WindowedTrackingError? = nil
+        if let evaluationTask, let target {
+            windowed = DisturbanceEvaluation.windowedTracking(log: outcome.loop.log, robot: robot, target: target, window: evaluationTask.disturbance)
+        }
         if json {
             var object = report(outcome, session: session, rss: rss)
+            if let evaluationTask, let w = windowed {
+                object["disturbance"] = ["kind": evaluationTask.kind.rawValue, "task": evaluationTask.index, "window": evaluationTask.disturbance.description,
+                                         "applied_by": port == nil ? "simulated arm" : "sim-serial (expected)",
+                                         "ee_whole_mm": w.wholeMillimetres, "ee_before_mm": w.beforeMillimetres, "ee_during_mm": w.duringMillimetres,
+                                         "ee_after_mm": w.afterMillimetres, "ee_settling_mm": w.settlingMillimetres] as [String: Any]
+            }
             if let stats = busArm?.bus.statistics {
                 object["bus"] = ["packets_sent": stats.packetsSent, "replies": stats.repliesReceived, "retries": stats.retries,
                                  "timeouts": stats.timeouts, "rejected_packets": stats.rejectedPackets]
@@ -138,6 +174,11 @@ enum RunCommand: EngramCommand {
             print(RobotFiles.json(object))
         } else {
             printText(outcome, session: session, rss: rss)
+            if let evaluationTask, let w = windowed {
+                let applied = port == nil ? "on the simulated arm" : "expected from 'engram sim-serial --disturbance \(evaluationTask.kind.rawValue) --task \(evaluationTask.index)'"
+                print("disturbance      task \(evaluationTask.index): \(evaluationTask.kind == .none ? "none (push window \(evaluationTask.disturbance))" : evaluationTask.disturbance.description), \(applied)")
+                print("windows (mm)     end effector whole \(String(format: "%.2f", w.wholeMillimetres)), before \(String(format: "%.2f", w.beforeMillimetres)), during \(String(format: "%.2f", w.duringMillimetres)), after \(String(format: "%.2f", w.afterMillimetres)), first \(DisturbanceEvaluation.settlingTicks) after \(String(format: "%.2f", w.settlingMillimetres))")
+            }
         }
         if outcome.loop.stoppedOnFault {
             printError("run stopped: \(outcome.loop.stopReason)")
