@@ -112,6 +112,10 @@ public struct RunOutcome: Sendable {
 /// target; `run(on:)` adapts the controller once to the target (natural e-prop, written to the crossbar's
 /// changed devices), runs the trainee as a `SpikingPolicy` in the `ControlLoop` on an arm behind the
 /// `SafetyEnvelope`, and measures the tracking error.
+///
+/// A closed-loop checkpoint (`architecture.proprioception`) runs the same way: the adaptation's trial 1 hears
+/// the demonstration's perfect execution from `startPose`, and the policy hears the arm's measured angles
+/// and tracking errors every tick (docs/closed-loop.md).
 public struct RunSession: Sendable {
     /// The robot.
     public let robot: RobotDescription

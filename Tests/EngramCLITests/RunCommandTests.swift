@@ -61,3 +61,42 @@ private func scorbotWithoutController() throws -> String {
         #expect(svg.hasPrefix("<?xml") && svg.contains("</svg>"))
     }
 }
+
+/// `--closed-loop`, `--open-loop` and robot.yaml's `controller.loop` pick the shipped controller.
+@Suite struct RunCommandClosedLoopTests {
+    @Test func missingClosedLoopControllerSaysHowToTrainOne() throws {
+        let dir = try scorbotWithoutController()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let expected = "\(dir)/controller-closed-loop.safetensors: robot scorbot-er7 has no closed-loop controller yet; train one with 'engram meta-train --robot \(dir) --closed-loop --out \(dir)/controller-closed-loop.safetensors', pass --checkpoint <file>, or use --open-loop"
+        do {
+            _ = try RunCommand.run(try parse(["--robot", dir, "--sim", "--closed-loop"]))
+            Issue.record("expected an error")
+        } catch let e as RuntimeError {
+            #expect(e.message == expected)
+        }
+        // robot.yaml's `loop: closed-loop` makes it the default; --open-loop overrides it.
+        let yaml = try String(contentsOfFile: dir + "/robot.yaml", encoding: .utf8)
+            .replacingOccurrences(of: "  rate_hz: 100", with: "  rate_hz: 100\n  loop: closed-loop")
+        try yaml.write(toFile: dir + "/robot.yaml", atomically: true, encoding: .utf8)
+        do {
+            _ = try RunCommand.run(try parse(["--robot", dir, "--sim"]))
+            Issue.record("expected an error")
+        } catch let e as RuntimeError {
+            #expect(e.message == expected)
+        }
+        do {
+            _ = try RunCommand.run(try parse(["--robot", dir, "--sim", "--open-loop"]))
+            Issue.record("expected an error")
+        } catch let e as RuntimeError {
+            #expect(e.message.hasPrefix("\(dir)/controller.safetensors: no shipped controller for scorbot-er7 yet"))
+        }
+    }
+
+    @Test func loopFlagsConflictWithEachOtherAndWithCheckpoint() throws {
+        let robot = SharedData.repositoryRoot + "/Robots/scorbot-er7"
+        for tokens in [["--closed-loop", "--open-loop"], ["--closed-loop", "--checkpoint", "x.safetensors"],
+                       ["--task", "3"], ["--disturbance", "push"], ["--disturbance", "push", "--task", "1", "--target", "t.csv"]] {
+            #expect(throws: UsageError.self, "\(tokens)") { _ = try RunCommand.run(try parse(["--robot", robot, "--sim"] + tokens)) }
+        }
+    }
+}

@@ -68,6 +68,7 @@ enum RunCommand: EngramCommand {
         let checkpoint = try RobotFiles.loadController(arguments.string("--checkpoint"), robotPath: robotPath, robot: robot,
                                                        loop: try RobotFiles.controllerLoop(arguments))
         let steps = checkpoint.architecture.steps
+        if arguments.has("--task") && arguments.has("--target") { throw UsageError("--task <i> brings its own target; drop --target") }
         var target: TargetTrajectory? = nil
         if let path = arguments.string("--target") {
             do { target = try RunSession.loadTarget(fromFileAt: path, robot: robot, steps: steps) } catch { throw RuntimeError(error.description) }
