@@ -104,10 +104,13 @@ enum SimSerialCommand: EngramCommand {
     }
 
     static func run(_ arguments: ParsedArguments) throws -> Int32 {
-        let (servos, wire) = try configuration(arguments)
         if arguments.string("--robot") == nil, ["--disturbance", "--task", "--window-offset-ticks"].contains(where: arguments.has) {
             throw UsageError("--disturbance, --task and --window-offset-ticks need --robot <dir> (the disturbance acts on the robot's driven joints)")
         }
+        if !arguments.has("--disturbance"), ["--task", "--window-offset-ticks"].contains(where: arguments.has) {
+            throw UsageError("--task and --window-offset-ticks go with --disturbance <kind> (push, payload, latency or none)")
+        }
+        let (servos, wire) = try configuration(arguments)
         let faults: FaultPlan
         do {
             faults = try FaultPlan(specs: arguments.strings("--faults"))
