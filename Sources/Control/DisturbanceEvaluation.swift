@@ -151,14 +151,28 @@ public struct DisturbanceEvaluation: Sendable {
 
     /// Task `i`: its target, its disturbance, and the seed of its device noise.
     public func task(_ i: Int) -> (target: TargetTrajectory, disturbance: ArmDisturbance, seed: UInt64) {
-        let root = RandomSource(seed: settings.seed)
+        Self.task(i, kind: kind, robot: robot, steps: checkpoint.architecture.steps, seed: settings.seed)
+    }
+
+    /// Task `i` of an evaluation of `kind` on `robot` with trials of `steps` steps and base seed `seed` (see the
+    /// type's seeds), without a checkpoint: what `engram run --task` and `engram sim-serial --task` reproduce.
+    public static func task(_ i: Int, kind: ArmDisturbance.Kind, robot: RobotDescription, steps: Int, seed: UInt64)
+        -> (target: TargetTrajectory, disturbance: ArmDisturbance, seed: UInt64) {
+        let root = RandomSource(seed: seed)
         var targetRNG = root.derived(UInt64(3 * i))
-        let target = RunSession.taskFamily(for: robot, steps: checkpoint.architecture.steps).sample(&targetRNG)
+        let target = RunSession.taskFamily(for: robot, steps: steps).sample(&targetRNG)
         var disturbanceRNG = root.derived(UInt64(3 * i + 1))
         let disturbance = ArmDisturbance.random(kind: kind == .none ? .push : kind, joints: robot.drivenJointIndices,
-                                                trialTicks: checkpoint.architecture.steps + 1, rng: &disturbanceRNG)
+                                                trialTicks: steps + 1, rng: &disturbanceRNG)
         var seedRNG = root.derived(UInt64(3 * i + 2))
         return (target, disturbance, seedRNG.next())
+    }
+
+    /// End-effector errors (mm) of a run's `log` against `target`, over the parts of the trial `window` marks.
+    public static func windowedTracking(log: RunLog, robot: RobotDescription, target: TargetTrajectory, window: ArmDisturbance) -> WindowedTrackingError {
+        let path = endEffectorPath(log: log, robot: robot, steps: target.steps)
+        let errors = zip(path, target.endEffector).map { p, q in let d = p - q; return (d * d).sum().squareRoot() }
+        return windowed(errors, window: window)
     }
 
     /// Runs task `i` with and without its disturbance.

@@ -112,6 +112,10 @@ public struct RunOutcome: Sendable {
 /// target; `run(on:)` adapts the controller once to the target (natural e-prop, written to the crossbar's
 /// changed devices), runs the trainee as a `SpikingPolicy` in the `ControlLoop` on an arm behind the
 /// `SafetyEnvelope`, and measures the tracking error.
+///
+/// A closed-loop checkpoint (`architecture.proprioception`) runs the same way: the adaptation's trial 1 hears
+/// the demonstration's perfect execution from `startPose`, and the policy hears the arm's measured angles
+/// and tracking errors every tick (docs/closed-loop.md).
 public struct RunSession: Sendable {
     /// The robot.
     public let robot: RobotDescription
@@ -141,6 +145,9 @@ public struct RunSession: Sendable {
             }
         }
         if let calibration, let mismatch = calibration.mismatch(with: robot) { throw RunSessionError(mismatch) }
+        if let p = a.proprioception, p.jointRanges.count != driven.count {
+            throw RunSessionError("the controller's proprioception codes \(p.jointRanges.count) joints but robot '\(robot.name)' drives \(driven.count); use a closed-loop controller meta-trained for this robot")
+        }
         self.robot = robot
         self.calibration = calibration
         self.checkpoint = checkpoint
@@ -215,11 +222,12 @@ public struct RunSession: Sendable {
             let loss = TrajectoryLoss(kinematics: kinematics, drivenJoints: robot.drivenJointIndices, restAngles: startPose)
             var adapter = OneShotAdaptation(architecture: a, weights: checkpoint.weights, loss: loss, quantize: quantizesUpdate,
                                             makeSynapses: makeSynapses)
-            let result = adapter.adapt(to: target, rng: &rng)
+            let start = startPose
+            let result = adapter.adapt(to: target, startAngles: robot.drivenJointIndices.map { start[$0] }, rng: &rng)
             return (adapter.trainee, adapter.timing.secondTrial, result)
         }
         var network = RecurrentSpikingNetwork(
-            inputCount: a.clockInputs, layer: LIFLayer(count: a.traineeNeurons, parameters: a.trainee), outputCount: a.outputs,
+            inputCount: a.traineeInputs, layer: LIFLayer(count: a.traineeNeurons, parameters: a.trainee), outputCount: a.outputs,
             synapses: makeSynapses(a.traineeSynapseRows, a.traineeNeurons), readout: makeSynapses(a.traineeNeurons, a.outputs))
         let timing = AdaptationTiming()
         network.program(synapses: checkpoint.weights.traineeStacked, readout: checkpoint.weights.traineeReadout,
@@ -259,7 +267,8 @@ public struct RunSession: Sendable {
         let period = 1 / settings.rateHz
         let deviceClock: DeviceClock = settings.pacing == .simulated ? .simulated(start: readStart, period: period) : .wallClock(start: readStart)
         var policy = SpikingPolicy(network: network, clock: a.clock, steps: a.steps, drivenJoints: robot.drivenJointIndices,
-                                   stepSeconds: Self.stepSeconds, deviceClock: deviceClock, rng: root.derived(1))
+                                   stepSeconds: Self.stepSeconds, deviceClock: deviceClock, rng: root.derived(1),
+                                   proprioception: a.proprioception)
         let start = startPose
         policy.initialPose = start
         // Everything the loop touches exists now: this is the moment to pin memory and raise priority.

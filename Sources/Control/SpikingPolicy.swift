@@ -20,6 +20,12 @@ public enum DeviceClock: Sendable, Equatable {
 /// response to the last step is measured) and finishes. The policy counts its own steps: a tick the loop
 /// skips (a failed bus read) delays the trial by one tick instead of skipping a clock input.
 ///
+/// A closed-loop controller (`proprioception` given; docs/closed-loop.md) also hears the arm: each tick,
+/// before its step, a `ProprioceptiveEncoder` (reset at `start`, phases advancing once per step) codes per
+/// driven joint the angle measured at the start of the tick q_m(t) and the error e(t) = c(t) − q_m(t), with
+/// c(t) the integrated command before the step (c(0) = the pose measured at start); the network steps on
+/// the clock rows ∪ the encoder's rows (after the clock's). A skipped tick (failed read) feeds nothing.
+///
 /// The synapses are whatever the network was built on: a PhaseChange `Crossbar` (reads drift with the
 /// device clock and carry read noise drawn from the policy's seeded generator) or `DenseSynapses`.
 /// `goals` allocates nothing.
@@ -51,17 +57,37 @@ public struct SpikingPolicy<Weights: Synapses>: Policy {
 
     private let clock: SpikeRaster
     private var rng: RandomSource
+    /// The proprioceptive encoder of a closed-loop controller (nil open-loop).
+    public private(set) var encoder: ProprioceptiveEncoder?
+    /// Input rows of the clock (the encoder's rows follow).
+    private let clockRows: Int
+    /// The last step's active input rows of a closed-loop controller (clock, then proprioception),
+    /// preallocated; empty open-loop.
+    public private(set) var activeInputs: [Int32] = []
+    private var measuredAngles: [Double] = []
+    private var trackingErrors: [Double] = []
     private var startPose: [Double] = []
     private var angles: [Double]
     private var startNanoseconds: UInt64 = 0
     /// Network steps taken in this trial.
     public private(set) var stepsTaken = 0
 
-    /// A policy over `network` (already programmed), driving `drivenJoints` (one per network output).
+    /// A policy over `network` (already programmed), driving `drivenJoints` (one per network output). With
+    /// `proprioception` (a closed-loop controller's settings, one joint range per driven joint) the network's
+    /// inputs are the clock's rows then the encoder's; without, the clock feeds every input.
     public init(network: RecurrentSpikingNetwork<Weights>, clock: ClockInput, steps: Int, drivenJoints: [Int],
-                stepSeconds: Double = 0.01, deviceClock: DeviceClock, rng: RandomSource) {
+                stepSeconds: Double = 0.01, deviceClock: DeviceClock, rng: RandomSource, proprioception: ProprioceptionSettings? = nil) {
         precondition(drivenJoints.count == network.outputCount, "one driven joint per network output")
-        precondition(clock.neurons == network.inputCount, "the clock must feed every network input")
+        precondition(clock.neurons + (proprioception?.rowCount ?? 0) == network.inputCount,
+                     "the clock and the proprioceptive encoder must feed every network input")
+        clockRows = clock.neurons
+        if let proprioception {
+            precondition(proprioception.jointRanges.count == drivenJoints.count, "proprioception must code every driven joint")
+            encoder = proprioception.makeEncoder()
+            activeInputs.reserveCapacity(clock.neurons + proprioception.rowCount)
+            measuredAngles = [Double](repeating: 0, count: drivenJoints.count)
+            trackingErrors = [Double](repeating: 0, count: drivenJoints.count)
+        }
         self.network = network
         self.drivenJoints = drivenJoints
         self.stepSeconds = stepSeconds
@@ -81,6 +107,7 @@ public struct SpikingPolicy<Weights: Synapses>: Policy {
         startPose = initialPose ?? pose
         for (k, j) in drivenJoints.enumerated() { angles[k] = pose[j] }
         network.reset()
+        encoder?.reset()
         stepsTaken = 0
         outputs.removeAll(keepingCapacity: true)
         integratedGoals.removeAll(keepingCapacity: true)
@@ -99,7 +126,8 @@ public struct SpikingPolicy<Weights: Synapses>: Policy {
         return start + (elapsed / readTimeResolution).rounded(.down) * readTimeResolution
     }
 
-    /// One network step on the clock input, ω integrated into the driven joints' goals.
+    /// One network step on the clock input (closed loop: and on the encoded `measured` angles and tracking
+    /// errors of the driven joints), ω integrated into the driven joints' goals.
     public mutating func goals(tick: Int, time: Double, measured: [Double], into goals: inout [Double]) -> PolicyStatus {
         for j in 0..<goals.count { goals[j] = startPose[j] }
         guard stepsTaken < steps else {
@@ -108,8 +136,22 @@ public struct SpikingPolicy<Weights: Synapses>: Policy {
         }
         let t = readTime(tick: tick)
         lastReadTime = t
-        clock.withStep(stepsTaken) { active in
-            network.step(activeInputs: active, at: t, rng: &rng)
+        if encoder != nil {
+            // q_m(t) and e(t) = c(t) − q_m(t), c(t) the integrated command before this step.
+            for (k, j) in drivenJoints.enumerated() {
+                measuredAngles[k] = measured[j]
+                trackingErrors[k] = angles[k] - measured[j]
+            }
+            activeInputs.removeAll(keepingCapacity: true)
+            clock.withStep(stepsTaken) { activeInputs.append(contentsOf: $0) }
+            encoder!.encode(angles: measuredAngles, errors: trackingErrors, firstRow: clockRows, into: &activeInputs)
+            activeInputs.withUnsafeBufferPointer { active in
+                network.step(activeInputs: active, at: t, rng: &rng)
+            }
+        } else {
+            clock.withStep(stepsTaken) { active in
+                network.step(activeInputs: active, at: t, rng: &rng)
+            }
         }
         stepsTaken += 1
         for k in 0..<drivenJoints.count {

@@ -58,6 +58,19 @@ public struct AdaptationResult: Sendable {
 ///
 /// `Weights` is `DenseSynapses` for the ideal model or a PhaseChange `Crossbar` for PCM; the LSG always
 /// runs digitally on dense weights.
+///
+/// Closed-loop controllers (`architecture.proprioception` set; docs/closed-loop.md): the trainee's input
+/// rows are the clock rows, then the `ProprioceptiveEncoder` rows. There is no arm here, so both trials
+/// run on a perfectly tracking arm:
+/// - trial 1 hears the demonstration executed perfectly: per step t the encoder (fresh, reset at the
+///   trial's start, its phases advancing once per step) codes q_m(t) = c(t) = q_0 + Δt·Σ_{s<t} ω*_s from
+///   the target's velocities and the start angles q_0, and e(t) = 0 (`firstTrialInputs`);
+/// - the e-prop update covers every input row, clock and proprioceptive alike; `changedInput` counts
+///   them all;
+/// - trial 2 hears the network's own motion executed perfectly: q_m(t) = c(t) = q_0 + Δt·Σ_{s<t} ω_s with
+///   ω its own outputs, e(t) = 0 (`secondTrialInputs`). Trial 2 with a real or simulated arm is the
+///   deployment (`SpikingPolicy`).
+/// Open-loop controllers run exactly the paper's loop (the clock alone, bit-identical results).
 public struct OneShotAdaptation<Weights: Synapses, Kinematics: ForwardKinematics>: Sendable {
     /// The architecture.
     public let architecture: ControllerArchitecture
@@ -79,6 +92,16 @@ public struct OneShotAdaptation<Weights: Synapses, Kinematics: ForwardKinematics
     private let clock: SpikeRaster
     private var lsgInputs: SpikeRaster
     private var scratch: [Int32] = []
+    /// The proprioceptive encoder of a closed-loop controller (nil open-loop).
+    private var encoder: ProprioceptiveEncoder?
+    private var encoderAngles: [Double] = []
+    private var encoderErrors: [Double] = []
+    /// The trainee's inputs in trial 1: the clock, and for a closed-loop controller the proprioceptive
+    /// rows of the demonstration's perfect execution (rows `clockInputs...`).
+    public private(set) var firstTrialInputs: SpikeRaster
+    /// The trainee's inputs in trial 2 (the clock; closed-loop, also the proprioceptive rows of its own
+    /// motion executed perfectly).
+    public private(set) var secondTrialInputs: SpikeRaster
     /// The trial-1 record (spikes, ψ, output) of the last adaptation.
     public private(set) var firstTrial = TrialRecord()
     /// The trial-2 record of the last adaptation.
@@ -102,14 +125,25 @@ public struct OneShotAdaptation<Weights: Synapses, Kinematics: ForwardKinematics
         self.timing = timing
         stacked = weights.traineeStacked
         let traineeLayer = LIFLayer(count: a.traineeNeurons, parameters: a.trainee)
-        trainee = RecurrentSpikingNetwork(inputCount: a.clockInputs, layer: traineeLayer, outputCount: a.outputs,
+        trainee = RecurrentSpikingNetwork(inputCount: a.traineeInputs, layer: traineeLayer, outputCount: a.outputs,
                                           synapses: makeSynapses(a.traineeSynapseRows, a.traineeNeurons),
                                           readout: makeSynapses(a.traineeNeurons, a.outputs))
         let lsgLayer = LIFLayer(count: a.lsgNeurons, parameters: a.lsg, adaptation: a.lsgAdaptation)
         lsg = RecurrentSpikingNetwork(inputCount: a.lsgInputs, layer: lsgLayer, outputCount: a.traineeNeurons,
                                       synapses: DenseSynapses(weights.lsgStacked), readout: DenseSynapses(weights.lsgReadout))
-        eprop = NaturalEProp(inputs: a.clockInputs, neurons: a.traineeNeurons, alpha: a.trainee.alpha, learningRate: a.innerLearningRate)
+        eprop = NaturalEProp(inputs: a.traineeInputs, neurons: a.traineeNeurons, alpha: a.trainee.alpha, learningRate: a.innerLearningRate)
         clock = a.clock.raster(steps: a.steps)
+        firstTrialInputs = clock
+        secondTrialInputs = clock
+        if let p = a.proprioception {
+            precondition(p.jointRanges.count == a.outputs, "proprioception codes \(p.jointRanges.count) joints, the trainee drives \(a.outputs)")
+            encoder = p.makeEncoder()
+            encoderAngles = [Double](repeating: 0, count: a.outputs)
+            encoderErrors = [Double](repeating: 0, count: a.outputs)
+            firstTrialInputs = SpikeRaster(reservingSteps: a.steps, events: a.steps * (1 + p.rowCount))
+            secondTrialInputs = firstTrialInputs
+            scratch.reserveCapacity(max(a.lsgInputs, a.traineeInputs))
+        }
         lsgInputs = SpikeRaster(reservingSteps: a.steps, events: a.steps * (a.clockInputs + a.coordinates * a.codeBits))
         delta = Matrix(rows: a.traineeSynapseRows, columns: a.traineeNeurons)
         scratch.reserveCapacity(a.lsgInputs)
@@ -131,27 +165,104 @@ public struct OneShotAdaptation<Weights: Synapses, Kinematics: ForwardKinematics
         }
     }
 
+    /// The start angles of the driven joints (output order) when `adapt` is not given them: the loss's
+    /// rest angles at the driven joints (`RunSession` sets those to the run's start pose).
+    public var defaultStartAngles: [Double] { loss.drivenJoints.map { loss.restAngles[$0] } }
+
+    /// Appends to `active` the clock's step `t` and, when there is an encoder, its spikes for the driven
+    /// joints' angles `angles` with errors `errors` (rows after the clock's).
+    private static func appendInputs(clock: SpikeRaster, step t: Int, encoder: inout ProprioceptiveEncoder?, firstRow: Int,
+                                     angles: [Double], errors: [Double], into active: inout [Int32]) {
+        clock.withStep(t) { active.append(contentsOf: $0) }
+        guard encoder != nil else { return }
+        encoder!.encode(angles: angles, errors: errors, firstRow: firstRow, into: &active)
+    }
+
+    /// Trial 1's inputs of a closed-loop controller: the clock and the encoder on the demonstration's
+    /// angles before each step, q_0 + Δt·Σ_{s<t} ω*_s, with zero error.
+    private mutating func encodeFirstTrialInputs(_ target: TargetTrajectory, startAngles: [Double]) {
+        let j = architecture.outputs
+        encoder!.reset()
+        for k in 0..<j { encoderAngles[k] = startAngles[k]; encoderErrors[k] = 0 }
+        firstTrialInputs.removeAll()
+        for t in 0..<architecture.steps {
+            scratch.removeAll(keepingCapacity: true)
+            Self.appendInputs(clock: clock, step: t, encoder: &encoder, firstRow: architecture.clockInputs,
+                              angles: encoderAngles, errors: encoderErrors, into: &scratch)
+            firstTrialInputs.append(scratch)
+            for k in 0..<j { encoderAngles[k] += target.stepSeconds * target.angularVelocity[t * j + k] }
+        }
+    }
+
+    /// Trial 2 of a closed-loop controller, step by step: the encoder hears the trainee's own integrated
+    /// output, q_m(t) = c(t) = q_0 + Δt·Σ_{s<t} ω_s, e = 0. Records like `RecurrentSpikingNetwork.run`.
+    private mutating func runClosedLoopSecondTrial(startAngles: [Double], stepSeconds: Double, at time: Double, rng: inout RandomSource) {
+        let a = architecture
+        let j = a.outputs
+        encoder!.reset()
+        for k in 0..<j { encoderAngles[k] = startAngles[k]; encoderErrors[k] = 0 }
+        trainee.reset()
+        secondTrialInputs.removeAll()
+        var record = TrialRecord()
+        swap(&record, &secondTrial)
+        defer { swap(&record, &secondTrial) }
+        record.steps = a.steps
+        record.spikes.removeAll()
+        if record.outputs.count != a.steps * j { record.outputs = [Float](repeating: 0, count: a.steps * j) }
+        record.pseudoDerivatives.removeAll(keepingCapacity: true)
+        record.voltages.removeAll(keepingCapacity: true)
+        var active: [Int32] = []
+        swap(&active, &scratch)
+        defer { swap(&active, &scratch) }
+        for t in 0..<a.steps {
+            active.removeAll(keepingCapacity: true)
+            Self.appendInputs(clock: clock, step: t, encoder: &encoder, firstRow: a.clockInputs,
+                              angles: encoderAngles, errors: encoderErrors, into: &active)
+            secondTrialInputs.append(active)
+            active.withUnsafeBufferPointer { trainee.step(activeInputs: $0, at: time, rng: &rng) }
+            let state = trainee.state
+            state.spikeIndices.withUnsafeBufferPointer { s in
+                record.spikes.append(UnsafeBufferPointer(rebasing: s[0..<state.spikeCount]))
+            }
+            for k in 0..<j {
+                let omega = trainee.output[k]
+                record.outputs[t * j + k] = omega
+                encoderAngles[k] += stepSeconds * Double(omega)
+            }
+        }
+    }
+
     /// Runs the inner loop on `target` (which must have `architecture.steps` steps); `rng` drives PCM noise.
-    public mutating func adapt(to target: TargetTrajectory, rng: inout RandomSource) -> AdaptationResult {
+    /// `startAngles` (driven joints, output order, rad) is q_0 of a closed-loop controller's proprioceptive
+    /// inputs — the pose the demonstration and the run start from; nil takes `defaultStartAngles`. An
+    /// open-loop controller ignores it.
+    public mutating func adapt(to target: TargetTrajectory, startAngles: [Double]? = nil, rng: inout RandomSource) -> AdaptationResult {
         precondition(target.steps == architecture.steps, "target has \(target.steps) steps, the controller runs \(architecture.steps)")
         let a = architecture
+        let start = startAngles ?? defaultStartAngles
+        precondition(start.count == a.outputs, "give one start angle per driven joint (\(a.outputs))")
         // 1. Program the meta-learned trainee weights.
         trainee.program(synapses: stacked, readout: weights.traineeReadout, at: timing.initialProgramming, rng: &rng)
-        // 2. Trial 1 with ψ_t.
-        trainee.run(clock, into: &firstTrial, at: timing.firstTrial, rng: &rng, recordPseudoDerivatives: true)
+        // 2. Trial 1 with ψ_t (closed loop: on the demonstration's perfect execution).
+        if encoder != nil { encodeFirstTrialInputs(target, startAngles: start) }
+        trainee.run(firstTrialInputs, into: &firstTrial, at: timing.firstTrial, rng: &rng, recordPseudoDerivatives: true)
         // 3. The LSG on (clock, target code).
         encodeLearningSignalInput(target)
         lsg.run(lsgInputs, into: &learningSignals, at: 0, rng: &rng)
         // 4. ΔW by natural e-prop; 5. optional rounding to 1/16.
-        eprop.weightChange(inputs: clock, spikes: firstTrial.spikes, pseudoDerivatives: firstTrial.pseudoDerivatives,
+        eprop.weightChange(inputs: firstTrialInputs, spikes: firstTrial.spikes, pseudoDerivatives: firstTrial.pseudoDerivatives,
                            learningSignals: learningSignals.outputs, into: &delta)
         if quantize { UpdateQuantizer.quantize(&delta) }
-        let changedInput = UpdateQuantizer.fractionChanged(delta, rows: 0..<a.clockInputs)
-        let changedRecurrent = UpdateQuantizer.fractionChanged(delta, rows: a.clockInputs..<a.traineeSynapseRows, diagonalOffset: a.clockInputs)
+        let changedInput = UpdateQuantizer.fractionChanged(delta, rows: 0..<a.traineeInputs)
+        let changedRecurrent = UpdateQuantizer.fractionChanged(delta, rows: a.traineeInputs..<a.traineeSynapseRows, diagonalOffset: a.traineeInputs)
         // 6. Write the change (only non-zero entries are programmed).
         trainee.applyUpdate(delta, at: timing.update, rng: &rng)
-        // 7. Trial 2 from the zero state.
-        trainee.run(clock, into: &secondTrial, at: timing.secondTrial, rng: &rng)
+        // 7. Trial 2 from the zero state (closed loop: on its own motion executed perfectly).
+        if encoder != nil {
+            runClosedLoopSecondTrial(startAngles: start, stepSeconds: target.stepSeconds, at: timing.secondTrial, rng: &rng)
+        } else {
+            trainee.run(clock, into: &secondTrial, at: timing.secondTrial, rng: &rng)
+        }
         let before = loss.evaluate(output: firstTrial.outputs, target: target)
         let after = loss.evaluate(output: secondTrial.outputs, target: target)
         let traineeRate = Double(firstTrial.spikes.eventCount + secondTrial.spikes.eventCount)
@@ -165,7 +276,7 @@ public struct OneShotAdaptation<Weights: Synapses, Kinematics: ForwardKinematics
     /// (read at the trial-2 time, without read noise); the recurrent diagonal keeps its original values.
     public func adaptedWeights() -> ControllerWeights {
         let w = trainee.synapses.weights(at: timing.secondTrial)
-        var (input, recurrent) = ControllerWeights.split(w, inputs: architecture.clockInputs)
+        var (input, recurrent) = ControllerWeights.split(w, inputs: architecture.traineeInputs)
         for j in 0..<architecture.traineeNeurons { recurrent[j, j] = weights.traineeRecurrent[j, j] }
         var out = weights
         out.traineeInput = input

@@ -10,7 +10,7 @@ import YAMLCoding
 /// bus: {protocol: feetech-sts, baud: 1_000_000}      # absent for a simulation-only robot
 /// joints:
 ///   - {name: shoulder_pan, servo_id: 1, servo_model: sts3215, limits_deg: [-110, 110], home_deg: 0, max_speed_deg_s: 180}
-/// controller: {driven_joints: [shoulder_pan, shoulder_lift], rate_hz: 100}
+/// controller: {driven_joints: [shoulder_pan, shoulder_lift], rate_hz: 100, loop: open-loop}   # loop: closed-loop
 /// kinematics: {type: dh, base: {xyz: [0, 0, 0], rpy_deg: [0, 0, 0]}, links: [...], tool: [0, 0, 0.1]}
 /// ```
 /// Loading validates the whole file (unique names and ids, servo models that speak the bus protocol, home
@@ -327,22 +327,45 @@ public struct ControllerSettings: Sendable, Codable, Equatable {
     public var drivenJoints: [String]
     /// Control loop rate in Hz (default 100: one 1 ms network step integrated as 10 ms of robot time).
     public var rateHz: Double
+    /// Which of the robot's shipped controllers runs by default (`loop:` in robot.yaml, default open-loop):
+    /// `controller.safetensors` or `controller-closed-loop.safetensors`.
+    public var loop: ControllerLoop
 
-    /// Controller settings; the rate defaults to 100 Hz.
-    public init(drivenJoints: [String], rateHz: Double = 100) {
+    /// Controller settings; the rate defaults to 100 Hz, the controller to the open-loop one.
+    public init(drivenJoints: [String], rateHz: Double = 100, loop: ControllerLoop = .openLoop) {
         self.drivenJoints = drivenJoints
         self.rateHz = rateHz
+        self.loop = loop
     }
 
     enum CodingKeys: String, CodingKey {
         case drivenJoints = "driven_joints"
         case rateHz = "rate_hz"
+        case loop
     }
 
-    /// Decodes; `rate_hz` defaults to 100.
+    /// Decodes; `rate_hz` defaults to 100, `loop` to open-loop.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         drivenJoints = try c.decode([String].self, forKey: .drivenJoints)
         rateHz = try c.decodeIfPresent(Double.self, forKey: .rateHz) ?? 100
+        loop = try c.decodeIfPresent(ControllerLoop.self, forKey: .loop) ?? .openLoop
+    }
+}
+
+/// Whether a robot's controller hears only its clock (the paper's, open loop) or also the arm's measured
+/// joint state (closed loop, docs/closed-loop.md).
+public enum ControllerLoop: String, Sendable, Codable, CaseIterable {
+    /// The paper's controller: `controller.safetensors`.
+    case openLoop = "open-loop"
+    /// The proprioceptive controller: `controller-closed-loop.safetensors`.
+    case closedLoop = "closed-loop"
+
+    /// The shipped checkpoint's file name in the robot's folder.
+    public var checkpointFileName: String {
+        switch self {
+        case .openLoop: return "controller.safetensors"
+        case .closedLoop: return "controller-closed-loop.safetensors"
+        }
     }
 }

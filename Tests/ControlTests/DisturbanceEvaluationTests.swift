@@ -2,6 +2,7 @@ import EngramTestSupport
 import Foundation
 import MetaLearning
 import Robot
+import Spiking
 import Tensors
 import Testing
 @testable import Control
@@ -87,6 +88,35 @@ private func evaluation(_ kind: ArmDisturbance.Kind, tasks: Int = 3) throws -> D
         checkpoint.architecture.outputs = 3
         #expect(throws: RunSessionError.self) {
             _ = try DisturbanceEvaluation(robot: robot, checkpoint: checkpoint, kind: .push, tasks: 2, settings: RunSettings())
+        }
+    }
+}
+
+/// `evaluate --disturbance` on a closed-loop checkpoint goes through the same `RunSession`; `task(_:)` without a
+/// checkpoint (what `run --task` and `sim-serial --task` use) is the evaluation's own task.
+@Suite struct DisturbanceEvaluationClosedLoopTests {
+    @Test func closedLoopCheckpointIsEvaluatedThroughTheSession() throws {
+        let robot = try RobotDescription.load(fromFileAt: SharedData.repositoryRoot + "/Robots/scorbot-er7")
+        var a = ControllerArchitecture.paper
+        a.traineeNeurons = 30
+        a.lsgNeurons = 40
+        a.lsgAdaptation = ThresholdAdaptation(count: 10)
+        a.proprioception = ProprioceptionSettings(jointRanges: robot.drivenJointIndices.map { robot.jointLimitsRadians()[$0] })
+        var rng = RandomSource(seed: 2)
+        var w = ControllerWeights(initializing: a, rng: &rng)
+        for i in w.traineeReadout.storage.indices { w.traineeReadout.storage[i] *= 20 }
+        var settings = RunSettings()
+        settings.pcm = .off
+        settings.seed = 3
+        let e = try DisturbanceEvaluation(robot: robot, checkpoint: ControllerCheckpoint(architecture: a, weights: w), kind: .push, tasks: 2, settings: settings)
+        let (summary, results) = e.run(threads: 1)
+        #expect(summary.unfinishedRuns == 0 && results.allSatisfy { $0.disturbed.isFinite && $0.lossAfter != nil })
+        #expect(summary.deviation.duringMillimetres > 10, "the push moves the arm off its undisturbed path")
+        for i in 0..<2 {
+            let own = e.task(i), bare = DisturbanceEvaluation.task(i, kind: .push, robot: robot, steps: a.steps, seed: 3)
+            #expect(own.target == bare.target)
+            #expect(own.disturbance == bare.disturbance)
+            #expect(own.seed == bare.seed)
         }
     }
 }

@@ -217,3 +217,43 @@ private struct HoldThenAct: Policy {
                 "sim \(a.endEffectorMeanMillimetres) mm, serial \(b.endEffectorMeanMillimetres) mm")
     }
 }
+
+/// A closed-loop controller through the whole session: it adapts on every input row, runs on the arm, and
+/// hears it — a push changes its outputs, where an open-loop controller plays the same motion regardless.
+@Suite struct RunSessionClosedLoopTests {
+    func session(_ robot: RobotDescription, closedLoop: Bool) throws -> RunSession {
+        var (a, w) = smallController(steps: 150)
+        if closedLoop {
+            a.proprioception = ProprioceptionSettings(jointRanges: robot.drivenJointIndices.map { robot.jointLimitsRadians()[$0] })
+            var rng = RandomSource(seed: 8)
+            w.traineeInput = Matrix.normal(rows: a.traineeInputs, columns: a.traineeNeurons, std: Float(1 / Double(a.traineeInputs).squareRoot()), rng: &rng)
+        }
+        var rng = RandomSource(seed: 21)
+        let target = RunSession.taskFamily(for: robot, steps: a.steps).sample(&rng)
+        var settings = RunSettings()
+        settings.pcm = .off
+        settings.watchSignals = false
+        return try RunSession(robot: robot, calibration: nil, checkpoint: ControllerCheckpoint(architecture: a, weights: w), target: target, settings: settings)
+    }
+
+    func outputs(_ session: RunSession, push: Bool) -> RunOutcome {
+        let arm = SimulatedArm(robot: session.robot)
+        arm.teleport(to: session.startPose)
+        if push { arm.disturbance = .push(joint: 0, offsetRadians: 0.25, startTick: 40, ticks: 30) }
+        return session.run(on: arm)
+    }
+
+    @Test func closedLoopControllerHearsAPushOpenLoopDoesNot() throws {
+        let robot = try scorbot()
+        let closed = try session(robot, closedLoop: true)
+        let calm = outputs(closed, push: false), pushed = outputs(closed, push: true)
+        #expect(calm.loop.stopReason == "policy finished" && pushed.loop.stopReason == "policy finished")
+        let adaptation = try #require(calm.adaptation)
+        #expect(adaptation.lossAfter.total.isFinite && adaptation.changedInput > 0)
+        // Identical until the push (tick 40 is step 39's read... the network hears it from step 40 on).
+        #expect(Array(calm.networkOutputs[0..<80]) == Array(pushed.networkOutputs[0..<80]))
+        #expect(calm.networkOutputs != pushed.networkOutputs, "the closed-loop controller must hear the push")
+        let open = try session(robot, closedLoop: false)
+        #expect(outputs(open, push: false).networkOutputs == outputs(open, push: true).networkOutputs)
+    }
+}

@@ -92,3 +92,86 @@ func network<W: Synapses>(_ a: ControllerArchitecture, _ w: ControllerWeights, a
         #expect(abs(policy.readTime(tick: 250) - 34.5) < 1e-12)
     }
 }
+
+/// A closed-loop controller's policy: each tick the encoder hears the measured angles and the tracking
+/// errors of the driven joints (docs/closed-loop.md, "One tick").
+@Suite struct SpikingPolicyClosedLoopTests {
+    /// A small closed-loop controller: driven joints coded over [−1, 1] and [−0.5, 0.5].
+    func closedLoopNetwork(silentReadout: Bool) -> (ControllerArchitecture, RecurrentSpikingNetwork<DenseSynapses>) {
+        var (a, _) = smallController(steps: 40)
+        a.proprioception = ProprioceptionSettings(jointRanges: [-1.0...1.0, -0.5...0.5])
+        var rng = RandomSource(seed: 3)
+        var w = ControllerWeights(initializing: a, rng: &rng)
+        for i in w.traineeReadout.storage.indices { w.traineeReadout.storage[i] *= silentReadout ? 0 : 20 }
+        var net = RecurrentSpikingNetwork(inputCount: a.traineeInputs, layer: LIFLayer(count: a.traineeNeurons, parameters: a.trainee),
+                                          outputCount: a.outputs, synapses: DenseSynapses(rows: a.traineeSynapseRows, columns: a.traineeNeurons),
+                                          readout: DenseSynapses(rows: a.traineeNeurons, columns: a.outputs))
+        net.program(synapses: w.traineeStacked, readout: w.traineeReadout, at: 0, rng: &rng)
+        return (a, net)
+    }
+
+    /// Known measured angles and a known command: with a silent readout c(t) stays the start pose, so
+    /// e = start − measured; the rows of the driven joint's angle and error neurons at those values fire.
+    @Test func encodesMeasuredAnglesAndTrackingErrorsOfTheDrivenJoints() {
+        let (a, net) = closedLoopNetwork(silentReadout: true)
+        let p = a.proprioception!
+        var policy = SpikingPolicy(network: net, clock: a.clock, steps: a.steps, drivenJoints: [2, 0], deviceClock: .simulated(start: 0, period: 0.01),
+                                   rng: RandomSource(seed: 1), proprioception: p)
+        var reference = p.makeEncoder()
+        // Driven joint 1 (arm joint 0): measured at the centre of angle neuron 7, error at the centre of error neuron 12.
+        let angle = reference.angleCentre(joint: 1, neuron: 7), error = reference.errorCentre(neuron: 12)
+        let start = [angle + error, 0.9, 0.4, 0.0]
+        policy.start(from: start)
+        var measured = start
+        measured[0] = angle
+        measured[2] = -0.3  // driven joint 0: e = 0.4 − (−0.3) = 0.7, beyond ±0.2: the end error neuron
+        var goals = [Double](repeating: 0, count: 4)
+        var counts = [Int](repeating: 0, count: p.rowCount)
+        let clock = a.clock.raster(steps: a.steps)
+        for t in 0..<30 {
+            _ = policy.goals(tick: t, time: Double(t) * 0.01, measured: measured, into: &goals)
+            var expected = Array(clock[t])
+            reference.encode(angles: [measured[2], measured[0]], errors: [start[2] - measured[2], start[0] - measured[0]],
+                             firstRow: a.clockInputs, into: &expected)
+            #expect(policy.activeInputs == expected, "tick \(t)")
+            for r in policy.activeInputs where Int(r) >= a.clockInputs { counts[Int(r) - a.clockInputs] += 1 }
+        }
+        #expect(policy.integratedGoals.allSatisfy { $0 == 0.4 || $0 == angle + error }, "a silent readout holds the command")
+        // Over 30 ticks a neuron at its centre fires 3 times (100 Hz); its neighbours less.
+        let e = reference
+        #expect(counts[e.angleRow(joint: 1, neuron: 7)] == 3)
+        #expect(counts[e.errorRow(joint: 1, neuron: 12)] == 3)
+        #expect(counts[e.angleRow(joint: 1, neuron: 6)] < 3 && counts[e.errorRow(joint: 1, neuron: 11)] < 3)
+        #expect(counts[e.errorRow(joint: 0, neuron: 15)] == 3, "an error beyond the range drives the end neuron")
+        #expect(counts[e.angleRow(joint: 0, neuron: 0)] == 0 && counts[e.angleRow(joint: 1, neuron: 0)] == 0)
+    }
+
+    /// The error is the integrated command before the step minus the measured angle: with the arm following
+    /// the goals exactly the error population hears e = 0, and the policy equals a run fed those inputs.
+    @Test func perfectTrackingMeansZeroErrorAndMatchesTheTrialOnThoseInputs() {
+        let (a, net) = closedLoopNetwork(silentReadout: false)
+        let p = a.proprioception!
+        var policy = SpikingPolicy(network: net, clock: a.clock, steps: a.steps, drivenJoints: [0, 1], deviceClock: .simulated(start: 0, period: 0.01),
+                                   rng: RandomSource(seed: 1), proprioception: p)
+        var reference = p.makeEncoder()
+        var measured = [0.1, -0.1, 0, 0]
+        policy.start(from: measured)
+        var goals = measured
+        var inputs: [[Int]] = []
+        let clock = a.clock.raster(steps: a.steps)
+        for t in 0..<a.steps {
+            var expected = Array(clock[t])
+            reference.encode(angles: [measured[0], measured[1]], errors: [0, 0], firstRow: a.clockInputs, into: &expected)
+            _ = policy.goals(tick: t, time: Double(t) * 0.01, measured: measured, into: &goals)
+            #expect(policy.activeInputs == expected, "tick \(t)")
+            inputs.append(expected.map(Int.init))
+            measured = goals  // the arm reaches every goal
+        }
+        var again = closedLoopNetwork(silentReadout: false).1
+        var record = TrialRecord()
+        var noise = RandomSource(seed: 1)
+        again.run(SpikeRaster(inputs), into: &record, at: 0, rng: &noise)
+        #expect(policy.outputs == record.outputs)
+        #expect(policy.outputs.contains { abs($0) > 0.01 }, "the test network should move")
+    }
+}

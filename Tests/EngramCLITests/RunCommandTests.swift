@@ -61,3 +61,100 @@ private func scorbotWithoutController() throws -> String {
         #expect(svg.hasPrefix("<?xml") && svg.contains("</svg>"))
     }
 }
+
+/// `--closed-loop`, `--open-loop` and robot.yaml's `controller.loop` pick the shipped controller.
+@Suite struct RunCommandClosedLoopTests {
+    @Test func missingClosedLoopControllerSaysHowToTrainOne() throws {
+        let dir = try scorbotWithoutController()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let expected = "\(dir)/controller-closed-loop.safetensors: robot scorbot-er7 has no closed-loop controller yet; train one with 'engram meta-train --robot \(dir) --closed-loop --out \(dir)/controller-closed-loop.safetensors', pass --checkpoint <file>, or use --open-loop"
+        do {
+            _ = try RunCommand.run(try parse(["--robot", dir, "--sim", "--closed-loop"]))
+            Issue.record("expected an error")
+        } catch let e as RuntimeError {
+            #expect(e.message == expected)
+        }
+        // robot.yaml's `loop: closed-loop` makes it the default; --open-loop overrides it.
+        let yaml = try String(contentsOfFile: dir + "/robot.yaml", encoding: .utf8)
+            .replacingOccurrences(of: "  rate_hz: 100", with: "  rate_hz: 100\n  loop: closed-loop")
+        try yaml.write(toFile: dir + "/robot.yaml", atomically: true, encoding: .utf8)
+        do {
+            _ = try RunCommand.run(try parse(["--robot", dir, "--sim"]))
+            Issue.record("expected an error")
+        } catch let e as RuntimeError {
+            #expect(e.message == expected)
+        }
+        do {
+            _ = try RunCommand.run(try parse(["--robot", dir, "--sim", "--open-loop"]))
+            Issue.record("expected an error")
+        } catch let e as RuntimeError {
+            #expect(e.message.hasPrefix("\(dir)/controller.safetensors: no shipped controller for scorbot-er7 yet"))
+        }
+    }
+
+    @Test func loopFlagsConflictWithEachOtherAndWithCheckpoint() throws {
+        let robot = SharedData.repositoryRoot + "/Robots/scorbot-er7"
+        for tokens in [["--closed-loop", "--open-loop"], ["--closed-loop", "--checkpoint", "x.safetensors"],
+                       ["--task", "3"], ["--disturbance", "push"], ["--disturbance", "push", "--task", "1", "--target", "t.csv"]] {
+            #expect(throws: UsageError.self, "\(tokens)") { _ = try RunCommand.run(try parse(["--robot", robot, "--sim"] + tokens)) }
+        }
+    }
+}
+
+/// The issue's acceptance through the serial stack: `engram run --port` against `engram sim-serial
+/// --disturbance` gives the figures of `engram run --sim` (= the in-process evaluation's task) within 10 %.
+@Suite struct RunCommandPortDisturbanceTests {
+    static let binary = SharedData.repositoryRoot + "/.build/debug/engram"
+
+    /// Runs `engram arguments` (from the repository root) and returns its stdout.
+    static func output(_ arguments: [String]) throws -> Data {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = arguments
+        p.currentDirectoryURL = URL(fileURLWithPath: SharedData.repositoryRoot)
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return data
+    }
+
+    static func windows(_ json: Data) throws -> [String: Double] {
+        let object = try #require(try JSONSerialization.jsonObject(with: json) as? [String: Any])
+        let d = try #require(object["disturbance"] as? [String: Any])
+        return d.compactMapValues { $0 as? Double }
+    }
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: binary), "skipped: build the CLI first (swift build --product engram)"))
+    func portPathReproducesTheSimulatedPushTask() throws {
+        let robot = "Robots/scorbot-er7"
+        let task = ["--disturbance", "push", "--task", "0", "--seed", "0", "--pcm", "off", "--json"]
+        let simulated = try Self.windows(try Self.output(["run", "--robot", robot, "--sim"] + task))
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: Self.binary)
+        server.arguments = ["sim-serial", "--robot", robot, "--disturbance", "push", "--task", "0", "--seed", "0"]
+        server.currentDirectoryURL = URL(fileURLWithPath: SharedData.repositoryRoot)
+        let out = Pipe()
+        server.standardOutput = out
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer { if server.isRunning { kill(server.processIdentifier, SIGINT); server.waitUntilExit() } }
+        var first = Data()
+        while !first.contains(UInt8(ascii: "\n")) {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            first.append(chunk)
+        }
+        let line = String(decoding: first, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
+        #expect(line.hasPrefix("port: /dev/pts/"))
+        let port = try Self.windows(try Self.output(["run", "--robot", robot, "--port", String(line.dropFirst("port: ".count))] + task))
+        for key in ["ee_before_mm", "ee_during_mm", "ee_after_mm", "ee_whole_mm"] {
+            let a = try #require(simulated[key]), b = try #require(port[key])
+            #expect(abs(a - b) <= 0.1 * a, "\(key): --sim \(a) mm, --port \(b) mm")
+        }
+        // The push is felt: far larger errors during the window than before it.
+        #expect(try #require(port["ee_during_mm"]) > 3 * (try #require(port["ee_before_mm"])))
+    }
+}

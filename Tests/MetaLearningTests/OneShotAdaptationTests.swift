@@ -130,3 +130,81 @@ struct OneShotAdaptationTests {
         #expect(summary.medianLossAfter == one.sorted()[2])
     }
 }
+
+/// The inner loop of a closed-loop controller (docs/closed-loop.md): trial 1 hears the demonstration's
+/// perfect execution through the proprioceptive encoder, the update covers every input row.
+struct OneShotAdaptationClosedLoopTests {
+    /// A small closed-loop controller on the Scorbot family (30 trainee, 40 LSG neurons, 150 steps).
+    func setup(seed: UInt64 = 4) -> (ControllerArchitecture, ControllerWeights, TaskFamily<ScorbotKinematics>) {
+        var family = TaskFamily<ScorbotKinematics>.paperScorbot
+        family.steps = 150
+        var a = ControllerArchitecture.paper
+        a.traineeNeurons = 30
+        a.lsgNeurons = 40
+        a.lsgAdaptation = ThresholdAdaptation(count: 10)
+        a.steps = 150
+        a.proprioception = ProprioceptionSettings(jointRanges: family.jointLimits)
+        var rng = RandomSource(seed: seed)
+        return (a, ControllerWeights(initializing: a, rng: &rng), family)
+    }
+
+    @Test func trialOneHearsTheEncoderOnTheDemonstrationAngles() {
+        let (a, w, family) = setup()
+        var rng = RandomSource(seed: 8)
+        let target = family.sample(&rng)
+        var adapter = OneShotAdaptation(architecture: a, weights: w, loss: TrajectoryLoss(family: family), quantize: false)
+        let start = [0.3, -0.2]
+        var noise = RandomSource(seed: 0)
+        _ = adapter.adapt(to: target, startAngles: start, rng: &noise)
+        // Independently: a fresh encoder on q_0 + Δt·Σ_{s<t} ω*_s, zero error, rows after the 5 clock rows.
+        var encoder = a.proprioception!.makeEncoder()
+        let clock = a.clock.raster(steps: a.steps)
+        var q = start
+        var proprioceptiveSpikes = 0
+        for t in 0..<a.steps {
+            var expected = Array(clock[t])
+            proprioceptiveSpikes += encoder.encode(angles: q, errors: [0, 0], firstRow: a.clockInputs, into: &expected)
+            #expect(Array(adapter.firstTrialInputs[t]) == expected, "step \(t)")
+            for k in 0..<2 { q[k] += target.stepSeconds * target.angularVelocity[t * 2 + k] }
+        }
+        // Two joints × two populations, ≈ 0.25 spikes per population per step.
+        #expect(proprioceptiveSpikes > a.steps / 2, "the encoder should fire (\(proprioceptiveSpikes) spikes)")
+        // Without start angles the loss's rest angles (the family's: 0, 0) are q_0.
+        _ = adapter.adapt(to: target, rng: &noise)
+        var zero = a.proprioception!.makeEncoder()
+        var first: [Int32] = Array(clock[0])
+        zero.encode(angles: [0, 0], errors: [0, 0], firstRow: a.clockInputs, into: &first)
+        #expect(Array(adapter.firstTrialInputs[0]) == first)
+    }
+
+    @Test func updateCoversTheProprioceptiveRows() {
+        let (a, w, family) = setup()
+        var rng = RandomSource(seed: 21)
+        let target = family.sample(&rng)
+        var adapter = OneShotAdaptation(architecture: a, weights: w, loss: TrajectoryLoss(family: family), quantize: false)
+        var noise = RandomSource(seed: 0)
+        let result = adapter.adapt(to: target, rng: &noise)
+        #expect(adapter.delta.rows == a.traineeSynapseRows && a.traineeSynapseRows == 5 + 64 + 30)
+        var proprioceptiveRowsChanged = 0
+        for r in a.clockInputs..<a.traineeInputs where (0..<a.traineeNeurons).contains(where: { adapter.delta[r, $0] != 0 }) {
+            proprioceptiveRowsChanged += 1
+        }
+        #expect(proprioceptiveRowsChanged > 8, "rows that spiked in trial 1 get a change (\(proprioceptiveRowsChanged) of 64 did)")
+        // changedInput counts every input row: clock and proprioception.
+        #expect(result.changedInput == UpdateQuantizer.fractionChanged(adapter.delta, rows: 0..<a.traineeInputs))
+        // The adapted input weights are the 69 rows plus their changes.
+        let adapted = adapter.adaptedWeights()
+        #expect(adapted.traineeInput.rows == a.traineeInputs)
+        #expect(maxAbsDifference(adapted.traineeInput.storage, zip(w.traineeInput.storage, adapter.delta.storage).map { $0 + $1 }) < 1e-6)
+        // Trial 2 hears its own motion executed perfectly: the encoder on q_0 + Δt·Σ_{s<t} ω_s.
+        var encoder = a.proprioception!.makeEncoder()
+        var q = [0.0, 0.0]
+        for t in 0..<a.steps {
+            var expected = Array(a.clock.raster(steps: a.steps)[t])
+            encoder.encode(angles: q, errors: [0, 0], firstRow: a.clockInputs, into: &expected)
+            #expect(Array(adapter.secondTrialInputs[t]) == expected, "step \(t)")
+            for k in 0..<2 { q[k] += target.stepSeconds * Double(result.outputAfter[t * 2 + k]) }
+        }
+        #expect(result.lossAfter.total.isFinite && result.lossBefore.total.isFinite)
+    }
+}

@@ -176,3 +176,25 @@ func distance(_ a: SIMD3<Double>, _ b: SIMD3<Double>) -> Double {
     let d = a - b
     return max(abs(d.x), abs(d.y), abs(d.z))
 }
+
+/// `controller.loop`: which shipped controller runs by default.
+@Suite struct ControllerLoopSettingTests {
+    @Test func defaultsToOpenLoopAndParsesClosedLoop() throws {
+        #expect(try RobotDescription.parse(miniArm, file: "robot.yaml").controller.loop == .openLoop)
+        let closed = miniArm.replacingOccurrences(of: "driven_joints: [pan, lift]", with: "driven_joints: [pan, lift]\n  loop: closed-loop")
+        let d = try RobotDescription.parse(closed, file: "robot.yaml")
+        #expect(d.controller.loop == .closedLoop)
+        #expect(d.controller.loop.checkpointFileName == "controller-closed-loop.safetensors")
+        #expect(ControllerLoop.openLoop.checkpointFileName == "controller.safetensors")
+    }
+
+    @Test func unknownLoopIsAnErrorAtItsLine() {
+        let bad = miniArm.replacingOccurrences(of: "driven_joints: [pan, lift]", with: "driven_joints: [pan, lift]\n  loop: closed")
+        do {
+            _ = try RobotDescription.parse(bad, file: "robot.yaml")
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.description == "robot.yaml:8:9: controller.loop: invalid value 'closed'; did you mean 'closed-loop'? (allowed: open-loop, closed-loop)")
+        }
+    }
+}

@@ -24,6 +24,7 @@ enum DemoCommand: EngramCommand {
     static let options: [OptionSpec] = [
         .value("--robot", "dir", "Robot directory or name (default scorbot-er7)"),
         .value("--checkpoint", "file", "Controller (default Robots/<robot>/controller.safetensors)"),
+    ] + RobotFiles.loopOptions + [
         .value("--target", "csv", "Target trajectory (default: a fresh task-family sample)"),
         .value("--pcm", "model", "Trainee synapses (default: the model the controller was meta-trained with, else physical)", choices: SynapseMode.allCases.map(\.rawValue)),
         .value("--seed", "s", "Seed of the target and the device noise (default 1)"),
@@ -35,7 +36,8 @@ enum DemoCommand: EngramCommand {
         let seed = try arguments.seed(default: 1)
         let json = arguments.has("--json")
         let (robot, robotDir) = try ArmConnection.loadRobot(arguments)
-        let checkpointPath = try controllerPath(arguments.string("--checkpoint"), robot: robot, robotDir: robotDir)
+        let checkpointPath = try controllerPath(arguments.string("--checkpoint"), robot: robot, robotDir: robotDir,
+                                                loop: try RobotFiles.controllerLoop(arguments))
         let checkpoint = try AdaptationSetup.loadCheckpoint(checkpointPath)
         let steps = checkpoint.architecture.steps
         let target: TargetTrajectory
@@ -154,10 +156,13 @@ enum DemoCommand: EngramCommand {
 
     /// The controller to use: --checkpoint, else the robot's shipped one; for the Scorbot without a
     /// shipped one, the paper's official weights when ../shared/reference has them (said in the output).
-    static func controllerPath(_ given: String?, robot: RobotDescription, robotDir: String) throws -> String {
+    static func controllerPath(_ given: String?, robot: RobotDescription, robotDir: String, loop: ControllerLoop? = nil) throws -> String {
         if let given { return given }
-        let shipped = (robotDir as NSString).appendingPathComponent("controller.safetensors")
+        let shipped = RobotFiles.shippedControllerPath(robotPath: robotDir, robot: robot, loop: loop)
         if FileManager.default.fileExists(atPath: shipped) { return shipped }
+        if (loop ?? robot.controller.loop) == .closedLoop {
+            throw RuntimeError(RobotFiles.missingControllerMessage(shipped, robotPath: robotDir, robot: robot, loop: loop))
+        }
         throw RuntimeError("\(shipped): no shipped controller for \(robot.name) yet; pass --checkpoint <file> (for the Scorbot: ../shared/reference/robot-l2l-official.safetensors) or meta-train one with 'engram meta-train'")
     }
 }

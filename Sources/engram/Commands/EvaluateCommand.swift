@@ -25,7 +25,8 @@ enum EvaluateCommand: EngramCommand {
 
         With --disturbance none|push|payload|latency, each task runs through the real control path instead (one-shot \
         adaptation, then the trial in the control loop on the simulated arm of --robot, default scorbot-er7, with \
-        the controller --checkpoint or the robot's controller.safetensors, --tasks default 180) on an arm that is \
+        the controller --checkpoint or the robot's controller.safetensors, or with --closed-loop its \
+        controller-closed-loop.safetensors, --tasks default 180) on an arm that is \
         disturbed during a window sampled per task: push holds a driven joint 0.15-0.3 rad off for 30-60 ticks, \
         payload slows one to 0.25-0.4 of its speed and gain, latency delays goals by one tick for 60-100 ticks. \
         Each task also runs undisturbed (same target, weights and device noise); the table gives the mean \
@@ -37,6 +38,7 @@ enum EvaluateCommand: EngramCommand {
         """
     static let options: [OptionSpec] = [
         .value("--checkpoint", "file", "controller checkpoint (safetensors; with --disturbance default <robot dir>/controller.safetensors)"),
+    ] + RobotFiles.loopOptions + [
         .value("--disturbance", "kind", "run the control loop on a disturbed simulated arm and report tracking with and without", choices: ArmDisturbance.Kind.allCases.map(\.rawValue)),
         .value("--robot", "dir", "sample the task family on this robot's driven joints (default: the paper's Scorbot)"),
         .value("--tasks", "n", "number of tasks to sample (default 360; 180 with --disturbance)"),
@@ -50,6 +52,9 @@ enum EvaluateCommand: EngramCommand {
 
     static func run(_ arguments: ParsedArguments) throws -> Int32 {
         if let kind = arguments.string("--disturbance") { return try runDisturbance(kind, arguments) }
+        if arguments.has("--closed-loop") || arguments.has("--open-loop") {
+            throw UsageError("--closed-loop and --open-loop pick a robot's shipped controller for --disturbance; without it give --checkpoint <file>")
+        }
         let checkpoint = try AdaptationSetup.loadCheckpoint(try arguments.required("--checkpoint"))
         let tasks = try arguments.int("--tasks", default: 360, in: 1...1_000_000)!
         let seed = try arguments.seed()
@@ -114,7 +119,8 @@ enum EvaluateCommand: EngramCommand {
         }
         let robotPath = ResourceLocator.robotDirectory(arguments.string("--robot") ?? "scorbot-er7") ?? (arguments.string("--robot") ?? "Robots/scorbot-er7")
         let robot = try RobotFiles.loadRobot(robotPath)
-        let checkpoint = try RobotFiles.loadController(arguments.string("--checkpoint"), robotPath: robotPath, robot: robot)
+        let checkpoint = try RobotFiles.loadController(arguments.string("--checkpoint"), robotPath: robotPath, robot: robot,
+                                                       loop: try RobotFiles.controllerLoop(arguments))
         let tasks = try arguments.int("--tasks", default: 180, in: 1...1_000_000)!
         let threads = try arguments.int("--threads", default: ProcessInfo.processInfo.activeProcessorCount, in: 1...256)!
         var settings = RunSettings()

@@ -15,7 +15,9 @@ enum RunCommand: EngramCommand {
     static let abstract = "Run the spiking controller on an arm (serial port or --sim), adapting once to --target"
     static let discussion = """
         Loads the robot (--robot DIR with robot.yaml), its calibration (--calibration, default \
-        Calibration/<robot>.yaml) and its controller (--checkpoint, default DIR/controller.safetensors). With \
+        Calibration/<robot>.yaml) and its controller (--checkpoint, default DIR/controller.safetensors, or with \
+        --closed-loop, or 'loop: closed-loop' under controller: in robot.yaml, DIR/controller-closed-loop.safetensors: \
+        a controller that also hears each driven joint's measured angle and tracking error). With \
         --target CSV (249 rows of the driven joints' angles; see ../shared/DESIGN.md) the controller first adapts \
         in one shot: trial, learning signals, one natural e-prop update written to the PCM crossbar's changed \
         devices. Then each tick of the loop reads the arm, steps the trainee once on its clock input, integrates \
@@ -37,7 +39,10 @@ enum RunCommand: EngramCommand {
         .flag("--sim", "run the simulated arm instead of a port"),
         .value("--calibration", "file", "calibration YAML (default Calibration/<robot>.yaml)"),
         .value("--checkpoint", "file", "controller checkpoint (default <robot dir>/controller.safetensors)"),
+    ] + RobotFiles.loopOptions + [
         .value("--target", "csv", "target trajectory to adapt to once and to track"),
+        .value("--task", "i", "instead of --target: task i of 'engram evaluate --disturbance KIND --seed S' (its target, device seed and window)"),
+        .value("--disturbance", "kind", "with --task: the disturbance kind; --sim disturbs the simulated arm, --port expects 'engram sim-serial --disturbance KIND --seed S --task i'", choices: ArmDisturbance.Kind.allCases.map(\.rawValue)),
         .value("--adapt", "on|off", "with --target: adapt once before running (default on); off tracks the unadapted controller", choices: ["on", "off"]),
         .value("--pcm", "model", "trainee synapses: off (ideal), paper or physical PCM (default: the model the controller was meta-trained with, else physical)", choices: SynapseMode.allCases.map(\.rawValue)),
         .value("--quantize", "on|off", "round the update to 1/16 of w_max (default: on with PCM)", choices: ["on", "off"]),
@@ -60,18 +65,38 @@ enum RunCommand: EngramCommand {
             throw UsageError(simulated ? "give either --port <path> or --sim, not both" : "missing --port <path> or --sim: where the arm is (a serial port, e.g. from 'engram sim-serial --robot \(robotPath)', or the simulated arm)")
         }
         let calibration = try RobotFiles.loadCalibration(arguments.string("--calibration"), robotPath: robotPath, robot: robot, required: port != nil)
-        let checkpoint = try RobotFiles.loadController(arguments.string("--checkpoint"), robotPath: robotPath, robot: robot)
+        let checkpoint = try RobotFiles.loadController(arguments.string("--checkpoint"), robotPath: robotPath, robot: robot,
+                                                       loop: try RobotFiles.controllerLoop(arguments))
         let steps = checkpoint.architecture.steps
+        if arguments.has("--task") && arguments.has("--target") { throw UsageError("--task <i> brings its own target; drop --target") }
         var target: TargetTrajectory? = nil
         if let path = arguments.string("--target") {
             do { target = try RunSession.loadTarget(fromFileAt: path, robot: robot, steps: steps) } catch { throw RuntimeError(error.description) }
+        }
+        // --task: reproduce one task of `engram evaluate --disturbance` (same target, device seed and window).
+        var evaluationTask: (index: Int, kind: ArmDisturbance.Kind, disturbance: ArmDisturbance)? = nil
+        var taskSeed: UInt64? = nil
+        if let kindName = arguments.string("--disturbance") {
+            guard let kind = ArmDisturbance.Kind(rawValue: kindName) else {
+                throw UsageError("--disturbance: '\(kindName)' is not one of \(ArmDisturbance.Kind.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            guard let index = try arguments.int("--task", in: 0...1_000_000) else {
+                throw UsageError("--disturbance <kind> goes with --task <i>: which task of 'engram evaluate --disturbance \(kindName)' to reproduce")
+            }
+            if target != nil { throw UsageError("--task <i> brings its own target; drop --target") }
+            let task = DisturbanceEvaluation.task(index, kind: kind, robot: robot, steps: steps, seed: try arguments.seed())
+            target = task.target
+            taskSeed = task.seed
+            evaluationTask = (index, kind, task.disturbance)
+        } else if arguments.has("--task") {
+            throw UsageError("--task <i> goes with --disturbance <kind> (none, push, payload or latency)")
         }
         var settings = RunSettings()
         settings.rateHz = try arguments.double("--rate", default: robot.controller.rateHz, in: 1...10_000)!
         settings.duration = try arguments.double("--duration", in: 0.001...86_400)
         settings.pcm = arguments.string("--pcm").flatMap(SynapseMode.init(rawValue:)) ?? SynapseMode.trainedFor(checkpoint)
         settings.quantize = arguments.string("--quantize").map { $0 == "on" }
-        settings.seed = try arguments.seed()
+        settings.seed = try taskSeed ?? arguments.seed()
         settings.adapt = arguments.choice("--adapt", default: "on") == "on"
         settings.pacing = simulated ? .simulated : .realTime
         settings.watchdogAction = WatchdogAction(rawValue: arguments.choice("--watchdog", default: "hold")) ?? .hold
@@ -96,7 +121,13 @@ enum RunCommand: EngramCommand {
             }
             arm = busArm!
         } else {
-            arm = SimulatedArm(robot: robot)
+            let simulated = SimulatedArm(robot: robot)
+            if let evaluationTask {
+                // As `engram evaluate --disturbance`: the arm starts at the trial's start pose, disturbed.
+                simulated.teleport(to: session.startPose)
+                if evaluationTask.kind != .none { simulated.disturbance = evaluationTask.disturbance }
+            }
+            arm = simulated
         }
         var recorder: TrajectoryRecorder? = nil
         if let path = arguments.string("--record") {
@@ -125,8 +156,18 @@ enum RunCommand: EngramCommand {
                 throw RuntimeError("\(plotPath): cannot write the plot (\(error.localizedDescription)); check the folder exists")
             }
         }
+        var windowed: WindowedTrackingError? = nil
+        if let evaluationTask, let target {
+            windowed = DisturbanceEvaluation.windowedTracking(log: outcome.loop.log, robot: robot, target: target, window: evaluationTask.disturbance)
+        }
         if json {
             var object = report(outcome, session: session, rss: rss)
+            if let evaluationTask, let w = windowed {
+                object["disturbance"] = ["kind": evaluationTask.kind.rawValue, "task": evaluationTask.index, "window": evaluationTask.disturbance.description,
+                                         "applied_by": port == nil ? "simulated arm" : "sim-serial (expected)",
+                                         "ee_whole_mm": w.wholeMillimetres, "ee_before_mm": w.beforeMillimetres, "ee_during_mm": w.duringMillimetres,
+                                         "ee_after_mm": w.afterMillimetres, "ee_settling_mm": w.settlingMillimetres] as [String: Any]
+            }
             if let stats = busArm?.bus.statistics {
                 object["bus"] = ["packets_sent": stats.packetsSent, "replies": stats.repliesReceived, "retries": stats.retries,
                                  "timeouts": stats.timeouts, "rejected_packets": stats.rejectedPackets]
@@ -134,6 +175,11 @@ enum RunCommand: EngramCommand {
             print(RobotFiles.json(object))
         } else {
             printText(outcome, session: session, rss: rss)
+            if let evaluationTask, let w = windowed {
+                let applied = port == nil ? "on the simulated arm" : "expected from 'engram sim-serial --disturbance \(evaluationTask.kind.rawValue) --task \(evaluationTask.index)'"
+                print("disturbance      task \(evaluationTask.index): \(evaluationTask.kind == .none ? "none (push window \(evaluationTask.disturbance))" : evaluationTask.disturbance.description), \(applied)")
+                print("windows (mm)     end effector whole \(String(format: "%.2f", w.wholeMillimetres)), before \(String(format: "%.2f", w.beforeMillimetres)), during \(String(format: "%.2f", w.duringMillimetres)), after \(String(format: "%.2f", w.afterMillimetres)), first \(DisturbanceEvaluation.settlingTicks) after \(String(format: "%.2f", w.settlingMillimetres))")
+            }
         }
         if outcome.loop.stoppedOnFault {
             printError("run stopped: \(outcome.loop.stopReason)")
@@ -256,17 +302,52 @@ enum RobotFiles {
         return calibration
     }
 
-    /// The controller at `path`, or `<robot dir>/controller.safetensors`.
-    static func loadController(_ path: String?, robotPath: String, robot: RobotDescription) throws -> ControllerCheckpoint {
-        let dir = robotPath.hasSuffix(".yaml") ? (robotPath as NSString).deletingLastPathComponent : robotPath
-        let file = path ?? (dir as NSString).appendingPathComponent("controller.safetensors")
-        if path == nil && !FileManager.default.fileExists(atPath: file) {
-            let hint = robot.name == "scorbot-er7"
-                ? "pass --checkpoint ../shared/reference/robot-l2l-official.safetensors (the paper's meta-trained controller)"
-                : "meta-train one with 'engram meta-train --robot \(robotPath)' or pass --checkpoint <file>"
-            throw RuntimeError("\(file): no shipped controller for \(robot.name) yet; \(hint)")
+    /// The options that pick one of the robot's shipped controllers.
+    static let loopOptions: [OptionSpec] = [
+        .flag("--closed-loop", "use <robot dir>/controller-closed-loop.safetensors (hears the measured joint state)"),
+        .flag("--open-loop", "use <robot dir>/controller.safetensors (the paper's; default unless robot.yaml says controller.loop: closed-loop)"),
+    ]
+
+    /// `--closed-loop` / `--open-loop` (nil: neither, the robot's default); neither goes with `--checkpoint`.
+    static func controllerLoop(_ arguments: ParsedArguments) throws -> ControllerLoop? {
+        let closed = arguments.has("--closed-loop"), open = arguments.has("--open-loop")
+        if closed && open { throw UsageError("give --closed-loop or --open-loop, not both") }
+        guard closed || open else { return nil }
+        if arguments.has("--checkpoint") {
+            throw UsageError("--checkpoint <file> names the controller; drop \(closed ? "--closed-loop" : "--open-loop") (it picks one of the robot's shipped controllers)")
         }
-        return try AdaptationSetup.loadCheckpoint(file)
+        return closed ? .closedLoop : .openLoop
+    }
+
+    /// The file of the robot's shipped controller for `loop` (nil: the robot's default, `controller.loop`).
+    static func shippedControllerPath(robotPath: String, robot: RobotDescription, loop: ControllerLoop?) -> String {
+        let dir = robotPath.hasSuffix(".yaml") ? (robotPath as NSString).deletingLastPathComponent : robotPath
+        return (dir as NSString).appendingPathComponent((loop ?? robot.controller.loop).checkpointFileName)
+    }
+
+    /// Why the robot's shipped controller for `loop` cannot be used when `file` is missing: one line with the fix.
+    static func missingControllerMessage(_ file: String, robotPath: String, robot: RobotDescription, loop: ControllerLoop?) -> String {
+        if (loop ?? robot.controller.loop) == .closedLoop {
+            return "\(file): robot \(robot.name) has no closed-loop controller yet; train one with 'engram meta-train --robot \(robotPath) --closed-loop --out \(file)', pass --checkpoint <file>, or use --open-loop"
+        }
+        let hint = robot.name == "scorbot-er7"
+            ? "pass --checkpoint ../shared/reference/robot-l2l-official.safetensors (the paper's meta-trained controller)"
+            : "meta-train one with 'engram meta-train --robot \(robotPath)' or pass --checkpoint <file>"
+        return "\(file): no shipped controller for \(robot.name) yet; \(hint)"
+    }
+
+    /// The controller at `path`, or the robot's shipped one for `loop` (nil: robot.yaml's `controller.loop`,
+    /// default open-loop): `<robot dir>/controller.safetensors` or `controller-closed-loop.safetensors`.
+    static func loadController(_ path: String?, robotPath: String, robot: RobotDescription, loop: ControllerLoop? = nil) throws -> ControllerCheckpoint {
+        let file = path ?? shippedControllerPath(robotPath: robotPath, robot: robot, loop: loop)
+        if path == nil && !FileManager.default.fileExists(atPath: file) {
+            throw RuntimeError(missingControllerMessage(file, robotPath: robotPath, robot: robot, loop: loop))
+        }
+        let checkpoint = try AdaptationSetup.loadCheckpoint(file)
+        if path == nil, (loop ?? robot.controller.loop) == .closedLoop, checkpoint.architecture.proprioception == nil {
+            throw RuntimeError("\(file): is an open-loop controller (its architecture has no proprioception); replace it with one from 'engram meta-train --robot \(robotPath) --closed-loop'")
+        }
+        return checkpoint
     }
 
     static func number(_ x: Double) -> String { x == x.rounded() && abs(x) < 1e15 ? String(Int(x)) : String(x) }

@@ -1,4 +1,6 @@
+import Control
 import Dispatch
+import Spiking
 import Robot
 import ServoBus
 #if canImport(Glibc)
@@ -24,7 +26,16 @@ enum SimSerialCommand: EngramCommand {
         4096-tick encoder), starting at the robot's home pose.
 
         Example: engram sim-serial --ids 1,2,3,4,5,6 --model sts3215 --faults drop=0.01 --seed 7
+        With --robot and --disturbance push|payload|latency the servos are disturbed like the simulated arm of
+        'engram evaluate --disturbance': the window of task --task (default 0) under --seed, a push holding a
+        driven joint off, a payload slowing it, or one tick of goal latency. The window counts the robot's loop
+        periods from the moment torque is switched on, minus --window-offset-ticks (default 20, the ticks of
+        'engram run's 0.2 s settle at the start pose), so it lands on the trial ticks of 'engram run --port P
+        --disturbance KIND --task i --seed S', which then prints the same windowed figures as the in-process
+        evaluation. Restart sim-serial for each run (the window arms once, at torque-on).
+
         Example: engram sim-serial --robot Robots/scorbot-er7
+        Example: engram sim-serial --robot Robots/scorbot-er7 --disturbance push --task 3 --seed 0
         """
     static let options: [OptionSpec] = [
         .value("--robot", "dir", "Robot description folder (servo IDs, models and protocol)"),
@@ -36,6 +47,9 @@ enum SimSerialCommand: EngramCommand {
         .value("--return-delay-us", "us", "Override every servo's Return_Delay_Time, in microseconds (2 µs steps)"),
         .value("--time-constant-ms", "ms", "Plant time constant: goal → present first-order lag (default 50; not with --robot)"),
         .value("--calibration", "file", "With --robot: place the servos at home as this calibration maps it (default: identity)"),
+        .value("--disturbance", "kind", "With --robot: disturb the servos as task --task of 'engram evaluate --disturbance KIND --seed S'", choices: ArmDisturbance.Kind.allCases.map(\.rawValue)),
+        .value("--task", "i", "With --disturbance: which evaluation task's window (default 0)"),
+        .value("--window-offset-ticks", "n", "With --disturbance: emulator ticks since torque-on before trial tick 0 (default 20: engram run's approach settle)"),
     ]
 
     /// Parses `1,2,3`, `1-6` or a mix into servo IDs.
@@ -90,6 +104,12 @@ enum SimSerialCommand: EngramCommand {
     }
 
     static func run(_ arguments: ParsedArguments) throws -> Int32 {
+        if arguments.string("--robot") == nil, ["--disturbance", "--task", "--window-offset-ticks"].contains(where: arguments.has) {
+            throw UsageError("--disturbance, --task and --window-offset-ticks need --robot <dir> (the disturbance acts on the robot's driven joints)")
+        }
+        if !arguments.has("--disturbance"), ["--task", "--window-offset-ticks"].contains(where: arguments.has) {
+            throw UsageError("--task and --window-offset-ticks go with --disturbance <kind> (push, payload, latency or none)")
+        }
         let (servos, wire) = try configuration(arguments)
         let faults: FaultPlan
         do {
@@ -107,8 +127,17 @@ enum SimSerialCommand: EngramCommand {
                 // identity calibration (or --calibration, when the servos should read like a calibrated arm).
                 let robot = try RobotFiles.loadRobot(path)
                 let calibration = try RobotFiles.loadCalibration(arguments.string("--calibration"), robotPath: path, robot: robot, required: false)
+                var disturbance = ArmDisturbance.none
+                if let kindName = arguments.string("--disturbance"), let kind = ArmDisturbance.Kind(rawValue: kindName), kind != .none {
+                    let index = try arguments.int("--task", default: 0, in: 0...1_000_000)!
+                    disturbance = DisturbanceEvaluation.task(index, kind: kind, robot: robot, steps: ControllerArchitecture.paper.steps, seed: seed).disturbance
+                }
+                let offset = try arguments.int("--window-offset-ticks", default: 20, in: 0...1_000_000)!
+                if disturbance != .none {
+                    printError("sim-serial: disturbance \(disturbance) (window ticks counted from torque-on minus \(offset))")
+                }
                 emulator = try ServoEmulator.simulating(robot, calibration: calibration,
-                                                        faults: faults, seed: seed)
+                                                        faults: faults, seed: seed, disturbance: disturbance, offsetTicks: offset)
             } else {
                 emulator = try ServoEmulator(protocol: wire, servos: servos, plant: FirstOrderLagPlant(timeConstantSeconds: tau),
                                              faults: faults, seed: seed)
