@@ -77,7 +77,7 @@ public struct ControllerCheckpoint: Sendable {
         if let (_, problem) = problems.first(where: { !$0.0 }) {
             throw CheckpointError(source: file.source, message: "__metadata__[\"\(Self.architectureKey)\"]: \(problem); fix the value or remove the key to use the paper's hyper-parameters")
         }
-        let shapes = [(a.clockInputs, a.traineeNeurons), (a.traineeNeurons, a.traineeNeurons), (a.traineeNeurons, a.outputs),
+        let shapes = [(a.traineeInputs, a.traineeNeurons), (a.traineeNeurons, a.traineeNeurons), (a.traineeNeurons, a.outputs),
                       (a.lsgInputs, a.lsgNeurons), (a.lsgNeurons, a.lsgNeurons), (a.lsgNeurons, a.traineeNeurons)]
         var matrices: [Matrix] = []
         for (name, shape) in zip(Self.tensorNames, shapes) {

@@ -11,7 +11,7 @@ let groups: [(String, () -> Void)] = [
     ("perception", runPerceptionBenchmarks),
     ("metalearning", runMetaLearningBenchmarks),
     ("control", runControlBenchmarks),
-    ("closedloop", runClosedLoopGroundworkBenchmarks),
+    ("closedloop", { runClosedLoopGroundworkBenchmarks(); runClosedLoopDeploymentBenchmarks() }),
 ]
 let requested = Array(CommandLine.arguments.dropFirst())
 if requested.contains("--help") || requested.contains("-h") {

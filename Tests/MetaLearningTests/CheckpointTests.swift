@@ -66,3 +66,17 @@ struct CheckpointTests {
         #expect(isClose(Double(large) / 1250, 0.108, absolute: 0.002))
     }
 }
+
+/// A closed-loop controller (proprioceptive input rows after the clock) round-trips through a checkpoint:
+/// W_in_trainee has clock + proprioception rows and the encoder settings come back from the metadata.
+@Test func closedLoopCheckpointRoundTrips() throws {
+    var a = ControllerArchitecture.paper
+    a.proprioception = ProprioceptionSettings(jointRanges: [-1...1, -0.5...2])
+    var rng = RandomSource(seed: 3)
+    let weights = ControllerWeights(initializing: a, rng: &rng)
+    #expect(weights.traineeInput.rows == 5 + 64)
+    let bytes = ControllerCheckpoint(architecture: a, weights: weights).safeTensors().serialized()
+    let back = try ControllerCheckpoint(SafeTensors(bytes: bytes, source: "memory"))
+    #expect(back.architecture == a)
+    #expect(back.weights.traineeInput == weights.traineeInput)
+}
