@@ -140,3 +140,41 @@ struct ClosedLoopInvariantTests {
         for i in 0..<(open.steps * open.traineeNeurons) { #expect(o.z[0][i] == c.z[0][i], "trial-1 spike \(i)") }
     }
 }
+
+@Suite("Closed loop: training and deployment agree")
+struct ClosedLoopTrainingDeploymentTests {
+    /// Trial 1 of meta-training and trial 1 of `OneShotAdaptation` (what `adapt`, `run` and `demo` do) feed the
+    /// trainee the same input rows at every step: the clock and the demonstration's proprioception.
+    @Test func firstTrialInputsMatchOneShotAdaptation() {
+        var controller = ControllerArchitecture.paper
+        let family = TaskFamily.paperScorbot
+        controller.proprioception = ProprioceptionSettings(jointRanges: family.jointLimits)
+        var rng = RandomSource(seed: 8)
+        let weights = ControllerWeights(initializing: controller, rng: &rng)
+        var target = rng
+        let trajectory = family.sample(&target)
+
+        var adaptation = OneShotAdaptation(architecture: controller, weights: weights, loss: TrajectoryLoss(family: family), quantize: false)
+        var noise = RandomSource(seed: 1)
+        _ = adaptation.adapt(to: trajectory, rng: &noise)
+
+        let a = MetaArchitecture(controller)
+        var options = MetaGradientOptions()
+        options.closedLoop = lagArm(response: 1)
+        let engine = MetaGradientEngine<Float>(architecture: a, options: options, kinematics: family.kinematics,
+                                               drivenJoints: family.drivenJoints, restAngles: family.restAngles)
+        let tape = MetaTaskTape<Float>(architecture: a)
+        var forwardRNG = RandomSource(seed: 2)
+        engine.forward(tape, parameters: FlatParameters(MetaParameters(weights), architecture: a), target: MetaTaskTarget(trajectory), rng: &forwardRNG)
+
+        var proprioceptive = 0
+        for t in 0..<a.steps {
+            let deployed = adaptation.firstTrialInputs.withStep(t) { Array($0).sorted() }
+            var trained: [Int32] = []
+            for q in 0..<Int(tape.inputCounts[0][t]) { trained.append(tape.inputs[0][t * a.traineeInputs + q]) }
+            #expect(trained.sorted() == deployed, "step \(t)")
+            proprioceptive += deployed.filter { Int($0) >= a.clockInputs }.count
+        }
+        #expect(proprioceptive > a.steps / 2, "the demonstration's proprioception must be there to compare")
+    }
+}
