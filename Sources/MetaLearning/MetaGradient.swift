@@ -634,10 +634,21 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
             let e = SIMD3(p.x - target.positions[t * 3], p.y - target.positions[t * 3 + 1], p.z - target.positions[t * 3 + 2])
             positionSum += (e * e).sum()
             let jac = kinematics.jacobian(q)
-            for o in 0..<k { jointGradients[t * k + o] = (jac[drivenJoints[o]] * e).sum() / Double(steps * 3) }
+            for o in 0..<k { jointGradients[t * k + o] += (jac[drivenJoints[o]] * e).sum() / Double(steps * 3) }
             for o in 0..<k {
-                let d = Double(y[t * k + o]) - target.velocities[t * k + o]
-                velocitySum += d * d
+                if closed {
+                    // Closed loop: the arm's velocity over tick t, (q(t+1) − q(t))/Δt, against the target's: the
+                    // loss scores what the arm does, so a command that corrects a disturbed arm is not penalised.
+                    let v = (tape.measured[(t + 1) * k + o] - tape.measured[t * k + o]) / dt
+                    let d = v - target.velocities[t * k + o]
+                    velocitySum += d * d
+                    let g = d / (Double(steps * k) * dt)
+                    jointGradients[t * k + o] += g
+                    if t > 0 { jointGradients[(t - 1) * k + o] -= g }
+                } else {
+                    let d = Double(y[t * k + o]) - target.velocities[t * k + o]
+                    velocitySum += d * d
+                }
             }
         }
         let velocityError = velocitySum / Double(steps * k)
@@ -658,8 +669,7 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
                     a[o] = jointGradients[t * k + o] + (1 - gNext[o]) * a[o]
                     c[o] = g * a[o] + c[o]
                     gNext[o] = g
-                    let d = Double(y[t * k + o]) - target.velocities[t * k + o]
-                    gy[t * k + o] = S(d / Double(steps * k) + dt * c[o])
+                    gy[t * k + o] = S(dt * c[o])
                 }
             }
             return
