@@ -13,6 +13,15 @@ public protocol ClosedLoopPlant: AnyObject {
     func measure(tick: Int, into angles: inout [Double])
     /// Sends the driven joints' goal angles (rad) at tick `tick`.
     func command(tick: Int, goals: [Double])
+    /// Whether the arm's velocity over tick `tick` (from measurement `tick` to `tick + 1`) is the controller's
+    /// doing and scored by the loss: false while an outside force moves the arm (a push, and the servo's
+    /// catch-up right after it), which no command can change.
+    func scoresVelocity(tick: Int) -> Bool
+}
+
+extension ClosedLoopPlant {
+    /// Every tick is scored.
+    public func scoresVelocity(tick: Int) -> Bool { true }
 }
 
 /// How meta-training makes the arm of each closed-loop task. Two settings are equal when their labels are.

@@ -48,6 +48,7 @@ final class MetaTaskTape<S: MetaScalar>: @unchecked Sendable {
 
     // Closed loop (architecture with proprioception): the arm of trial 2 and the trial's record.
     var encoder: ProprioceptiveEncoder?
+    var velocityScored: [Bool]                // per tick of trial 2: the arm's velocity is the controller's doing
     var plant: (any ClosedLoopPlant)? = nil
     let measured: ScratchBuffer<Double>      // [t + 1, k] measured angles of the driven joints at the start of tick t
     let commands: ScratchBuffer<Double>      // [t + 1, k] integrated command c(t)
@@ -76,6 +77,7 @@ final class MetaTaskTape<S: MetaScalar>: @unchecked Sendable {
         plantAngles = [Double](repeating: 0, count: a.outputs)
         plantGoals = [Double](repeating: 0, count: a.outputs)
         plantErrors = [Double](repeating: 0, count: a.outputs)
+        velocityScored = [Bool](repeating: true, count: a.steps)
         encoded = []
         encoded.reserveCapacity(a.proprioception?.rowCount ?? 0)
         v = (0..<2).map { _ in ScratchBuffer(count: a.steps * a.traineeNeurons, zero: 0) }
@@ -437,6 +439,7 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
             // The arm after the last tick (the loss's last position).
             tape.plant!.measure(tick: steps, into: &tape.plantAngles)
             for o in 0..<k { tape.measured[steps * k + o] = tape.plantAngles[o] }
+            for t in 0..<steps { tape.velocityScored[t] = tape.plant!.scoresVelocity(tick: t) }
         }
     }
 
@@ -640,7 +643,7 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
                     // Closed loop: the arm's velocity over tick t, (q(t+1) − q(t))/Δt, against the target's: the
                     // loss scores what the arm does, so a command that corrects a disturbed arm is not penalised.
                     let v = (tape.measured[(t + 1) * k + o] - tape.measured[t * k + o]) / dt
-                    let d = v - target.velocities[t * k + o]
+                    let d = tape.velocityScored[t] ? v - target.velocities[t * k + o] : 0
                     velocitySum += d * d
                     let g = d / (Double(steps * k) * dt)
                     jointGradients[t * k + o] += g

@@ -48,6 +48,15 @@ public final class SimulatedArmPlant: ClosedLoopPlant {
         _ = arm.write(goals: goals, time: Double(tick) * period, period: period)
     }
 
+    /// Ticks after a push during which the servo's catch-up is not scored as the controller's velocity.
+    public static let pushRecoveryTicks = 20
+
+    public func scoresVelocity(tick: Int) -> Bool {
+        guard case .push = arm.disturbance else { return true }
+        // Measurement `tick + 1` integrates the tick's period: the hold starts to show at the window's start.
+        return tick + 1 < arm.disturbance.startTick || tick + 1 >= arm.disturbance.endTick + Self.pushRecoveryTicks
+    }
+
     /// The arm setting of closed-loop meta-training on `robot`: each task gets a fresh simulated arm with a
     /// disturbance of a kind drawn uniformly from `kinds` (`ArmDisturbance.random`) acting on a driven joint.
     public static func trainingArm(robot: RobotDescription, kinds: [ArmDisturbance.Kind], steps: Int) -> ClosedLoopArm {

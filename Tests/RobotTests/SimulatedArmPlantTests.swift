@@ -47,4 +47,15 @@ import Testing
         let again = drive(plant, start: [0, 0], goal: [0, 0], ticks: 31)
         #expect(abs(again[30][0] - 0.2) < 0.01)
     }
+
+    /// The loss does not score the arm's velocity while a push moves it (the window and the servo's catch-up
+    /// after it); every other tick, and every tick of the other disturbances, is scored.
+    @Test func pushTicksAreNotScoredAsTheControllersVelocity() {
+        let joint = robot.drivenJointIndices[0]
+        let pushed = SimulatedArmPlant(robot: robot, disturbance: .push(joint: joint, offsetRadians: 0.2, startTick: 20, ticks: 20))
+        let unscored = (0..<100).filter { !pushed.scoresVelocity(tick: $0) }
+        #expect(unscored == Array(19..<(39 + SimulatedArmPlant.pushRecoveryTicks)))
+        let slowed = SimulatedArmPlant(robot: robot, disturbance: .payload(joint: joint, speedFactor: 0.3, startTick: 20, ticks: 20))
+        #expect((0..<100).allSatisfy { slowed.scoresVelocity(tick: $0) })
+    }
 }
