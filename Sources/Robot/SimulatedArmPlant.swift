@@ -16,6 +16,7 @@ public final class SimulatedArmPlant: ClosedLoopPlant {
     public let period: Double
     private var state: JointState
     private var goals: [Double]
+    private let limits: [ClosedRange<Double>]
 
     /// A plant over a fresh simulated `robot` carrying `disturbance`.
     public init(robot: RobotDescription, disturbance: ArmDisturbance, restPose: [Double]? = nil, period: Double = 0.01,
@@ -25,6 +26,7 @@ public final class SimulatedArmPlant: ClosedLoopPlant {
         self.restPose = restPose ?? robot.homeRadians
         self.period = period
         state = JointState(jointCount: robot.joints.count)
+        limits = robot.joints.map(\.limitsRadians)
         goals = self.restPose
         _ = arm.setTorque(enabled: true)
         arm.disturbance = disturbance
@@ -43,8 +45,9 @@ public final class SimulatedArmPlant: ClosedLoopPlant {
         for (k, j) in drivenJoints.enumerated() { angles[k] = state.positions[j] }
     }
 
+    /// Goals are clamped to the joint limits, as the control loop's safety envelope does before a write.
     public func command(tick: Int, goals driven: [Double]) {
-        for (k, j) in drivenJoints.enumerated() { goals[j] = driven[k] }
+        for (k, j) in drivenJoints.enumerated() { goals[j] = min(max(driven[k], limits[j].lowerBound), limits[j].upperBound) }
         _ = arm.write(goals: goals, time: Double(tick) * period, period: period)
     }
 
