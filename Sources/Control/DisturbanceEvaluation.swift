@@ -48,6 +48,9 @@ public struct DisturbanceTaskResult: Sendable {
     public var deviation: WindowedTrackingError
     /// Runs (of the two) that did not finish their trial (a safety stop).
     public var unfinishedRuns: Int
+    /// The paper's loss of the undisturbed run scored on the arm: 0.5·MSE of the arm's measured joint velocity
+    /// against the target's plus 0.5·MSE of its end effector (`DisturbanceEvaluation.armLoss`).
+    public var undisturbedArmLoss: Double = .nan
 }
 
 /// Means over the tasks of an evaluation.
@@ -68,6 +71,8 @@ public struct DisturbanceSummary: Sendable {
     public var afterStandardError: (disturbed: Double, undisturbed: Double)
     /// Runs that did not finish their trial.
     public var unfinishedRuns: Int
+    /// Mean of the undisturbed runs' loss on the arm.
+    public var undisturbedArmLoss: Double
 
     /// Means of `results`.
     public init(kind: ArmDisturbance.Kind, results: [DisturbanceTaskResult]) {
@@ -96,6 +101,7 @@ public struct DisturbanceSummary: Sendable {
         afterStandardError = (standardError(results.map(\.disturbed.afterMillimetres)),
                               standardError(results.map(\.undisturbed.afterMillimetres)))
         unfinishedRuns = results.reduce(0) { $0 + $1.unfinishedRuns }
+        undisturbedArmLoss = results.reduce(0) { $0 + $1.undisturbedArmLoss } / Double(max(results.count, 1))
     }
 }
 
@@ -185,13 +191,14 @@ public struct DisturbanceEvaluation: Sendable {
             preconditionFailure("task \(i) does not fit the controller")
         }
         let window = sampled
-        func runOnce(_ disturbance: ArmDisturbance) -> (path: [SIMD3<Double>], loss: Double?, finished: Bool) {
+        func runOnce(_ disturbance: ArmDisturbance) -> (path: [SIMD3<Double>], loss: Double?, finished: Bool, armLoss: Double) {
             let arm = SimulatedArm(robot: robot, configuration: armConfiguration)
             arm.teleport(to: session.startPose)
             arm.disturbance = disturbance
             let outcome = session.run(on: arm)
             let finished = !outcome.loop.stoppedOnFault && outcome.loop.stopReason == "policy finished"
-            return (Self.endEffectorPath(log: outcome.loop.log, robot: robot, steps: target.steps), outcome.adaptation?.lossAfter.total, finished)
+            return (Self.endEffectorPath(log: outcome.loop.log, robot: robot, steps: target.steps), outcome.adaptation?.lossAfter.total, finished,
+                    Self.armLoss(log: outcome.loop.log, robot: robot, target: target))
         }
         func distances(_ a: [SIMD3<Double>], _ b: [SIMD3<Double>]) -> [Double] {
             zip(a, b).map { p, q in let d = p - q; return (d * d).sum().squareRoot() }
@@ -203,7 +210,30 @@ public struct DisturbanceEvaluation: Sendable {
             disturbed: Self.windowed(distances(disturbed.path, target.endEffector), window: window),
             undisturbed: Self.windowed(distances(undisturbed.path, target.endEffector), window: window),
             deviation: Self.windowed(distances(disturbed.path, undisturbed.path), window: window),
-            unfinishedRuns: (disturbed.finished ? 0 : 1) + (undisturbed.finished ? 0 : 1))
+            unfinishedRuns: (disturbed.finished ? 0 : 1) + (undisturbed.finished ? 0 : 1),
+            undisturbedArmLoss: undisturbed.armLoss)
+    }
+
+    /// The paper's loss scored on what the arm did: 0.5·mean over steps and driven joints of (arm velocity −
+    /// target ω)² + 0.5·mean over steps and coordinates of (end effector − target)², with the arm velocity of
+    /// step k = (q(tick k+1) − q(tick k)) / Δt from the measured angles and the end effector of step k from
+    /// tick k + 1. This is the loss closed-loop meta-training minimises (docs/closed-loop.md), so the same
+    /// number compares an open-loop and a closed-loop controller on the same arm. NaN for a short log.
+    public static func armLoss(log: RunLog, robot: RobotDescription, target: TargetTrajectory) -> Double {
+        let steps = target.steps, driven = robot.drivenJointIndices, k = driven.count
+        guard log.count > steps else { return .nan }
+        let path = endEffectorPath(log: log, robot: robot, steps: steps)
+        var velocity = 0.0, position = 0.0
+        for s in 0..<steps {
+            for (o, j) in driven.enumerated() {
+                let v = (log.measured(tick: s + 1, joint: j) - log.measured(tick: s, joint: j)) / RunSession.stepSeconds
+                let d = v - target.angularVelocity[s * k + o]
+                velocity += d * d
+            }
+            let e = path[s] - target.endEffector[s]
+            position += (e * e).sum()
+        }
+        return 0.5 * velocity / Double(steps * k) + 0.5 * position / Double(steps * 3)
     }
 
     /// Every task on `threads` threads (results in task order, independent of the thread count).

@@ -120,3 +120,18 @@ private func evaluation(_ kind: ArmDisturbance.Kind, tasks: Int = 3) throws -> D
         }
     }
 }
+
+/// The loss on the arm of a run: finite, and about what the adaptation's trial 2 scores for a controller that
+/// tracks (the shipped one on its PCM model): the same order of magnitude, not a unit slip.
+@Test func armLossIsTheLossOfWhatTheArmDid() throws {
+    let robot = try RobotDescription.load(fromFileAt: SharedData.repositoryRoot + "/Robots/scorbot-er7")
+    let checkpoint = try ControllerCheckpoint(contentsOfFile: SharedData.repositoryRoot + "/Robots/scorbot-er7/controller.safetensors")
+    var settings = RunSettings()
+    settings.pcm = .paper
+    let evaluation = try DisturbanceEvaluation(robot: robot, checkpoint: checkpoint, kind: .none, tasks: 3, settings: settings)
+    let summary = evaluation.run(threads: 1).summary
+    let adapted = try #require(summary.meanLossAfter)
+    #expect(summary.undisturbedArmLoss.isFinite)
+    #expect(summary.undisturbedArmLoss > adapted / 5 && summary.undisturbedArmLoss < adapted * 5,
+            "arm \(summary.undisturbedArmLoss) vs trial 2 \(adapted)")
+}

@@ -150,11 +150,13 @@ enum EvaluateCommand: EngramCommand {
                 "settling_ticks": DisturbanceEvaluation.settlingTicks, "unfinished_runs": s.unfinishedRuns,
             ]
             if let loss = s.meanLossAfter { object["mean_loss_after"] = loss }
+            object["arm_loss_without"] = s.undisturbedArmLoss
             print(AdaptationSetup.json(object))
         } else {
             let quantized = settings.quantize ?? (settings.pcm != .off)
             print("disturbance \(kind.rawValue) on \(robot.name): \(s.tasks) tasks (pcm \(settings.pcm.rawValue), quantize \(quantized ? "on" : "off"), seed \(settings.seed))")
-            if let loss = s.meanLossAfter { print("mean loss after update  \(fmt(loss))") }
+            if let loss = s.meanLossAfter { print("mean loss after update  \(fmt(loss))   (trial 2 of the adaptation, perfect arm)") }
+            print("loss on the arm          \(fmt(s.undisturbedArmLoss))   (undisturbed run: the arm's velocity and end effector)")
             print("end-effector error (mm)      whole    before    during     after   first \(DisturbanceEvaluation.settlingTicks) after")
             func row(_ label: String, _ w: WindowedTrackingError) {
                 print(label.padding(toLength: 26, withPad: " ", startingAt: 0)
