@@ -27,6 +27,9 @@ public struct MetaTrainingConfiguration: Sendable {
     public var adam = Adam()
     /// The command line that started the run, recorded in checkpoints.
     public var command = ""
+    /// The commands of the earlier sittings whose weights this run continues (from the checkpoint it resumed
+    /// or started from), oldest first; checkpoints record them followed by `command`.
+    public var history: [String] = []
 
     /// The paper's settings.
     public init() {}
@@ -120,6 +123,8 @@ public final class MetaTrainer: @unchecked Sendable {
         public static let quantize = "engram.training.quantize"
         /// The command line that started the run.
         public static let command = "engram.training.command"
+        /// Every command that trained these weights, one per line, oldest first (across --init and --resume).
+        public static let history = "engram.training.history"
         /// The arm in the loop of a closed-loop run.
         public static let closedLoop = "engram.training.closed_loop"
         /// Worker threads (gradient sums depend on it in the last bits).
@@ -145,6 +150,7 @@ public final class MetaTrainer: @unchecked Sendable {
         metadata[Key.quantize] = configuration.optionSets.map { $0.quantizeUpdate ? "on" : "off" }.joined(separator: ",")
         metadata[Key.threads] = String(configuration.threads)
         metadata[Key.command] = configuration.command
+        metadata[Key.history] = (configuration.history + [configuration.command]).joined(separator: "\n")
         if let arm = configuration.options.closedLoop { metadata[Key.closedLoop] = arm.label }
         let controller = ControllerCheckpoint(architecture: a.controller, weights: parameters.parameters.controllerWeights(a), metadata: metadata)
         var file = controller.safeTensors()
@@ -160,6 +166,14 @@ public final class MetaTrainer: @unchecked Sendable {
         try checkpoint().write(toFile: temporary)
         if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
         try FileManager.default.moveItem(atPath: temporary, toPath: path)
+    }
+
+    /// The training commands recorded in a checkpoint's metadata, oldest first: its history, or else its
+    /// single command; empty for a checkpoint not written by meta-train.
+    public static func history(in metadata: [String: String]) -> [String] {
+        if let h = metadata[Key.history], !h.isEmpty { return h.split(separator: "\n").map(String.init) }
+        if let c = metadata[Key.command], !c.isEmpty { return [c] }
+        return []
     }
 
     /// The training state stored in a checkpoint written by `checkpoint()`, or nil when the file has none

@@ -49,3 +49,25 @@ struct MetaTrainMixedModelsTests {
         #expect(bad.stderr.contains("'papr' is not a PCM model") && bad.stderr.contains("off,paper"), "\(bad.stderr)")
     }
 }
+
+/// Every sitting that trained a checkpoint's weights is in its metadata: a run started with --init from
+/// another run's checkpoint and then resumed records three commands, oldest first.
+struct MetaTrainHistoryTests {
+    @Test(.enabled(if: EngramBinary.isAvailable, "skipped: needs .build/debug/engram"))
+    func historyFollowsInitAndResume() throws {
+        let dir = NSTemporaryDirectory() + "engram-\(getpid())-history"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let first = dir + "/first.safetensors", second = dir + "/second.safetensors"
+        let common = ["meta-train", "--task", "scorbot", "--batch", "1", "--threads", "1"]
+        #expect(try EngramBinary.run(common + ["--iterations", "1", "--out", first]).status == 0)
+        #expect(try EngramBinary.run(common + ["--iterations", "1", "--init", first, "--out", second]).status == 0)
+        #expect(try EngramBinary.run(common + ["--iterations", "2", "--resume", "--out", second]).status == 0)
+        let header = try String(decoding: Data(contentsOf: URL(fileURLWithPath: second)), as: UTF8.self).prefix(6000)
+        let start = try #require(header.range(of: "\"engram.training.history\":\""))
+        let value = header[start.upperBound...].prefix { $0 != "\"" }
+        let lines = value.components(separatedBy: "\\n")
+        #expect(lines.count == 3, "history: \(value)")
+        #expect(lines.first?.contains("--out \(first)") == true && lines.last?.contains("--resume") == true)
+    }
+}

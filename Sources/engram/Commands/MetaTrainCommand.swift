@@ -160,6 +160,7 @@ enum MetaTrainCommand: EngramCommand {
             let file = try loadFile(out)
             let checkpoint = try loadController(file)
             configuration.architecture = try architecture(of: checkpoint, path: out)
+            configuration.history = MetaTrainer.history(in: checkpoint.metadata)
             initial = MetaParameters(checkpoint.weights)
             do {
                 state = try MetaTrainer.trainingState(in: file, parameterCount: initial.count)
@@ -174,6 +175,7 @@ enum MetaTrainCommand: EngramCommand {
         } else if let initPath = arguments.string("--init") {
             let checkpoint = try loadController(try loadFile(initPath))
             configuration.architecture = try architecture(of: checkpoint, path: initPath)
+            configuration.history = MetaTrainer.history(in: checkpoint.metadata)
             initial = MetaParameters(checkpoint.weights)
             if arguments.has("--closed-loop") {
                 if let had = configuration.architecture.proprioception {
