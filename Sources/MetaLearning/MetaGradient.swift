@@ -637,7 +637,7 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
             let e = SIMD3(p.x - target.positions[t * 3], p.y - target.positions[t * 3 + 1], p.z - target.positions[t * 3 + 2])
             positionSum += (e * e).sum()
             let jac = kinematics.jacobian(q)
-            for o in 0..<k { jointGradients[t * k + o] += (jac[drivenJoints[o]] * e).sum() / Double(steps * 3) }
+            for o in 0..<k { jointGradients[t * k + o] += options.positionWeight * (jac[drivenJoints[o]] * e).sum() / Double(steps * 3) }
             for o in 0..<k {
                 if closed {
                     // Closed loop: the arm's velocity over tick t, (q(t+1) − q(t))/Δt, against the target's: the
@@ -658,7 +658,7 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
         let positionError = positionSum / Double(steps * 3)
         tape.velocityError = velocityError
         tape.positionError = positionError
-        tape.loss = 0.5 * velocityError + 0.5 * positionError
+        tape.loss = 0.5 * velocityError + 0.5 * options.positionWeight * positionError
         if closed, let arm = options.closedLoop {
             // Through the arm: q(t+1) = q(t) + g_t·(c(t+1) − q(t)) with g_t the secant of tick t (see
             // docs/closed-loop.md), c(t+1) = c(t) + Δt·ω_t. Adjoints A(t+1) = ∂/∂q(t+1), C(t+1) = ∂/∂c(t+1).

@@ -194,6 +194,9 @@ public struct MetaGradientOptions: Sendable, Equatable {
     public var physicalModel = PCMParameters.physical
     /// The arm in trial 2 of a closed-loop controller (required when the architecture has proprioception).
     public var closedLoop: ClosedLoopArm? = nil
+    /// Weight of the position term in the task loss, 0.5·MSE(ω) + 0.5·w·MSE(xyz) (1: the paper's loss). A
+    /// larger weight makes end-effector errors, in m², count against velocity errors, in (rad/s)².
+    public var positionWeight = 1.0
 
     /// Ideal, unquantized, heaviside: the spec's software model.
     public init() {}

@@ -178,3 +178,30 @@ struct ClosedLoopTrainingDeploymentTests {
         #expect(proprioceptive > a.steps / 2, "the demonstration's proprioception must be there to compare")
     }
 }
+
+@Suite("Position weight")
+struct PositionWeightTests {
+    /// The weight scales the position term of the loss, and the gradient follows (finite differences).
+    @Test func weightScalesThePositionTermAndTheGradient() {
+        let a = tinyClosedLoopArchitecture()
+        let sampler = tinySampler()
+        let tasks = tinyTasks(a, count: 2, seed: 11)
+        let parameters = FlatParameters(tinyParameters(a, seed: 5), architecture: a)
+        func evaluate(_ w: Double) -> MetaBatchResult {
+            var options = MetaGradientOptions()
+            options.closedLoop = lagArm(response: 0.4)
+            options.positionWeight = w
+            let ev = MetaBatchEvaluator<Double>(architecture: a, options: options, tasks: sampler, batchSize: 2, threads: 1)
+            return ev.evaluate(parameters, tasks: tasks, noiseSeed: 3, gradient: nil)
+        }
+        let one = evaluate(1), three = evaluate(3)
+        #expect(abs((three.taskLoss - one.taskLoss) - one.positionError) < 1e-12, "0.5·(3 − 1)·MSE(xyz)")
+        var options = MetaGradientOptions()
+        options.spikeFunction = .sigmoid(sharpness: 2)
+        options.adaptiveThresholdSpikeGradient = true
+        options.closedLoop = lagArm(response: 0.4)
+        options.positionWeight = 3
+        let report = gradientCheck(options: options, batch: 2, threads: 1, architecture: a)
+        for name in MetaParameterName.allCases { #expect(report.relativeErrors[name]! < 1e-3, "\(name.rawValue)") }
+    }
+}

@@ -45,6 +45,7 @@ enum MetaTrainCommand: EngramCommand {
         .value("--checkpoint-every", "k", "iterations between checkpoints (default 50)"),
         .value("--log", "file", "CSV file for the loss curve (appended on --resume)"),
         .value("--threads", "n", "worker threads (default: all cores)"),
+        .value("--position-weight", "w", "weight of the position term in the task loss, 0.5·MSE(ω) + 0.5·w·MSE(xyz) (default 1, the paper's)"),
         .value("--learning-rate", "lr", "Adam's base learning rate (default 1.5e-3, the paper's; ×0.99 every 500 iterations either way)"),
         .value("--export", "file", "instead of training: write the weights of --out (no Adam state; a third of the size) to this file, to ship"),
         .flag("--json", "print the final summary as one JSON object"),
@@ -144,6 +145,13 @@ enum MetaTrainCommand: EngramCommand {
         configuration.options = optionSets[0]
         configuration.mixedOptions = Array(optionSets.dropFirst())
         configuration.command = (["engram"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
+        if let text = arguments.string("--position-weight") {
+            guard let w = Double(text), w > 0, w.isFinite else {
+                throw UsageError("--position-weight: '\(text)' is not a weight; give a positive number, e.g. 10")
+            }
+            configuration.options.positionWeight = w
+            for i in configuration.mixedOptions.indices { configuration.mixedOptions[i].positionWeight = w }
+        }
         if let text = arguments.string("--learning-rate") {
             guard let lr = Double(text), lr > 0, lr < 1 else {
                 throw UsageError("--learning-rate: '\(text)' is not a learning rate; give a number between 0 and 1, e.g. 5e-4")
