@@ -21,6 +21,18 @@ func lagArm(response: Double, hold: (joint: Int, ticks: Range<Int>)? = nil) -> C
     }
 }
 
+/// One task's forward pass (tiny tasks' kinematics, seed-1 noise) on `arm`, returning the tape.
+func closedLoopTape(_ a: MetaArchitecture, _ weights: MetaParameters<Double>, arm: ClosedLoopArm?, task: MetaTaskTarget) -> MetaTaskTape<Double> {
+    var options = MetaGradientOptions()
+    options.closedLoop = arm
+    let engine = MetaGradientEngine<Double>(architecture: a, options: options, kinematics: ScorbotKinematics(),
+                                            drivenJoints: tinySampler().drivenJoints, restAngles: tinySampler().restAngles)
+    let tape = MetaTaskTape<Double>(architecture: a)
+    var rng = RandomSource(seed: 1)
+    engine.forward(tape, parameters: FlatParameters(weights, architecture: a), target: task, rng: &rng)
+    return tape
+}
+
 @Suite("Closed-loop meta-gradient")
 struct ClosedLoopMetaGradientTests {
     /// The architecture's W_in has the clock rows and then the proprioceptive rows.
@@ -50,14 +62,8 @@ struct ClosedLoopMetaGradientTests {
     /// The proprioceptive rows fire in both trials and take part in the update: their ΔW rows are not zero.
     @Test func proprioceptiveRowsFireAndLearn() {
         let a = tinyClosedLoopArchitecture()
-        var options = MetaGradientOptions()
-        options.closedLoop = lagArm(response: 0.4)
-        let engine = MetaGradientEngine<Double>(architecture: a, options: options, kinematics: ScorbotKinematics(),
-                                                drivenJoints: tinySampler().drivenJoints, restAngles: tinySampler().restAngles)
-        let tape = MetaTaskTape<Double>(architecture: a)
         let parameters = FlatParameters(tinyParameters(a, seed: 5), architecture: a)
-        var rng = RandomSource(seed: 1)
-        engine.forward(tape, parameters: parameters, target: tinyTasks(a, count: 1, seed: 4)[0], rng: &rng)
+        let tape = closedLoopTape(a, tinyParameters(a, seed: 5), arm: lagArm(response: 0.4), task: tinyTasks(a, count: 1, seed: 4)[0])
         for trial in 0..<2 {
             var proprioceptive = 0
             for t in 0..<a.steps {
@@ -79,18 +85,8 @@ struct ClosedLoopMetaGradientTests {
     /// population of that joint sees the difference (its end neurons fire), which it does not with the arm free.
     @Test func heldJointShowsInTheErrorAndTheLoss() {
         let a = tinyClosedLoopArchitecture()
-        let parameters = FlatParameters(tinyParameters(a, seed: 5), architecture: a)
         let task = tinyTasks(a, count: 1, seed: 4)[0]
-        func run(_ arm: ClosedLoopArm) -> MetaTaskTape<Double> {
-            var options = MetaGradientOptions()
-            options.closedLoop = arm
-            let engine = MetaGradientEngine<Double>(architecture: a, options: options, kinematics: ScorbotKinematics(),
-                                                    drivenJoints: tinySampler().drivenJoints, restAngles: tinySampler().restAngles)
-            let tape = MetaTaskTape<Double>(architecture: a)
-            var rng = RandomSource(seed: 1)
-            engine.forward(tape, parameters: parameters, target: task, rng: &rng)
-            return tape
-        }
+        func run(_ arm: ClosedLoopArm) -> MetaTaskTape<Double> { closedLoopTape(a, tinyParameters(a, seed: 5), arm: arm, task: task) }
         let free = run(lagArm(response: 0.9))
         let held = run(lagArm(response: 0.9, hold: (joint: 0, ticks: 0..<a.steps + 1)))
         let k = a.outputs
@@ -126,14 +122,7 @@ struct ClosedLoopInvariantTests {
             + [Double](repeating: 0, count: closed.proprioception!.rowCount * closed.traineeNeurons)
         let task = tinyTasks(open, count: 1, seed: 4)[0]
         func run(_ a: MetaArchitecture, _ w: MetaParameters<Double>, _ arm: ClosedLoopArm?) -> MetaTaskTape<Double> {
-            var options = MetaGradientOptions()
-            options.closedLoop = arm
-            let engine = MetaGradientEngine<Double>(architecture: a, options: options, kinematics: ScorbotKinematics(),
-                                                    drivenJoints: tinySampler().drivenJoints, restAngles: tinySampler().restAngles)
-            let tape = MetaTaskTape<Double>(architecture: a)
-            var rng = RandomSource(seed: 1)
-            engine.forward(tape, parameters: FlatParameters(w, architecture: a), target: task, rng: &rng)
-            return tape
+            closedLoopTape(a, w, arm: arm, task: task)
         }
         let o = run(open, weights, nil), c = run(closed, expanded, lagArm(response: 1))
         for j in 0..<open.lsgNeurons { #expect(o.lsgSpikeTotals[j] == c.lsgSpikeTotals[j], "LSG neuron \(j)") }
