@@ -141,13 +141,7 @@ private func scorbotWithoutController() throws -> String {
         server.standardError = FileHandle.nullDevice
         try server.run()
         defer { if server.isRunning { kill(server.processIdentifier, SIGINT); server.waitUntilExit() } }
-        var first = Data()
-        while !first.contains(UInt8(ascii: "\n")) {
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            first.append(chunk)
-        }
-        let line = String(decoding: first, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
+        let line = EngramBinary.firstLine(of: out)
         #expect(line.hasPrefix("port: /dev/pts/"))
         let port = try Self.windows(try Self.output(["run", "--robot", robot, "--port", String(line.dropFirst("port: ".count))] + task))
         for key in ["ee_before_mm", "ee_during_mm", "ee_after_mm", "ee_whole_mm"] {

@@ -45,6 +45,18 @@ public func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float {
 
 /// The `engram` executable built by `swift build`/`swift test`, run as a child process.
 public enum EngramBinary {
+    /// The first line a child process writes to `pipe` (without the newline), waiting for it; "" when the
+    /// pipe closes first. Used to read the port `engram sim-serial` announces.
+    public static func firstLine(of pipe: Pipe) -> String {
+        var first = Data()
+        while !first.contains(UInt8(ascii: "\n")) {
+            let chunk = pipe.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            first.append(chunk)
+        }
+        return String(decoding: first, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
+    }
+
     /// Path of the debug build of `engram`.
     public static var path: String { SharedData.repositoryRoot + "/.build/debug/engram" }
 

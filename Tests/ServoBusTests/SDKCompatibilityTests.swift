@@ -92,13 +92,7 @@ enum VendorSDK {
         p.standardError = FileHandle.nullDevice
         try p.run()
         defer { if p.isRunning { p.terminate() } }
-        var first = Data()
-        while !first.contains(UInt8(ascii: "\n")) {
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            first.append(chunk)
-        }
-        let line = String(decoding: first, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
+        let line = EngramBinary.firstLine(of: out)
         #expect(line.hasPrefix("port: /dev/pts/"), "first line was '\(line)'")
         let r = try VendorSDK.check("feetech", port: String(line.dropFirst("port: ".count)))
         #expect(VendorSDK.ints(r["ping"]) == [777, 0, 0])
