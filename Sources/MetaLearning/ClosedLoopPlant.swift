@@ -17,11 +17,17 @@ public protocol ClosedLoopPlant: AnyObject {
     /// doing and scored by the loss: false while an outside force moves the arm (a push, and the servo's
     /// catch-up right after it), which no command can change.
     func scoresVelocity(tick: Int) -> Bool
+    /// How far (rad) an outside force shifts the point driven joint `output`'s servo settles at, away from its
+    /// goal, while it integrates towards measurement `tick` (a compliant push). The backward pass takes each
+    /// tick's secant against the shifted goal.
+    func goalShift(tick: Int, output: Int) -> Double
 }
 
 extension ClosedLoopPlant {
     /// Every tick is scored.
     public func scoresVelocity(tick: Int) -> Bool { true }
+    /// No outside force.
+    public func goalShift(tick: Int, output: Int) -> Double { 0 }
 }
 
 /// How meta-training makes the arm of each closed-loop task. Two settings are equal when their labels are.
@@ -51,7 +57,8 @@ public struct ClosedLoopArm: Sendable, Equatable {
 }
 
 /// A first-order servo for tests and quick experiments: each tick the joint moves `response` of the way to
-/// its goal, at most `maxStep` rad; optionally a joint is held still during a window of ticks (a push).
+/// its goal, at most `maxStep` rad; optionally a joint is held still during a window of ticks (`hold`), or
+/// pushed: it settles `offset` rad off its goal during a window (`push`, as `ArmDisturbance.push`).
 public final class LagPlant: ClosedLoopPlant {
     /// Fraction of the distance to the goal covered per tick.
     public let response: Double
@@ -59,14 +66,18 @@ public final class LagPlant: ClosedLoopPlant {
     public let maxStep: Double
     /// A joint held still for ticks in `holdTicks`, if any.
     public var hold: (joint: Int, ticks: Range<Int>)?
+    /// A joint whose goal is shifted by `offset` for ticks in `ticks`, if any.
+    public var push: (joint: Int, offset: Double, ticks: Range<Int>)?
     var angles: [Double] = []
     var goals: [Double] = []
 
     /// A plant with the given response and speed limit.
-    public init(response: Double, maxStep: Double = .infinity, hold: (joint: Int, ticks: Range<Int>)? = nil) {
+    public init(response: Double, maxStep: Double = .infinity, hold: (joint: Int, ticks: Range<Int>)? = nil,
+                push: (joint: Int, offset: Double, ticks: Range<Int>)? = nil) {
         self.response = response
         self.maxStep = maxStep
         self.hold = hold
+        self.push = push
     }
 
     public func start(angles: [Double]) {
@@ -77,9 +88,15 @@ public final class LagPlant: ClosedLoopPlant {
     public func measure(tick: Int, into out: inout [Double]) {
         for j in 0..<angles.count {
             if let h = hold, h.joint == j, h.ticks.contains(tick) { continue }
-            angles[j] += min(max(response * (goals[j] - angles[j]), -maxStep), maxStep)
+            let goal = goals[j] + goalShift(tick: tick, output: j)
+            angles[j] += min(max(response * (goal - angles[j]), -maxStep), maxStep)
         }
         for j in 0..<angles.count { out[j] = angles[j] }
+    }
+
+    public func goalShift(tick: Int, output: Int) -> Double {
+        guard let p = push, p.joint == output, p.ticks.contains(tick) else { return 0 }
+        return p.offset
     }
 
     public func command(tick: Int, goals: [Double]) {

@@ -49,6 +49,7 @@ final class MetaTaskTape<S: MetaScalar>: @unchecked Sendable {
     // Closed loop (architecture with proprioception): the arm of trial 2 and the trial's record.
     var encoder: ProprioceptiveEncoder?
     var velocityScored: [Bool]                // per tick of trial 2: the arm's velocity is the controller's doing
+    let goalShifts: ScratchBuffer<Double>    // [t, k] push offset the servo adds to goal c(t+1) over tick t
     var plant: (any ClosedLoopPlant)? = nil
     let measured: ScratchBuffer<Double>      // [t + 1, k] measured angles of the driven joints at the start of tick t
     let commands: ScratchBuffer<Double>      // [t + 1, k] integrated command c(t)
@@ -78,6 +79,7 @@ final class MetaTaskTape<S: MetaScalar>: @unchecked Sendable {
         plantGoals = [Double](repeating: 0, count: a.outputs)
         plantErrors = [Double](repeating: 0, count: a.outputs)
         velocityScored = [Bool](repeating: true, count: a.steps)
+        goalShifts = ScratchBuffer(count: closed ? a.steps * a.outputs : 0, zero: 0)
         encoded = []
         encoded.reserveCapacity(a.proprioception?.rowCount ?? 0)
         v = (0..<2).map { _ in ScratchBuffer(count: a.steps * a.traineeNeurons, zero: 0) }
@@ -439,7 +441,10 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
             // The arm after the last tick (the loss's last position).
             tape.plant!.measure(tick: steps, into: &tape.plantAngles)
             for o in 0..<k { tape.measured[steps * k + o] = tape.plantAngles[o] }
-            for t in 0..<steps { tape.velocityScored[t] = tape.plant!.scoresVelocity(tick: t) }
+            for t in 0..<steps {
+                tape.velocityScored[t] = tape.plant!.scoresVelocity(tick: t)
+                for o in 0..<k { tape.goalShifts[t * k + o] = tape.plant!.goalShift(tick: t + 1, output: o) }
+            }
         }
     }
 
@@ -660,14 +665,15 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
         tape.positionError = positionError
         tape.loss = 0.5 * velocityError + 0.5 * options.positionWeight * positionError
         if closed, let arm = options.closedLoop {
-            // Through the arm: q(t+1) = q(t) + g_t·(c(t+1) − q(t)) with g_t the secant of tick t (see
-            // docs/closed-loop.md), c(t+1) = c(t) + Δt·ω_t. Adjoints A(t+1) = ∂/∂q(t+1), C(t+1) = ∂/∂c(t+1).
+            // Through the arm: q(t+1) = q(t) + g_t·(c(t+1) + s_t − q(t)) with g_t the secant of tick t (see
+            // docs/closed-loop.md), s_t a push's goal shift, c(t+1) = c(t) + Δt·ω_t. Adjoints A(t+1) = ∂/∂q(t+1),
+            // C(t+1) = ∂/∂c(t+1).
             var a = [Double](repeating: 0, count: k), c = [Double](repeating: 0, count: k)
             var gNext = [Double](repeating: 1, count: k)
             for t in stride(from: steps - 1, through: 0, by: -1) {
                 for o in 0..<k {
                     let before = tape.measured[t * k + o], after = tape.measured[(t + 1) * k + o]
-                    let distance = tape.commands[(t + 1) * k + o] - before
+                    let distance = tape.commands[(t + 1) * k + o] + tape.goalShifts[t * k + o] - before
                     let g = abs(distance) < arm.secantFloor ? arm.nominalResponse : min(max((after - before) / distance, 0), 1)
                     a[o] = jointGradients[t * k + o] + (1 - gNext[o]) * a[o]
                     c[o] = g * a[o] + c[o]

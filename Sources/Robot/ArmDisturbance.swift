@@ -7,8 +7,10 @@ import Tensors
 public enum ArmDisturbance: Sendable, Equatable, CustomStringConvertible {
     /// Nothing happens.
     case none
-    /// A hand holds joint `joint` (index among the arm's joints) at its position when the push started plus
-    /// `offsetRadians`, at rest, whatever the goal; afterwards the servo moves on from there.
+    /// A hand pushes joint `joint` (index among the arm's joints) with the torque its servo needs to be
+    /// `offsetRadians` off its goal: while the window lasts the servo settles at (goal + offset), with its own
+    /// speed and acceleration limits, instead of at the goal. The joint is held off its goal, but compliantly:
+    /// moving the goal by −offset brings it back onto the target. Afterwards the servo returns to its goal.
     case push(joint: Int, offsetRadians: Double, startTick: Int, ticks: Int)
     /// A payload slows joint `joint`: its servo's velocity limit and position gain are multiplied by
     /// `speedFactor` (acceleration limit and dead band unchanged).

@@ -43,10 +43,11 @@ public struct ServoDynamicsPlant: ServoPlant {
         }
     }
 
-    /// Steps one servo by `seconds` towards `goal` (actual ticks) with `model`, and sets its load.
-    static func step(_ s: inout ServoPlantState, model: ServoDynamics, goal: Double, by seconds: Double) {
+    /// Steps one servo by `seconds` towards `goal` (actual ticks) with `model`, and sets its load. A hand
+    /// pushing with `pushTicks` makes it settle at goal + pushTicks; the load is still its own position error's.
+    static func step(_ s: inout ServoPlantState, model: ServoDynamics, goal: Double, pushTicks: Double = 0, by seconds: Double) {
         var state = ServoDynamics.State(positionTicks: s.position, velocityTicksPerSecond: s.velocity)
-        model.step(&state, goalTicks: goal, duration: seconds, torqueEnabled: s.torqueEnabled)
+        model.step(&state, goalTicks: goal + pushTicks, duration: seconds, torqueEnabled: s.torqueEnabled)
         s.position = state.positionTicks
         s.velocity = state.velocityTicksPerSecond
         if s.torqueEnabled {
@@ -83,7 +84,7 @@ public struct ServoDynamicsPlant: ServoPlant {
 /// real-time loop that overruns by half a period shifts it by a tick).
 ///
 /// Per kind, as `SimulatedArm`:
-/// - push: the joint's servo is held at (its position at the window's first step) + offset, at rest;
+/// - push: the joint's servo settles at its goal + offset (a hand's torque balanced by its position error);
 /// - payload: the joint's servo steps with position gain and velocity limit × speedFactor;
 /// - latency: the goal written during tick k inside the window acts `extraTicks` ticks late (the servos
 ///   integrate the goal that was in force `extraTicks` ticks earlier); from the first write after the
@@ -106,7 +107,6 @@ public final class DisturbedServoPlant: ServoPlant {
         var elapsed = 0.0
         var torqueOrigin: Double? = nil
         var torqueWasOn = false
-        var pushAnchor = Double.nan
         /// Goals in force at the first step of each of the last ticks, ring of (extraTicks + 1) × servos.
         var goalRing: [Double] = []
         var lastTick = Int.min
@@ -154,7 +154,6 @@ public final class DisturbedServoPlant: ServoPlant {
             let on = states.contains { $0.torqueEnabled }
             if on && !c.torqueWasOn {
                 c.torqueOrigin = before
-                c.pushAnchor = .nan
                 c.goalRing = []
                 c.lastTick = Int.min
             }
@@ -168,17 +167,11 @@ public final class DisturbedServoPlant: ServoPlant {
             case .none:
                 base.advance(&states, by: seconds)
             case .push(let joint, let offset, _, _):
+                // The hand's torque balances `offset` of position error: the servo settles that far off its goal.
                 let id = jointIDs[joint]
                 for i in states.indices {
-                    if states[i].id == id && active {
-                        if c.pushAnchor.isNaN { c.pushAnchor = states[i].position }
-                        states[i].position = c.pushAnchor + offset * directionSigns[joint] / JointCalibration.radiansPerTick
-                        states[i].velocity = 0
-                        states[i].load = 0
-                    } else {
-                        if states[i].id == id { c.pushAnchor = .nan }
-                        ServoDynamicsPlant.step(&states[i], model: base.servos[states[i].id] ?? base.fallback, goal: states[i].goalPosition, by: seconds)
-                    }
+                    let shift = states[i].id == id && active ? offset * directionSigns[joint] / JointCalibration.radiansPerTick : 0
+                    ServoDynamicsPlant.step(&states[i], model: base.servos[states[i].id] ?? base.fallback, goal: states[i].goalPosition, pushTicks: shift, by: seconds)
                 }
             case .payload(let joint, let factor, _, _):
                 let id = jointIDs[joint]

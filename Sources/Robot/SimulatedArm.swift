@@ -48,7 +48,6 @@ public final class SimulatedArm: Arm {
     private var readLine: [Int]          // ring of past readings (ticks), (readLatencyCycles + 1) × joints
     private var readVelocityLine: [Double]
     private var goalCursor = 0, readCursor = 0
-    private var pushAnchorTicks = Double.nan  // where the pushed joint was when the push began (NaN: no push yet)
     private var latencyLine: [Double] = []    // ring of goals held back by a latency disturbance, extraTicks × joints
     private var latencyCursor = 0
 
@@ -60,8 +59,8 @@ public final class SimulatedArm: Arm {
     /// `ControlLoop.run` counts time from 0). A loop run that precedes the trial (`RunSession`'s approach to
     /// the start pose) sees the window too if it lasts past `startTick`; `DisturbanceEvaluation` teleports the
     /// arm to the start pose first, so its approach is a 0.2 s settle and never reaches a window.
-    /// - push: in `read`, the joint's plant is held at (its position at the window's first read, before that
-    ///   read integrates) + offset, velocity 0, whatever the goal; after the window the servo moves on from there.
+    /// - push: in `read`, the joint's servo integrates towards (goal + offset) instead of the goal (a hand's
+    ///   torque balanced by the servo's position error; see `ArmDisturbance.push`).
     /// - payload: in `read`, the joint's servo integrates with velocity limit and position gain × speedFactor.
     /// - latency: in `write`, a goal written at a tick inside the window acts `extraTicks` writes later (the
     ///   goal written that many writes before acts instead); from the first write after the window, goals act
@@ -178,15 +177,9 @@ public final class SimulatedArm: Arm {
         let active = disturbance.isActive(atTick: tick)
         for j in 0..<servos.count {
             switch disturbance {
-            case .push(let joint, let offset, _, _) where joint == j:
-                guard active else {
-                    pushAnchorTicks = .nan
-                    servos[j].step(&states[j], goalTicks: goals[j], duration: period, torqueEnabled: isTorqueEnabled)
-                    continue
-                }
-                if pushAnchorTicks.isNaN { pushAnchorTicks = states[j].positionTicks }
+            case .push(let joint, let offset, _, _) where joint == j && active:
                 let offsetTicks = offset * homeCalibration[j].direction.sign / JointCalibration.radiansPerTick
-                states[j] = ServoDynamics.State(positionTicks: pushAnchorTicks + offsetTicks)
+                servos[j].step(&states[j], goalTicks: goals[j] + offsetTicks, duration: period, torqueEnabled: isTorqueEnabled)
             case .payload(let joint, let factor, _, _) where joint == j && active:
                 var loaded = servos[j]
                 loaded.parameters.positionGainPerSecond *= factor
@@ -211,7 +204,6 @@ public final class SimulatedArm: Arm {
         case .latency(let extra, let start, let ticks):
             precondition(extra >= 0 && start >= 0 && ticks >= 0, "latency needs extraTicks ≥ 0 and a window at ticks ≥ 0")
         }
-        pushAnchorTicks = .nan
         latencyCursor = 0
         if case .latency(let extra, _, _) = disturbance, extra > 0 {
             precondition(extra <= 1_000, "latency disturbance of \(extra) ticks; use at most 1000")

@@ -51,13 +51,20 @@ public final class SimulatedArmPlant: ClosedLoopPlant {
         _ = arm.write(goals: goals, time: Double(tick) * period, period: period)
     }
 
-    /// Ticks after a push during which the servo's catch-up is not scored as the controller's velocity.
+    /// Ticks after a push during which the servo's return is not scored as the controller's velocity.
     public static let pushRecoveryTicks = 20
 
     public func scoresVelocity(tick: Int) -> Bool {
         guard case .push = arm.disturbance else { return true }
         // Measurement `tick + 1` integrates the tick's period: the hold starts to show at the window's start.
         return tick + 1 < arm.disturbance.startTick || tick + 1 >= arm.disturbance.endTick + Self.pushRecoveryTicks
+    }
+
+    /// A push's offset while it acts on the driven joint `output` (the servo settles at goal + offset).
+    public func goalShift(tick: Int, output: Int) -> Double {
+        guard case .push(let joint, let offset, _, _) = arm.disturbance, joint == drivenJoints[output],
+              arm.disturbance.isActive(atTick: tick) else { return 0 }
+        return offset
     }
 
     /// The arm setting of closed-loop meta-training on `robot`: each task gets a fresh simulated arm with a

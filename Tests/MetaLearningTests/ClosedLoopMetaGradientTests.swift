@@ -14,10 +14,11 @@ func tinyClosedLoopArchitecture() -> MetaArchitecture {
 
 /// A linear servo (each tick covers `response` of the distance to the goal), with the secant floor at 0 so
 /// the backward pass uses the exact response.
-func lagArm(response: Double, hold: (joint: Int, ticks: Range<Int>)? = nil) -> ClosedLoopArm {
-    let label = "lag \(response) hold \(hold.map { "\($0.joint) \($0.ticks)" } ?? "none")"
+func lagArm(response: Double, hold: (joint: Int, ticks: Range<Int>)? = nil,
+            push: (joint: Int, offset: Double, ticks: Range<Int>)? = nil) -> ClosedLoopArm {
+    let label = "lag \(response) hold \(hold.map { "\($0.joint) \($0.ticks)" } ?? "none") push \(push.map { "\($0.joint) \($0.offset) \($0.ticks)" } ?? "none")"
     return ClosedLoopArm(label: label, nominalResponse: response, secantFloor: 1e-12) { _ in
-        LagPlant(response: response, hold: hold)
+        LagPlant(response: response, hold: hold, push: push)
     }
 }
 
@@ -56,6 +57,21 @@ struct ClosedLoopMetaGradientTests {
             let e = report.relativeErrors[name]!
             #expect(e < 1e-3, "\(name.rawValue): relative error \(e) (|g| = \(report.analyticNorms[name]!))")
             #expect(report.analyticNorms[name]! > 0, "\(name.rawValue): zero gradient, the check would be vacuous")
+        }
+    }
+
+    /// A compliant push (the servo settles `offset` off its goal for a window) changes each tick's secant
+    /// against the raw goal; taken against the shifted goal (`ClosedLoopPlant.goalShift`) it is exact again.
+    @Test func gradientThroughAPushedArmMatchesFiniteDifferences() {
+        var options = MetaGradientOptions()
+        options.spikeFunction = .sigmoid(sharpness: 2)
+        options.adaptiveThresholdSpikeGradient = true
+        let steps = tinyClosedLoopArchitecture().steps
+        options.closedLoop = lagArm(response: 0.4, push: (joint: 0, offset: 0.05, ticks: steps / 4..<steps / 2))
+        let report = gradientCheck(options: options, batch: 2, threads: 1, architecture: tinyClosedLoopArchitecture())
+        for name in MetaParameterName.allCases {
+            let e = report.relativeErrors[name]!
+            #expect(e < 1e-3, "\(name.rawValue): relative error \(e) (|g| = \(report.analyticNorms[name]!))")
         }
     }
 

@@ -70,7 +70,9 @@ import Testing
         for i in states.indices { states[i].torqueEnabled = true }
         plant.advance(&states, by: 0.2)
         #expect(plant.currentTick == 0)
-        #expect(abs(states[0].position - (2047 + 0.2 / JointCalibration.radiansPerTick)) < 1e-9, "held at the push offset")
+        let pushed = 2047 + 0.2 / JointCalibration.radiansPerTick
+        #expect(abs(states[0].position - pushed) < 0.02 * (pushed - 2047), "settled at the push offset: \(states[0].position)")
+        #expect(states[0].load < -0.5, "the servo pulls against the hand: load \(states[0].load)")
         for i in states.indices { states[i].torqueEnabled = false }
         plant.advance(&states, by: 0.5)
         for i in states.indices { states[i].torqueEnabled = true }

@@ -35,17 +35,23 @@ import Testing
         #expect(abs(path[59][0] - 0.3) < 0.003 && abs(path[59][1]) < 0.003, "settled: \(path[59])")
     }
 
-    /// A push holds a driven joint off its goal during the window, as on `SimulatedArm`.
+    /// A push holds a driven joint off its goal during the window, as on `SimulatedArm`, and says so to the
+    /// backward pass (`goalShift`, for the tick a measurement integrates).
     @Test func pushHoldsTheJointOffItsGoal() {
         let joint = robot.drivenJointIndices[0]
         let plant = SimulatedArmPlant(robot: robot, disturbance: .push(joint: joint, offsetRadians: 0.2, startTick: 20, ticks: 20))
         let path = drive(plant, start: [0, 0], goal: [0, 0], ticks: 60)
         #expect(abs(path[10][0]) < 0.002)
-        #expect(abs(path[30][0] - 0.2) < 0.01, "held at +0.2 rad during the window: \(path[30][0])")
+        #expect(abs(path[38][0] - 0.2) < 0.003, "settled at +0.2 rad during the window: \(path[38][0])")
         #expect(abs(path[59][0]) < 0.01, "back at the goal after the window: \(path[59][0])")
         // A second trial on the same plant sees the push again.
-        let again = drive(plant, start: [0, 0], goal: [0, 0], ticks: 31)
-        #expect(abs(again[30][0] - 0.2) < 0.01)
+        let again = drive(plant, start: [0, 0], goal: [0, 0], ticks: 39)
+        #expect(abs(again[38][0] - 0.2) < 0.003)
+        // A goal at −0.2 rad holds it at 0 against the push.
+        let resisted = drive(plant, start: [0, 0], goal: [-0.2, 0], ticks: 39)
+        #expect(abs(resisted[38][0]) < 0.003, "resisted: \(resisted[38][0])")
+        #expect((0..<60).map { plant.goalShift(tick: $0, output: 0) } == (0..<60).map { (20..<40).contains($0) ? 0.2 : 0 })
+        #expect((0..<60).allSatisfy { plant.goalShift(tick: $0, output: 1) == 0 })
     }
 
     /// The loss does not score the arm's velocity while a push moves it (the window and the servo's catch-up

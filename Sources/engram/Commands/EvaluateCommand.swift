@@ -27,7 +27,7 @@ enum EvaluateCommand: EngramCommand {
         adaptation, then the trial in the control loop on the simulated arm of --robot, default scorbot-er7, with \
         the controller --checkpoint or the robot's controller.safetensors, or with --closed-loop its \
         controller-closed-loop.safetensors, --tasks default 180) on an arm that is \
-        disturbed during a window sampled per task: push holds a driven joint 0.15-0.3 rad off for 30-60 ticks, \
+        disturbed during a window sampled per task: push makes a driven joint settle 0.15-0.3 rad off its goal for 30-60 ticks, \
         payload slows one to 0.25-0.4 of its speed and gain, latency delays goals by one tick for 60-100 ticks. \
         Each task also runs undisturbed (same target, weights and device noise); the table gives the mean \
         end-effector error over the whole trial, before and during the window, after it and in the 10 ticks after it, with \

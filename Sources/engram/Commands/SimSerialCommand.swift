@@ -28,7 +28,7 @@ enum SimSerialCommand: EngramCommand {
         Example: engram sim-serial --ids 1,2,3,4,5,6 --model sts3215 --faults drop=0.01 --seed 7
         With --robot and --disturbance push|payload|latency the servos are disturbed like the simulated arm of
         'engram evaluate --disturbance': the window of task --task (default 0) under --seed, a push holding a
-        driven joint off, a payload slowing it, or one tick of goal latency. The window counts the robot's loop
+        driven joint off its goal, a payload slowing it, or one tick of goal latency. The window counts the robot's loop
         periods from the moment torque is switched on, minus --window-offset-ticks (default 20, the ticks of
         'engram run's 0.2 s settle at the start pose), so it lands on the trial ticks of 'engram run --port P
         --disturbance KIND --task i --seed S', which then prints the same windowed figures as the in-process
