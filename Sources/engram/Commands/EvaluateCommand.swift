@@ -22,6 +22,10 @@ enum EvaluateCommand: EngramCommand {
         PCM crossbar. --quantize rounds the update to 1/16 (default: on with PCM, off without). Tasks run on \
         --threads threads; results do not depend on the thread count.
         Example: engram evaluate --checkpoint ../shared/reference/robot-l2l-official.safetensors --tasks 360
+        With --baseline FILE the same tasks, with the same device noise, also run on that controller, and the \
+        paired difference of the after-update losses is printed with its standard error: per-task losses are \
+        very skewed, so two controllers are best compared on identical tasks.
+        Example: engram evaluate --checkpoint mine.safetensors --baseline official.safetensors --tasks 2000 --seed 1
 
         With --disturbance none|push|payload|latency, each task runs through the real control path instead (one-shot \
         adaptation, then the trial in the control loop on the simulated arm of --robot, default scorbot-er7, with \
@@ -47,11 +51,15 @@ enum EvaluateCommand: EngramCommand {
         .value("--drift", "on|off", "PCM conductance drift (default on; with --pcm only)", choices: ["on", "off"]),
         .value("--seed", "s", "seed for tasks and device noise (default 0)"),
         .value("--threads", "n", "worker threads (default: all cores)"),
+        .value("--baseline", "file", "also run this controller on the same tasks and print the paired difference (without --disturbance)"),
         .flag("--json", "print one JSON object"),
     ]
 
     static func run(_ arguments: ParsedArguments) throws -> Int32 {
-        if let kind = arguments.string("--disturbance") { return try runDisturbance(kind, arguments) }
+        if let kind = arguments.string("--disturbance") {
+            if arguments.has("--baseline") { throw UsageError("--baseline compares one-shot adaptations; with --disturbance the open-loop controller is the baseline already") }
+            return try runDisturbance(kind, arguments)
+        }
         if arguments.has("--closed-loop") || arguments.has("--open-loop") {
             throw UsageError("--closed-loop and --open-loop pick a robot's shipped controller for --disturbance; without it give --checkpoint <file>")
         }
@@ -63,28 +71,39 @@ enum EvaluateCommand: EngramCommand {
         let quantize = arguments.choice("--quantize", default: pcm == "off" ? "off" : "on") == "on"
         let base = RandomSource(seed: seed)
         let drift = arguments.choice("--drift", default: "on") == "on"
-        let progress = ProgressLine(total: tasks, label: "tasks")
         let checkpointPath = try arguments.required("--checkpoint")
-        func evaluate<K: ForwardKinematics>(_ family: TaskFamily<K>, name: String) throws -> [AdaptationResult] {
-            guard family.steps == checkpoint.architecture.steps, family.drivenJoints.count == checkpoint.architecture.outputs else {
-                throw RuntimeError("\(checkpointPath): the controller runs \(checkpoint.architecture.steps) steps with \(checkpoint.architecture.outputs) outputs; the \(name) task family needs \(family.steps) steps and \(family.drivenJoints.count) outputs")
+        let baselinePath = arguments.string("--baseline")
+        let baseline = try baselinePath.map { try AdaptationSetup.loadCheckpoint($0) }
+        let progress = ProgressLine(total: baseline == nil ? tasks : 2 * tasks, label: "tasks")
+        func evaluate<K: ForwardKinematics>(_ family: TaskFamily<K>, name: String) throws -> ([AdaptationResult], [AdaptationResult]?) {
+            for (path, c) in [(checkpointPath, checkpoint)] + (baseline.map { [(baselinePath!, $0)] } ?? []) {
+                guard family.steps == c.architecture.steps, family.drivenJoints.count == c.architecture.outputs else {
+                    throw RuntimeError("\(path): the controller runs \(c.architecture.steps) steps with \(c.architecture.outputs) outputs; the \(name) task family needs \(family.steps) steps and \(family.drivenJoints.count) outputs")
+                }
             }
-            return try AdaptationSetup.run(checkpoint: checkpoint, pcm: pcm, quantize: quantize, drift: drift, family: family,
-                                           count: tasks, threads: threads, progress: progress.report) { i in
+            let job: @Sendable (Int) -> (TargetTrajectory, RandomSource) = { i in
                 var taskRNG = base.derived(UInt64(2 * i))
                 return (family.sample(&taskRNG), base.derived(UInt64(2 * i + 1)))
             }
+            let results = try AdaptationSetup.run(checkpoint: checkpoint, pcm: pcm, quantize: quantize, drift: drift, family: family,
+                                                  count: tasks, threads: threads, progress: progress.report, job)
+            let reference = try baseline.map { b in
+                try AdaptationSetup.run(checkpoint: b, pcm: pcm, quantize: quantize, drift: drift, family: family,
+                                        count: tasks, threads: threads, progress: { progress.report(tasks + $0) }, job)
+            }
+            return (results, reference)
         }
-        let results: [AdaptationResult]
+        let results: [AdaptationResult], baselineResults: [AdaptationResult]?
         if let robotPath = arguments.string("--robot") {
             // The same task family on another robot's driven joints, limits and kinematics.
             let robot = try RobotFiles.loadRobot(ResourceLocator.robotDirectory(robotPath) ?? robotPath)
-            results = try evaluate(RunSession.taskFamily(for: robot, steps: checkpoint.architecture.steps), name: robot.name)
+            (results, baselineResults) = try evaluate(RunSession.taskFamily(for: robot, steps: checkpoint.architecture.steps), name: robot.name)
         } else {
-            results = try evaluate(TaskFamily<ScorbotKinematics>.paperScorbot, name: "Scorbot")
+            (results, baselineResults) = try evaluate(TaskFamily<ScorbotKinematics>.paperScorbot, name: "Scorbot")
         }
         progress.finish()
         let s = AdaptationSummary(results)
+        let paired = baselineResults.map { PairedDifference(results.map(\.lossAfter.total), $0.map(\.lossAfter.total)) }
         if arguments.has("--json") {
             let object: [String: Any] = [
                 "tasks": s.tasks, "pcm": pcm, "quantize": quantize, "drift": pcm == "off" ? false : drift, "seed": seed,
@@ -96,7 +115,15 @@ enum EvaluateCommand: EngramCommand {
                 "trainee_rate_hz": s.traineeRateHz.mean, "trainee_rate_sd_hz": s.traineeRateHz.std,
                 "lsg_rate_hz": s.lsgRateHz.mean, "lsg_rate_sd_hz": s.lsgRateHz.std,
             ]
-            print(AdaptationSetup.json(object))
+            var all = object
+            if let p = paired {
+                all["baseline"] = baselinePath!
+                all["baseline_mean_loss_after"] = p.baselineMean
+                all["paired_difference"] = p.mean
+                all["paired_difference_sem"] = p.standardError
+                all["fraction_better"] = p.fractionBetter
+            }
+            print(AdaptationSetup.json(all))
         } else {
             print("tasks                 \(s.tasks)   (pcm \(pcm)\(pcm != "off" && !drift ? " without drift" : ""), quantize \(quantize ? "on" : "off"), seed \(seed))")
             print("loss before update    \(fmt(s.meanLossBefore))")
@@ -105,8 +132,29 @@ enum EvaluateCommand: EngramCommand {
             print("weights changed       W_in \(pct(s.meanChangedInput)), W_rec \(pct(s.meanChangedRecurrent))")
             print("firing rate trainee   \(fmt(s.traineeRateHz.mean)) Hz (sd \(fmt(s.traineeRateHz.std)) over tasks)")
             print("firing rate LSG       \(fmt(s.lsgRateHz.mean)) Hz (sd \(fmt(s.lsgRateHz.std)) over tasks)")
+            if let p = paired {
+                print("baseline              \(fmt(p.baselineMean)) after update (\(baselinePath!), same tasks and noise)")
+                print("difference            \(fmt(p.mean)) ± \(fmt(p.standardError)) (paired s.e.m.; negative: this one is better), better on \(pct(p.fractionBetter)) of tasks")
+            }
         }
         return 0
+    }
+
+    /// The paired difference of per-task values a − b: its mean and standard error, and how often a < b.
+    struct PairedDifference {
+        var mean: Double, standardError: Double, baselineMean: Double, fractionBetter: Double
+
+        init(_ a: [Double], _ b: [Double]) {
+            precondition(a.count == b.count && !a.isEmpty)
+            let d = zip(a, b).map { $0 - $1 }
+            let n = Double(d.count)
+            let m = d.reduce(0, +) / n
+            mean = m
+            let variance = d.count > 1 ? d.reduce(0) { $0 + ($1 - m) * ($1 - m) } / (n - 1) : 0
+            standardError = (variance / n).squareRoot()
+            baselineMean = b.reduce(0, +) / n
+            fractionBetter = Double(d.filter { $0 < 0 }.count) / n
+        }
     }
 
     /// `--disturbance`: the control loop on a disturbed simulated arm, with and without the disturbance.
