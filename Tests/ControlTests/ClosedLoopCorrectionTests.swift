@@ -52,15 +52,16 @@ import Testing
         return (sum / Double(max(count, 1)), deviation / Double(max(deviationCount, 1)))
     }
 
+    /// The shipped controller (session 3, trained under the compliant push): reaction −0.079 rad/s over 12
+    /// tasks, pushed joint 0.197 rad off its path in the second half of the window against 0.222 open loop.
+    /// The controllers of session 2, trained under a hard hold, followed the push (+0.083 rad/s).
     @Test func closedLoopControllerPullsAPushedJointBack() throws {
         let closed = try reaction(checkpointFile: "controller-closed-loop.safetensors", tasks: 12)
         let open = try reaction(checkpointFile: "controller.safetensors", tasks: 12)
         #expect(closed.reaction != 0, "the closed-loop controller hears the arm: its outputs change under a push")
         #expect(open.deviation > 0.1, "a push of 0.15-0.3 rad moves the joint of the open-loop controller (\(open.deviation) rad)")
-        withKnownIssue("the shipped closed-loop controller does not pull a pushed joint back yet") {
-            #expect(closed.reaction < 0, "mean reaction during the push \(closed.reaction) rad/s: the network must command the pushed joint back")
-            #expect(closed.deviation < open.deviation, "the pushed joint stays \(closed.deviation) rad off its path, \(open.deviation) open loop")
-        }
+        #expect(closed.reaction < 0, "mean reaction during the push \(closed.reaction) rad/s: the network must command the pushed joint back")
+        #expect(closed.deviation < open.deviation, "the pushed joint stays \(closed.deviation) rad off its path, \(open.deviation) open loop")
     }
 
     @Test func openLoopControllerDoesNotReact() throws {
