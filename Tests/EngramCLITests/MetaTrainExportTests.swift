@@ -2,26 +2,38 @@ import Foundation
 import Testing
 import EngramTestSupport
 
+/// Runs `body` with a fresh directory under the system's temporary one, removed afterwards.
+private func withScratchDirectory(_ name: String, _ body: (String) throws -> Void) throws {
+    let dir = NSTemporaryDirectory() + "engram-\(getpid())-\(name)"
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    try body(dir)
+}
+
+/// The first `bytes` bytes of a safetensors file as text: its JSON header, metadata included.
+private func safetensorsHeader(of path: String, bytes: Int = 4000) throws -> Substring {
+    String(decoding: try Data(contentsOf: URL(fileURLWithPath: path)), as: UTF8.self).prefix(bytes)
+}
+
 /// `meta-train --export` writes a shipping copy: the weights and metadata without the Adam state.
 struct MetaTrainExportTests {
     @Test(.enabled(if: EngramBinary.isAvailable, "skipped: needs .build/debug/engram"))
     func exportDropsTheTrainingStateAndStillLoads() throws {
-        let dir = NSTemporaryDirectory() + "engram-\(getpid())-export"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let run = dir + "/run.safetensors", ship = dir + "/ship.safetensors"
-        let train = try EngramBinary.run(["meta-train", "--task", "scorbot", "--iterations", "1", "--batch", "2", "--threads", "1", "--out", run])
-        #expect(train.status == 0, "\(train.stderr)")
-        let export = try EngramBinary.run(["meta-train", "--out", run, "--export", ship])
-        #expect(export.status == 0, "\(export.stderr)")
-        let full = try FileManager.default.attributesOfItem(atPath: run)[.size] as! Int
-        let slim = try FileManager.default.attributesOfItem(atPath: ship)[.size] as! Int
-        #expect(slim * 2 < full, "exported \(slim) bytes from \(full)")
-        let header = try String(decoding: Data(contentsOf: URL(fileURLWithPath: ship)), as: UTF8.self).prefix(4000)
-        #expect(!header.contains("engram.adam"), "no Adam moments in the shipping copy")
-        #expect(header.contains("engram.training.command"), "the training command stays in the metadata")
-        let evaluate = try EngramBinary.run(["evaluate", "--checkpoint", ship, "--tasks", "1", "--threads", "1", "--json"])
-        #expect(evaluate.status == 0, "\(evaluate.stderr)")
+        try withScratchDirectory("export") { dir in
+            let run = dir + "/run.safetensors", ship = dir + "/ship.safetensors"
+            let train = try EngramBinary.run(["meta-train", "--task", "scorbot", "--iterations", "1", "--batch", "2", "--threads", "1", "--out", run])
+            #expect(train.status == 0, "\(train.stderr)")
+            let export = try EngramBinary.run(["meta-train", "--out", run, "--export", ship])
+            #expect(export.status == 0, "\(export.stderr)")
+            let full = try FileManager.default.attributesOfItem(atPath: run)[.size] as! Int
+            let slim = try FileManager.default.attributesOfItem(atPath: ship)[.size] as! Int
+            #expect(slim * 2 < full, "exported \(slim) bytes from \(full)")
+            let header = try safetensorsHeader(of: ship)
+            #expect(!header.contains("engram.adam"), "no Adam moments in the shipping copy")
+            #expect(header.contains("engram.training.command"), "the training command stays in the metadata")
+            let evaluate = try EngramBinary.run(["evaluate", "--checkpoint", ship, "--tasks", "1", "--threads", "1", "--json"])
+            #expect(evaluate.status == 0, "\(evaluate.stderr)")
+        }
     }
 }
 
@@ -30,23 +42,22 @@ struct MetaTrainExportTests {
 struct MetaTrainMixedModelsTests {
     @Test(.enabled(if: EngramBinary.isAvailable, "skipped: needs .build/debug/engram"))
     func mixedRunRecordsBothModels() throws {
-        let dir = NSTemporaryDirectory() + "engram-\(getpid())-mixed"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let run = dir + "/run.safetensors", log = dir + "/curve.csv"
-        let train = try EngramBinary.run(["meta-train", "--task", "scorbot", "--pcm", "off,paper", "--iterations", "1", "--batch", "2",
-                                          "--threads", "1", "--out", run, "--log", log])
-        #expect(train.status == 0, "\(train.stderr)")
-        let header = try String(decoding: Data(contentsOf: URL(fileURLWithPath: run)), as: UTF8.self).prefix(4000)
-        #expect(header.contains("\"engram.training.pcm\":\"off,paper\""), "metadata: \(header.prefix(300))")
-        #expect(header.contains("\"engram.training.quantize\":\"off,on\""))
-        let curve = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
-        #expect(curve.first?.hasSuffix(",task_loss_off,task_loss_paper") == true)
-        #expect(curve.count == 2 && curve[1].split(separator: ",").count == curve[0].split(separator: ",").count)
+        try withScratchDirectory("mixed") { dir in
+            let run = dir + "/run.safetensors", log = dir + "/curve.csv"
+            let train = try EngramBinary.run(["meta-train", "--task", "scorbot", "--pcm", "off,paper", "--iterations", "1", "--batch", "2",
+                                              "--threads", "1", "--out", run, "--log", log])
+            #expect(train.status == 0, "\(train.stderr)")
+            let header = try safetensorsHeader(of: run)
+            #expect(header.contains("\"engram.training.pcm\":\"off,paper\""), "metadata: \(header.prefix(300))")
+            #expect(header.contains("\"engram.training.quantize\":\"off,on\""))
+            let curve = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
+            #expect(curve.first?.hasSuffix(",task_loss_off,task_loss_paper") == true)
+            #expect(curve.count == 2 && curve[1].split(separator: ",").count == curve[0].split(separator: ",").count)
 
-        let bad = try EngramBinary.run(["meta-train", "--task", "scorbot", "--pcm", "off,papr", "--iterations", "1", "--out", dir + "/x.safetensors"])
-        #expect(bad.status == 2)
-        #expect(bad.stderr.contains("'papr' is not a PCM model") && bad.stderr.contains("off,paper"), "\(bad.stderr)")
+            let bad = try EngramBinary.run(["meta-train", "--task", "scorbot", "--pcm", "off,papr", "--iterations", "1", "--out", dir + "/x.safetensors"])
+            #expect(bad.status == 2)
+            #expect(bad.stderr.contains("'papr' is not a PCM model") && bad.stderr.contains("off,paper"), "\(bad.stderr)")
+        }
     }
 }
 
@@ -55,19 +66,18 @@ struct MetaTrainMixedModelsTests {
 struct MetaTrainHistoryTests {
     @Test(.enabled(if: EngramBinary.isAvailable, "skipped: needs .build/debug/engram"))
     func historyFollowsInitAndResume() throws {
-        let dir = NSTemporaryDirectory() + "engram-\(getpid())-history"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let first = dir + "/first.safetensors", second = dir + "/second.safetensors"
-        let common = ["meta-train", "--task", "scorbot", "--batch", "1", "--threads", "1"]
-        #expect(try EngramBinary.run(common + ["--iterations", "1", "--out", first]).status == 0)
-        #expect(try EngramBinary.run(common + ["--iterations", "1", "--init", first, "--out", second]).status == 0)
-        #expect(try EngramBinary.run(common + ["--iterations", "2", "--resume", "--out", second]).status == 0)
-        let header = try String(decoding: Data(contentsOf: URL(fileURLWithPath: second)), as: UTF8.self).prefix(6000)
-        let start = try #require(header.range(of: "\"engram.training.history\":\""))
-        let value = header[start.upperBound...].prefix { $0 != "\"" }
-        let lines = value.components(separatedBy: "\\n")
-        #expect(lines.count == 3, "history: \(value)")
-        #expect(lines.first?.contains("--out \(first)") == true && lines.last?.contains("--resume") == true)
+        try withScratchDirectory("history") { dir in
+            let first = dir + "/first.safetensors", second = dir + "/second.safetensors"
+            let common = ["meta-train", "--task", "scorbot", "--batch", "1", "--threads", "1"]
+            #expect(try EngramBinary.run(common + ["--iterations", "1", "--out", first]).status == 0)
+            #expect(try EngramBinary.run(common + ["--iterations", "1", "--init", first, "--out", second]).status == 0)
+            #expect(try EngramBinary.run(common + ["--iterations", "2", "--resume", "--out", second]).status == 0)
+            let header = try safetensorsHeader(of: second, bytes: 6000)
+            let start = try #require(header.range(of: "\"engram.training.history\":\""))
+            let value = header[start.upperBound...].prefix { $0 != "\"" }
+            let lines = value.components(separatedBy: "\\n")
+            #expect(lines.count == 3, "history: \(value)")
+            #expect(lines.first?.contains("--out \(first)") == true && lines.last?.contains("--resume") == true)
+        }
     }
 }
