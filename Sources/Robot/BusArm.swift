@@ -18,7 +18,9 @@ public struct BusArmError: Error, Sendable, CustomStringConvertible {
 /// Conversions (see `Calibration`): a servo whose Homing_Offset register is 0 reports raw ticks and the
 /// host applies the calibration's offset (`radians(fromTicks:)`, `ticks(fromRadians:)`); a servo whose
 /// register holds the calibration's offset in its own sign convention (what LeRobot writes) reports
-/// calibrated ticks (`radians(fromCalibratedTicks:)`). The register is read once, at creation.
+/// calibrated ticks (`radians(fromCalibratedTicks:)`). The register is read once, at creation. A joint
+/// whose register is 0 but whose range crosses the encoder's 4095 → 0 wrap in raw ticks is refused: the
+/// servo would take a goal past the wrap the long way round.
 ///
 /// Bus errors never throw from `read`/`write`: they return `.error` (timeouts, corrupted replies) or
 /// `.deactivate` (a servo's hardware alarm, a closed arm), and `lastFault` names the joint and servo.
@@ -78,6 +80,7 @@ public final class BusArm: Arm {
         previousPositions = [Double](repeating: 0, count: ids.count)
 
         var applies: [Bool] = []
+        var wrapping: String?
         // Connecting is not a tick: give the first replies the bus's patient default policy (a servo
         // or an emulator on a loaded machine may take tens of milliseconds to answer the first ping),
         // then restore the caller's per-tick policy.
@@ -97,6 +100,10 @@ public final class BusArm: Arm {
                 let expected = entry.servoHomingOffsetRegister(for: bus.wireProtocol)
                 if register == 0 {
                     applies.append(false)
+                    if entry.rangeCrossesRawWrap && wrapping == nil {
+                        let raw = entry.rawRangeTicks
+                        wrapping = "\(name): its range \(entry.rangeMinTicks)...\(entry.rangeMaxTicks) with homing_offset \(entry.homingOffsetTicks) spans raw ticks \(raw.lowerBound)...\(raw.upperBound), across the encoder's 4095 → 0 wrap, and the servo's Homing_Offset register is 0, so it would turn the long way round; run `engram calibrate` (it writes the offset into the servo) or write Homing_Offset \(expected) into it"
+                    }
                 } else if register == expected {
                     applies.append(true)
                 } else {
@@ -113,6 +120,8 @@ public final class BusArm: Arm {
                 throw BusArmError("\(name): \(error)")
             }
         }
+        // Checked after every servo answered, so a wrong model or id is reported first.
+        if let wrapping { throw BusArmError(wrapping) }
         servoAppliesOffset = applies
         // Dynamixel X firmware ≥ 45 answers FAST_SYNC_READ with one combined packet (one wake-up per tick instead
         // of one per servo). Opt-in only: ServoBus decodes that packet into fresh arrays, an allocation per tick.

@@ -8,8 +8,9 @@ import YAMLCoding
 /// joints:
 ///   - {name: shoulder_pan, id: 1, homing_offset: -12, direction: normal, range_min: 758, range_max: 3292}
 /// ```
-/// Conventions (host side; Engram leaves the servo's own Homing_Offset register at 0):
-/// - `raw` ticks are what the servo reports (0…4095, 4096 per revolution).
+/// Conventions (`engram calibrate`, like LeRobot, also writes the offset into each servo's Homing_Offset
+/// register, so the servo itself reports calibrated ticks; `BusArm` reads the register and converts either way):
+/// - `raw` ticks are the encoder's own reading with the register at 0 (0…4095, 4096 per revolution).
 /// - `homing_offset` is the raw reading at the homing pose minus 2047 (LeRobot's Feetech convention;
 ///   a LeRobot Dynamixel file stores the negative, which `init(importingLeRobotJSON:...)` flips).
 /// - calibrated ticks `c = (raw − homing_offset) mod 4096`, so the homing pose reads 2047 (a half turn).
@@ -163,6 +164,17 @@ public struct JointCalibration: Sendable, Codable, Equatable {
     public func rawTicks(fromCalibratedTicks c: Int) -> Int {
         let raw = (c + homingOffsetTicks) % Self.ticksPerRevolution
         return raw < 0 ? raw + Self.ticksPerRevolution : raw
+    }
+
+    /// The raw encoder ticks the calibrated range spans, unwrapped: `range_min + homing_offset ...
+    /// range_max + homing_offset`. Outside 0…4095 the range crosses the encoder's 4095 → 0 wrap.
+    public var rawRangeTicks: ClosedRange<Int> { (rangeMinTicks + homingOffsetTicks)...(rangeMaxTicks + homingOffsetTicks) }
+
+    /// Whether the joint's range crosses the encoder's 4095 → 0 wrap in raw ticks. A single-turn servo whose
+    /// Homing_Offset register is 0 cannot be driven across it (a goal past 4095 is a goal near 0: the
+    /// long way round), so such a joint needs the offset in the servo's register.
+    public var rangeCrossesRawWrap: Bool {
+        rawRangeTicks.lowerBound < 0 || rawRangeTicks.upperBound >= Self.ticksPerRevolution
     }
 
     /// Joint angle (rad) from a raw servo reading (ticks).

@@ -65,8 +65,10 @@ public final class TerminalConsole: CalibrationConsole {
 /// The guided calibration of `engram calibrate`, as in LeRobot: torque off, the operator puts every joint
 /// in the middle of its range and presses Enter (homing offset = raw reading − 2047, so the middle reads
 /// 2047 = angle 0), then sweeps every joint through its whole range and presses Enter (range_min/max = the
-/// extreme calibrated ticks seen). The servos' own Homing_Offset registers are set to 0 first, so the host
-/// applies the offset (the convention of `Calibration`).
+/// extreme calibrated ticks seen). The servos' own Homing_Offset registers are cleared first, so the middle
+/// pose is read raw; then each servo gets its offset in its register (in its own sign convention, as LeRobot
+/// writes it), so from then on it reports calibrated ticks and a range that crosses the encoder's 4095 → 0
+/// wrap in raw ticks still lies inside 0…4095 for the servo's own position control.
 public struct CalibrationProcedure {
     /// The robot being calibrated.
     public let robot: RobotDescription
@@ -108,14 +110,22 @@ public struct CalibrationProcedure {
         try console.waitForEnter()
         var raw: [Int] = []
         try step("reading the middle pose") { () throws(ServoBusError) in try bus.syncRead(.presentPosition, ids, into: &raw) }
-        let offsets = raw.map { $0 - JointCalibration.homeTicks }
+        // raw − 2047 lies in −2047…2048; a Feetech register holds at most ±2047 (sign–magnitude), so a middle
+        // pose at raw 4095 takes 2047 and reads 2048, one tick (0.09°) off zero.
+        let offsets = raw.map { min($0 - JointCalibration.homeTicks, 2047) }
+        for (k, joint) in robot.joints.enumerated() {
+            let entry = JointCalibration(name: joint.name, servoID: Int(ids[k]), homingOffsetTicks: offsets[k], rangeMinTicks: 0, rangeMaxTicks: 4095)
+            try step("joint '\(joint.name)' (servo \(ids[k])): writing Homing_Offset") { () throws(ServoBusError) in
+                try bus.write(.homingOffset, entry.servoHomingOffsetRegister(for: bus.wireProtocol), to: ids[k])
+            }
+        }
         var low = [Int](repeating: Int.max, count: ids.count), high = [Int](repeating: Int.min, count: ids.count)
         console.show("Now move each joint through its whole range (end to end), then press Enter.")
         repeat {
             try step("reading positions during the sweep") { () throws(ServoBusError) in try bus.syncRead(.presentPosition, ids, into: &raw) }
             for k in ids.indices {
-                let c = JointCalibration(name: "", servoID: Int(ids[k]), homingOffsetTicks: offsets[k], rangeMinTicks: 0, rangeMaxTicks: 4095)
-                    .calibratedTicks(fromRawTicks: raw[k])
+                // The servo applies the offset now: its reading is calibrated, modulo a turn.
+                let c = ((raw[k] % JointCalibration.ticksPerRevolution) + JointCalibration.ticksPerRevolution) % JointCalibration.ticksPerRevolution
                 low[k] = min(low[k], c)
                 high[k] = max(high[k], c)
             }

@@ -214,8 +214,11 @@ public final class DisturbedServoPlant: ServoPlant {
 
 extension ServoEmulator {
     /// An emulator of `robot`'s bus: its servo ids and models, its protocol, the `ServoDynamicsPlant`, and
-    /// every servo resting at the joint's home angle as `calibration` maps it to raw ticks (by default the
-    /// identity calibration `Calibration.uncalibrated(for:)`: angle 0 = tick 2047). Throws `BusArmError` for a robot
+    /// every servo resting at the joint's home angle as `calibration` maps it (by default the identity
+    /// calibration `Calibration.uncalibrated(for:)`: angle 0 = tick 2047). Like an arm calibrated by
+    /// `engram calibrate` or LeRobot, each servo holds the calibration's offset in its Homing_Offset register
+    /// (in its protocol's sign convention), so it reports calibrated ticks and the encoder's raw frame is
+    /// the calibration's `raw` one. Throws `BusArmError` for a robot
     /// without a bus and `EmulatorConfigurationError` for servos the emulator cannot serve.
     ///
     /// With a `disturbance` other than `.none` the plant is a `DisturbedServoPlant` counting its window in
@@ -243,7 +246,8 @@ extension ServoEmulator {
         let emulator = try ServoEmulator(protocol: bus.protocol, servos: servos, plant: plant, faults: faults, seed: seed)
         for (joint, servo) in zip(robot.joints, servos) {
             let entry = cal.joint(named: joint.name) ?? JointCalibration(name: joint.name, servoID: Int(servo.id), homingOffsetTicks: 0, rangeMinTicks: 0, rangeMaxTicks: 4095)
-            let home = entry.ticks(fromRadians: joint.homeRadians)
+            emulator.setValue(.homingOffset, entry.servoHomingOffsetRegister(for: bus.protocol), of: servo.id)
+            let home = entry.calibratedTicks(fromRadians: joint.homeRadians)
             emulator.setValue(.presentPosition, home, of: servo.id)
             emulator.setValue(.goalPosition, home, of: servo.id)
         }

@@ -11,17 +11,23 @@ final class EmulatedRig {
     let thread: EmulatorThread
     let bus: ServoBus
 
-    init(robot: RobotDescription, faults: FaultPlan = FaultPlan(), retry: RetryPolicy = RetryPolicy()) throws {
+    /// With a `calibration`, the servos hold its offsets in their Homing_Offset registers (a calibrated arm).
+    init(robot: RobotDescription, calibration: Calibration? = nil, faults: FaultPlan = FaultPlan(), retry: RetryPolicy = RetryPolicy()) throws {
         self.robot = robot
-        emulator = try ServoEmulator.simulating(robot, faults: faults)
+        emulator = try ServoEmulator.simulating(robot, calibration: calibration, faults: faults)
         let (servoEnd, hostEnd) = try BytePipe.makePair()
         thread = emulator.start(serving: servoEnd)
         bus = ServoBus(transport: hostEnd, protocol: robot.bus!.protocol, servos: [], retryPolicy: retry)
     }
 
-    /// Sets every servo's present position (raw ticks, plant frame) as if moved by hand.
+    /// Puts every servo's encoder at `raw` ticks (its reading with the Homing_Offset register at 0) as if
+    /// moved by hand; the servo reports `raw` shifted by whatever offset its register holds.
     func place(raw: [Int]) {
-        for (joint, tick) in zip(robot.joints, raw) { emulator.setValue(.presentPosition, tick, of: UInt8(joint.servoID!)) }
+        let sign = robot.bus!.protocol == .dynamixel2 ? 1 : -1  // Dynamixel Present = Actual + offset, Feetech − offset
+        for (joint, tick) in zip(robot.joints, raw) {
+            let id = UInt8(joint.servoID!)
+            emulator.setValue(.presentPosition, tick + sign * (emulator.value(.homingOffset, of: id) ?? 0), of: id)
+        }
     }
 
     deinit {
@@ -34,7 +40,8 @@ func shippedRobot(_ name: String) throws -> RobotDescription {
     try RobotDescription.load(fromFileAt: repositoryFile("Robots/\(name)"))
 }
 
-/// An SO-101 calibration with offsets of both signs and both directions.
+/// An SO-101 calibration with offsets of both signs and both directions; every joint but the gripper has
+/// a range that crosses the encoder's 4095 → 0 wrap in raw ticks.
 let so101Calibration = """
     robot: so101
     joints:
@@ -46,14 +53,28 @@ let so101Calibration = """
       - {name: gripper,       id: 6, homing_offset: 0,     direction: normal,   range_min: 1967, range_max: 3386}
     """
 
+/// The same joints with offsets whose ranges stay inside 0…4095 in raw ticks: servos may keep their
+/// Homing_Offset registers at 0 and let the host apply the offsets.
+let so101HostOffsetCalibration = """
+    robot: so101
+    joints:
+      - {name: shoulder_pan,  id: 1, homing_offset: -700, direction: normal,   range_min: 758,  range_max: 3292}
+      - {name: shoulder_lift, id: 2, homing_offset: 800,  direction: reversed, range_min: 812,  range_max: 3210}
+      - {name: elbow_flex,    id: 3, homing_offset: -850, direction: normal,   range_min: 880,  range_max: 3080}
+      - {name: wrist_flex,    id: 4, homing_offset: 900,  direction: reversed, range_min: 865,  range_max: 3175}
+      - {name: wrist_roll,    id: 5, homing_offset: -150, direction: normal,   range_min: 151,  range_max: 3917}
+      - {name: gripper,       id: 6, homing_offset: 0,    direction: normal,   range_min: 1967, range_max: 3386}
+    """
+
 @Suite struct BusArmTests {
     @Test func readsAndWritesThroughTheCalibrationOnFeetech() throws {
         let robot = try shippedRobot("so101")
-        let calibration = try Calibration.parse(so101Calibration, file: "so101.yaml")
+        let calibration = try Calibration.parse(so101HostOffsetCalibration, file: "so101.yaml")
+        #expect(calibration.joints.allSatisfy { !$0.rangeCrossesRawWrap })
         let rig = try EmulatedRig(robot: robot)
         let arm = try BusArm(robot: robot, calibration: calibration, bus: rig.bus)
         #expect(arm.servoAppliesOffset == [Bool](repeating: false, count: 6))
-        // Raw readings, some wrapping past 0/4095 after the offset: angles follow the calibration's formula.
+        // Raw readings of both signs of offset and direction: angles follow the calibration's formula.
         let raw = [1024, 3437, 445, 3022, 1692, 2500]
         rig.place(raw: raw)
         var state = JointState(jointCount: 6)
@@ -75,15 +96,73 @@ let so101Calibration = """
         }
     }
 
+    /// A range that crosses the raw wrap with the register at 0 would send the servo the long way round:
+    /// refused with the first such joint, its raw span and the fix.
+    @Test func wrappingRangeWithoutTheServoOffsetIsRefused() throws {
+        let robot = try shippedRobot("so101")
+        let calibration = try Calibration.parse(so101Calibration, file: "so101.yaml")
+        #expect(calibration.joints.map(\.rangeCrossesRawWrap) == [true, true, true, true, true, false])
+        #expect(calibration.joints[1].rawRangeTicks == 2202...4600)
+        let rig = try EmulatedRig(robot: robot)
+        do {
+            _ = try BusArm(robot: robot, calibration: calibration, bus: rig.bus)
+            Issue.record("expected the wrapping range to be refused")
+        } catch {
+            #expect(error.description.hasPrefix("joint 'shoulder_pan' (servo 1): its range 758...3292 with homing_offset -1023 spans raw ticks -265...2269, across the encoder's 4095 → 0 wrap"), "\(error)")
+            #expect(error.description.hasSuffix("run `engram calibrate` (it writes the offset into the servo) or write Homing_Offset -1023 into it"), "\(error)")
+        }
+    }
+
+    /// The same calibration on an arm whose servos hold the offsets (as `engram calibrate`, LeRobot and
+    /// `sim-serial` leave them): readings and goals are calibrated ticks, and a goal whose raw image lies past
+    /// the wrap moves the servo the short way.
+    @Test func wrappingRangeWorksWhenTheServosHoldTheOffsets() throws {
+        let robot = try shippedRobot("so101")
+        let calibration = try Calibration.parse(so101Calibration, file: "so101.yaml")
+        let rig = try EmulatedRig(robot: robot, calibration: calibration)
+        let arm = try BusArm(robot: robot, calibration: calibration, bus: rig.bus)
+        // The gripper's offset is 0: its register reads 0, the host's conversion is the identity.
+        #expect(arm.servoAppliesOffset == [true, true, true, true, true, false])
+        for (k, joint) in calibration.joints.enumerated() {
+            #expect(rig.emulator.value(.homingOffset, of: UInt8(k + 1)) == joint.homingOffsetTicks)  // Feetech: as is
+        }
+        var state = JointState(jointCount: 6)
+        #expect(arm.read(into: &state, time: 0, period: 0.01) == .ok)
+        for (k, joint) in robot.joints.enumerated() {
+            #expect(abs(state.positions[k] - joint.homeRadians) <= JointCalibration.radiansPerTick / 2 + 1e-12, "\(joint.name)")
+        }
+        // shoulder_lift (reversed): calibrated 2800 is raw 4190, past the wrap (raw 94 for a servo without the offset).
+        let lift = calibration.joints[1]
+        let goal = lift.radians(fromCalibratedTicks: 2800)
+        #expect(lift.ticks(fromRadians: goal) == 94)
+        let startActual = try #require(rig.emulator.plantState(of: 2)).position
+        #expect(arm.setTorque(enabled: true) == .ok)
+        var goals = state.positions
+        goals[1] = goal
+        for tick in 1...60 {
+            #expect(arm.write(goals: goals, time: Double(tick) * 0.01, period: 0.01) == .ok)
+            _ = arm.read(into: &state, time: Double(tick) * 0.01, period: 0.01)
+            usleep(2_000)
+        }
+        #expect(rig.emulator.value(.goalPosition, of: 2) == 2800)
+        // The encoder moved up from its start towards raw 4190, never down towards 94.
+        let actual = try #require(rig.emulator.plantState(of: 2)).position
+        #expect(actual > startActual + 50, "encoder \(startActual) → \(actual)")
+    }
+
     @Test func servoThatAppliesTheOffsetReadsCalibratedTicksOnDynamixel() throws {
         let robot = try shippedRobot("koch")
         let calibration = try Calibration.load(fromFileAt: repositoryFile("Calibration/koch.yaml"))
         let rig = try EmulatedRig(robot: robot)
-        // Servo 1 holds LeRobot's register value (Dynamixel: −homing_offset); the others hold 0.
+        // The servos whose ranges cross the raw wrap hold LeRobot's register value (Dynamixel: −homing_offset);
+        // the others hold 0 and the host applies their offsets.
+        #expect(calibration.joints.map(\.rangeCrossesRawWrap) == [true, true, false, true, false, false])
+        for (k, joint) in calibration.joints.enumerated() where joint.rangeCrossesRawWrap {
+            rig.emulator.setValue(.homingOffset, joint.servoHomingOffsetRegister(for: .dynamixel2), of: UInt8(k + 1))
+        }
         let first = calibration.joints[0]
-        rig.emulator.setValue(.homingOffset, first.servoHomingOffsetRegister(for: .dynamixel2), of: 1)
         let arm = try BusArm(robot: robot, calibration: calibration, bus: rig.bus)
-        #expect(arm.servoAppliesOffset == [true, false, false, false, false, false])
+        #expect(arm.servoAppliesOffset == [true, true, false, true, false, false])
         rig.emulator.setValue(.presentPosition, 2500, of: 1)
         var state = JointState(jointCount: 6)
         #expect(arm.read(into: &state, time: 0, period: 0.01) == .ok)

@@ -58,7 +58,8 @@ final class ScriptedOperator: CalibrationConsole {
 
 @Suite struct CalibrationProcedureTests {
     /// The whole guided procedure against the emulated SO-101 (Feetech): offsets from the middle pose, ranges
-    /// from the sweep (including a joint whose range crosses the encoder's 4095 → 0 wrap), servo offsets cleared.
+    /// from the sweep (including a joint whose range crosses the encoder's 4095 → 0 wrap), stale servo offsets
+    /// cleared before the middle pose is read and the new ones written into the servos after it.
     @Test func guidedCalibrationOfAnEmulatedArm() throws {
         let robot = try shippedRobot("so101")
         let rig = try EmulatedRig(robot: robot)
@@ -82,7 +83,7 @@ final class ScriptedOperator: CalibrationConsole {
             #expect(j.homingOffsetTicks == middle[k] - 2047)
             let seen = ([middle] + sweep).map { j.calibratedTicks(fromRawTicks: $0[k]) }
             #expect(j.rangeMinTicks == seen.min()! && j.rangeMaxTicks == seen.max()!, "joint \(k): \(j)")
-            #expect(rig.emulator.value(.homingOffset, of: UInt8(k + 1)) == 0)
+            #expect(rig.emulator.value(.homingOffset, of: UInt8(k + 1)) == j.servoHomingOffsetRegister(for: .feetechSTS))
             #expect(rig.emulator.value(.torqueEnable, of: UInt8(k + 1)) == 0)
         }
         #expect(calibration.joints[3].direction == .reversed && calibration.joints[0].direction == .normal)
@@ -98,6 +99,7 @@ final class ScriptedOperator: CalibrationConsole {
         let reloaded = try Calibration.parse(text, file: "so101.yaml")
         #expect(reloaded == calibration)
         let arm = try BusArm(robot: robot, calibration: reloaded, bus: rig.bus)
+        #expect(arm.servoAppliesOffset == [Bool](repeating: true, count: 6))
         rig.place(raw: middle)
         var state = JointState(jointCount: 6)
         #expect(arm.read(into: &state, time: 0, period: 0.01) == .ok)

@@ -9,7 +9,8 @@ enum CalibrateCommand: EngramCommand {
     static let discussion = """
         Guided (--port): switches torque off and clears the servos' own homing offsets, asks you to move every \
         joint to the middle of its range and press Enter (homing offset = raw reading − 2047, so the middle is \
-        angle 0), then to move each joint through its whole range and press Enter (range_min/max = the extreme \
+        angle 0), writes each offset into its servo's Homing_Offset register as LeRobot does (the servo then \
+        reports calibrated ticks, so no joint's range crosses the encoder's 4095 → 0 wrap), then asks you to move each joint through its whole range and press Enter (range_min/max = the extreme \
         calibrated ticks seen). Drive directions are kept from an existing --out file, otherwise normal. Writes \
         the calibration (default Calibration/<robot>.yaml beside the Robots folder) and prints it.
 
@@ -64,7 +65,7 @@ enum CalibrateCommand: EngramCommand {
             } catch {
                 throw RuntimeError(error.description)
             }
-            comment = "\(robot.name) calibration written by engram calibrate on \(port), \(ISO8601DateFormatter().string(from: Date()))\nhoming_offset = raw ticks at the homing pose - 2047; range_min/max in calibrated ticks"
+            comment = "\(robot.name) calibration written by engram calibrate on \(port), \(ISO8601DateFormatter().string(from: Date()))\nhoming_offset = raw ticks at the homing pose - 2047 (also written into each servo's Homing_Offset register); range_min/max in calibrated ticks"
         }
         do {
             try calibration.write(toFileAt: out, comment: comment)

@@ -46,7 +46,7 @@ enum SimSerialCommand: EngramCommand {
         .value("--seed", "seed", "Seed for fault injection (default 0)"),
         .value("--return-delay-us", "us", "Override every servo's Return_Delay_Time, in microseconds (2 µs steps)"),
         .value("--time-constant-ms", "ms", "Plant time constant: goal → present first-order lag (default 50; not with --robot)"),
-        .value("--calibration", "file", "With --robot: place the servos at home as this calibration maps it (default: identity)"),
+        .value("--calibration", "file", "With --robot: servos calibrated with this file (offsets in their Homing_Offset registers, resting at home; default: Calibration/<robot>.yaml if there is one, else identity)"),
         .value("--disturbance", "kind", "With --robot: disturb the servos as task --task of 'engram evaluate --disturbance KIND --seed S'", choices: ArmDisturbance.Kind.allCases.map(\.rawValue)),
         .value("--task", "i", "With --disturbance: which evaluation task's window (default 0)"),
         .value("--window-offset-ticks", "n", "With --disturbance: emulator ticks since torque-on before trial tick 0 (default 20: engram run's approach settle)"),
@@ -123,8 +123,8 @@ enum SimSerialCommand: EngramCommand {
         let emulator: ServoEmulator
         do {
             if let path = arguments.string("--robot") {
-                // The robot's servos with the servo dynamics of `engram run --sim`, resting at home under the
-                // identity calibration (or --calibration, when the servos should read like a calibrated arm).
+                // The robot's servos with the servo dynamics of `engram run --sim`, calibrated with the robot's
+                // calibration file (or --calibration; identity when there is none) and resting at home.
                 let robot = try RobotFiles.loadRobot(path)
                 let calibration = try RobotFiles.loadCalibration(arguments.string("--calibration"), robotPath: path, robot: robot, required: false)
                 var disturbance = ArmDisturbance.none
