@@ -21,6 +21,9 @@ public protocol ClosedLoopPlant: AnyObject {
     /// goal, while it integrates towards measurement `tick` (a compliant push). The backward pass takes each
     /// tick's secant against the shifted goal.
     func goalShift(tick: Int, output: Int) -> Double
+    /// Whether measurement `tick + 1` (the arm's state after tick `tick`, step `tick` of the loss) comes at or
+    /// after the end of a disturbance window: the steps `engram evaluate --disturbance` scores as "after".
+    func isAfterDisturbance(tick: Int) -> Bool
 }
 
 extension ClosedLoopPlant {
@@ -28,6 +31,8 @@ extension ClosedLoopPlant {
     public func scoresVelocity(tick: Int) -> Bool { true }
     /// No outside force.
     public func goalShift(tick: Int, output: Int) -> Double { 0 }
+    /// No disturbance.
+    public func isAfterDisturbance(tick: Int) -> Bool { false }
 }
 
 /// How meta-training makes the arm of each closed-loop task. Two settings are equal when their labels are.
@@ -101,5 +106,11 @@ public final class LagPlant: ClosedLoopPlant {
 
     public func command(tick: Int, goals: [Double]) {
         for j in 0..<goals.count { self.goals[j] = goals[j] }
+    }
+
+    /// After the push's ticks (measurement `tick + 1` past them).
+    public func isAfterDisturbance(tick: Int) -> Bool {
+        guard let p = push else { return false }
+        return tick + 1 >= p.ticks.upperBound
     }
 }

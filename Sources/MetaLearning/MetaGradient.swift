@@ -49,6 +49,7 @@ final class MetaTaskTape<S: MetaScalar>: @unchecked Sendable {
     // Closed loop (architecture with proprioception): the arm of trial 2 and the trial's record.
     var encoder: ProprioceptiveEncoder?
     var velocityScored: [Bool]                // per tick of trial 2: the arm's velocity is the controller's doing
+    var positionWeights: [Double]             // per tick of trial 2: factor on the position term (after a disturbance)
     let goalShifts: ScratchBuffer<Double>    // [t, k] push offset the servo adds to goal c(t+1) over tick t
     var plant: (any ClosedLoopPlant)? = nil
     let measured: ScratchBuffer<Double>      // [t + 1, k] measured angles of the driven joints at the start of tick t
@@ -79,6 +80,7 @@ final class MetaTaskTape<S: MetaScalar>: @unchecked Sendable {
         plantGoals = [Double](repeating: 0, count: a.outputs)
         plantErrors = [Double](repeating: 0, count: a.outputs)
         velocityScored = [Bool](repeating: true, count: a.steps)
+        positionWeights = [Double](repeating: 1, count: a.steps)
         goalShifts = ScratchBuffer(count: closed ? a.steps * a.outputs : 0, zero: 0)
         encoded = []
         encoded.reserveCapacity(a.proprioception?.rowCount ?? 0)
@@ -443,6 +445,7 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
             for o in 0..<k { tape.measured[steps * k + o] = tape.plantAngles[o] }
             for t in 0..<steps {
                 tape.velocityScored[t] = tape.plant!.scoresVelocity(tick: t)
+                tape.positionWeights[t] = tape.plant!.isAfterDisturbance(tick: t) ? options.afterDisturbanceWeight : 1
                 for o in 0..<k { tape.goalShifts[t * k + o] = tape.plant!.goalShift(tick: t + 1, output: o) }
             }
         }
@@ -621,13 +624,14 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
         return changed
     }
 
-    /// loss = 0.5·mean((ω̂ − ω)²) + 0.5·mean((FK(q̂) − p)²), q̂ = q0 + Δt·cumsum(ω̂), and ∂loss/∂ω̂.
+    /// loss = 0.5·mean((ω̂ − ω)²) + 0.5·w·mean(a_t·(FK(q̂) − p)²), q̂ = q0 + Δt·cumsum(ω̂) (closed loop: the
+    /// measured angles), w the position weight, a_t the after-disturbance weight (1 open loop), and ∂loss/∂ω̂.
     private func evaluateLoss(_ tape: MetaTaskTape<S>, target: MetaTaskTarget) {
         let steps = tape.t, k = tape.k
         let dt = architecture.robotSecondsPerStep
         let y = tape.output.pointer, gy = tape.outputGradient.pointer
         var q = restAngles
-        var velocitySum = 0.0, positionSum = 0.0
+        var velocitySum = 0.0, positionSum = 0.0, weightedPositionSum = 0.0
         // Forward: positions and the per-step joint gradient of the position term, accumulated backwards.
         var jointGradients = [Double](repeating: 0, count: steps * k)
         let closed = tape.encoder != nil
@@ -640,9 +644,11 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
             }
             let p = kinematics.position(q)
             let e = SIMD3(p.x - target.positions[t * 3], p.y - target.positions[t * 3 + 1], p.z - target.positions[t * 3 + 2])
+            let stepWeight = closed ? tape.positionWeights[t] : 1
             positionSum += (e * e).sum()
+            weightedPositionSum += stepWeight * (e * e).sum()
             let jac = kinematics.jacobian(q)
-            for o in 0..<k { jointGradients[t * k + o] += options.positionWeight * (jac[drivenJoints[o]] * e).sum() / Double(steps * 3) }
+            for o in 0..<k { jointGradients[t * k + o] += options.positionWeight * stepWeight * (jac[drivenJoints[o]] * e).sum() / Double(steps * 3) }
             for o in 0..<k {
                 if closed {
                     // Closed loop: the arm's velocity over tick t, (q(t+1) − q(t))/Δt, against the target's: the
@@ -663,7 +669,7 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
         let positionError = positionSum / Double(steps * 3)
         tape.velocityError = velocityError
         tape.positionError = positionError
-        tape.loss = 0.5 * velocityError + 0.5 * options.positionWeight * positionError
+        tape.loss = 0.5 * velocityError + 0.5 * options.positionWeight * weightedPositionSum / Double(steps * 3)
         if closed, let arm = options.closedLoop {
             // Through the arm: q(t+1) = q(t) + g_t·(c(t+1) + s_t − q(t)) with g_t the secant of tick t (see
             // docs/closed-loop.md), s_t a push's goal shift, c(t+1) = c(t) + Δt·ω_t. Adjoints A(t+1) = ∂/∂q(t+1),

@@ -197,6 +197,10 @@ public struct MetaGradientOptions: Sendable, Equatable {
     /// Weight of the position term in the task loss, 0.5·MSE(ω) + 0.5·w·MSE(xyz) (1: the paper's loss). A
     /// larger weight makes end-effector errors, in m², count against velocity errors, in (rad/s)².
     public var positionWeight = 1.0
+    /// Closed loop: a further factor on the position term at the steps after a disturbance window ends
+    /// (`ClosedLoopPlant.isAfterDisturbance`), so recovering from a push, a payload or a slow bus counts more
+    /// (1: every step alike).
+    public var afterDisturbanceWeight = 1.0
 
     /// Ideal, unquantized, heaviside: the spec's software model.
     public init() {}

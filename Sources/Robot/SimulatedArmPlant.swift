@@ -51,6 +51,12 @@ public final class SimulatedArmPlant: ClosedLoopPlant {
         _ = arm.write(goals: goals, time: Double(tick) * period, period: period)
     }
 
+    /// From the disturbance window's end on (measurement `tick + 1` at or after `endTick`), as
+    /// `DisturbanceEvaluation.windowed` counts "after".
+    public func isAfterDisturbance(tick: Int) -> Bool {
+        arm.disturbance != .none && tick + 1 >= arm.disturbance.endTick
+    }
+
     /// Ticks after a push during which the servo's return is not scored as the controller's velocity.
     public static let pushRecoveryTicks = 20
 

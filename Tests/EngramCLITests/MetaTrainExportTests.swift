@@ -81,3 +81,22 @@ struct MetaTrainHistoryTests {
         }
     }
 }
+
+/// `--after-disturbance-weight` belongs to closed-loop training and must be at least 1: usage errors (exit 2)
+/// that name the fix, before any training starts.
+struct MetaTrainAfterDisturbanceWeightTests {
+    @Test(.enabled(if: EngramBinary.isAvailable, "skipped: needs .build/debug/engram"))
+    func badUsesAreRefused() throws {
+        try withScratchDirectory("after-weight") { dir in
+            let out = dir + "/x.safetensors"
+            let open = try EngramBinary.run(["meta-train", "--task", "scorbot", "--after-disturbance-weight", "3", "--iterations", "1", "--out", out])
+            #expect(open.status == 2)
+            #expect(open.stderr.contains("needs --closed-loop"), "\(open.stderr)")
+            let low = try EngramBinary.run(["meta-train", "--robot", SharedData.repositoryRoot + "/Robots/so101", "--closed-loop", "--after-disturbance-weight", "0.5",
+                                            "--iterations", "1", "--out", out])
+            #expect(low.status == 2)
+            #expect(low.stderr.contains("'0.5' is not a weight") && low.stderr.contains("at least 1"), "\(low.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: out), "nothing trained")
+        }
+    }
+}

@@ -75,6 +75,56 @@ struct ClosedLoopMetaGradientTests {
         }
     }
 
+    /// Weighing the steps after the push (`afterDisturbanceWeight`) keeps the gradient exact, and it weighs
+    /// exactly those steps: the loss grows by (a − 1)·0.5·w·(their squared error)/(3T), the logged MSE does not.
+    @Test func afterDisturbanceWeightIsExactAndWeighsOnlyTheStepsAfterThePush() {
+        var options = MetaGradientOptions()
+        options.spikeFunction = .sigmoid(sharpness: 2)
+        options.adaptiveThresholdSpikeGradient = true
+        options.afterDisturbanceWeight = 4
+        options.positionWeight = 3
+        let a = tinyClosedLoopArchitecture()
+        let steps = a.steps
+        let push = (joint: 0, offset: 0.05, ticks: steps / 4..<steps / 2)
+        options.closedLoop = lagArm(response: 0.4, push: push)
+        let report = gradientCheck(options: options, batch: 2, threads: 1, architecture: a)
+        for name in MetaParameterName.allCases {
+            let e = report.relativeErrors[name]!
+            #expect(e < 1e-3, "\(name.rawValue): relative error \(e) (|g| = \(report.analyticNorms[name]!))")
+        }
+        let plant = LagPlant(response: 0.4, push: push)
+        let after = (0..<steps).filter { plant.isAfterDisturbance(tick: $0) }
+        #expect(after == Array((steps / 2 - 1)..<steps), "after the push: measurements from the window's end on")
+        #expect(!LagPlant(response: 0.4).isAfterDisturbance(tick: steps - 1), "no push, no after")
+
+        func tape(weight: Double) -> MetaTaskTape<Double> {
+            var o = options
+            o.afterDisturbanceWeight = weight
+            let engine = MetaGradientEngine<Double>(architecture: a, options: o, kinematics: ScorbotKinematics(),
+                                                    drivenJoints: tinySampler().drivenJoints, restAngles: tinySampler().restAngles)
+            let t = MetaTaskTape<Double>(architecture: a)
+            var rng = RandomSource(seed: 1)
+            engine.forward(t, parameters: FlatParameters(tinyParameters(a, seed: 5), architecture: a), target: tinyTasks(a, count: 1, seed: 4)[0], rng: &rng)
+            return t
+        }
+        let plain = tape(weight: 1), weighted = tape(weight: 4)
+        #expect(plain.positionError == weighted.positionError && plain.velocityError == weighted.velocityError)
+        #expect(weighted.positionWeights == (0..<steps).map { after.contains($0) ? 4 : 1 })
+        // Squared end-effector errors of the steps after the push, from the tape's measured angles.
+        let kinematics = ScorbotKinematics(), sampler = tinySampler(), target = tinyTasks(a, count: 1, seed: 4)[0]
+        var afterSum = 0.0
+        for t in after {
+            var q = sampler.restAngles
+            for o in 0..<a.outputs { q[sampler.drivenJoints[o]] = plain.measured[(t + 1) * a.outputs + o] }
+            let p = kinematics.position(q)
+            let e = SIMD3(p.x - target.positions[t * 3], p.y - target.positions[t * 3 + 1], p.z - target.positions[t * 3 + 2])
+            afterSum += (e * e).sum()
+        }
+        #expect(afterSum > 0)
+        let expected = plain.loss + 3 * 0.5 * 3 * afterSum / Double(steps * 3)
+        #expect(abs(weighted.loss - expected) <= 1e-12 * max(1, abs(expected)), "\(weighted.loss) vs \(expected)")
+    }
+
     /// The proprioceptive rows fire in both trials and take part in the update: their ΔW rows are not zero.
     @Test func proprioceptiveRowsFireAndLearn() {
         let a = tinyClosedLoopArchitecture()

@@ -46,6 +46,7 @@ enum MetaTrainCommand: EngramCommand {
         .value("--log", "file", "CSV file for the loss curve (appended on --resume)"),
         .value("--threads", "n", "worker threads (default: all cores)"),
         .value("--position-weight", "w", "weight of the position term in the task loss, 0.5·MSE(ω) + 0.5·w·MSE(xyz) (default 1, the paper's)"),
+        .value("--after-disturbance-weight", "a", "with --closed-loop: the position term counts a times at the steps after a disturbance window ends (default 1)"),
         .value("--learning-rate", "lr", "Adam's base learning rate (default 1.5e-3, the paper's; ×0.99 every 500 iterations either way)"),
         .value("--export", "file", "instead of training: write the weights of --out (no Adam state; a third of the size) to this file, to ship"),
         .flag("--json", "print the final summary as one JSON object"),
@@ -151,6 +152,16 @@ enum MetaTrainCommand: EngramCommand {
             }
             configuration.options.positionWeight = w
             for i in configuration.mixedOptions.indices { configuration.mixedOptions[i].positionWeight = w }
+        }
+        if let text = arguments.string("--after-disturbance-weight") {
+            guard arguments.has("--closed-loop") else {
+                throw UsageError("--after-disturbance-weight weighs recovery from the arm's disturbances; it needs --closed-loop")
+            }
+            guard let a = Double(text), a >= 1, a.isFinite else {
+                throw UsageError("--after-disturbance-weight: '\(text)' is not a weight; give a number of at least 1, e.g. 3")
+            }
+            configuration.options.afterDisturbanceWeight = a
+            for i in configuration.mixedOptions.indices { configuration.mixedOptions[i].afterDisturbanceWeight = a }
         }
         if let text = arguments.string("--learning-rate") {
             guard let lr = Double(text), lr > 0, lr < 1 else {
