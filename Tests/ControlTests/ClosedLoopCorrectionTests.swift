@@ -52,8 +52,9 @@ import Testing
         return (sum / Double(max(count, 1)), deviation / Double(max(deviationCount, 1)))
     }
 
-    /// The shipped controller (session 3, trained under the compliant push): reaction −0.079 rad/s over 12
-    /// tasks, pushed joint 0.197 rad off its path in the second half of the window against 0.222 open loop.
+    /// The shipped controller (session 4, trained under the compliant push): reaction −0.062 rad/s over 12
+    /// tasks, pushed joint 0.203 rad off its path in the second half of the window against 0.222 open loop
+    /// (session 3's: −0.079 rad/s, 0.197 rad).
     /// The controllers of session 2, trained under a hard hold, followed the push (+0.083 rad/s).
     @Test func closedLoopControllerPullsAPushedJointBack() throws {
         let closed = try reaction(checkpointFile: "controller-closed-loop.safetensors", tasks: 12)
