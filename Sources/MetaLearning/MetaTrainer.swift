@@ -30,6 +30,12 @@ public struct MetaTrainingConfiguration: Sendable {
     /// The commands of the earlier sittings whose weights this run continues (from the checkpoint it resumed
     /// or started from), oldest first; checkpoints record them followed by `command`.
     public var history: [String] = []
+    /// Fold the weights into a running mean every this many iterations (stochastic weight averaging); nil
+    /// keeps no mean (a mean already in the state is carried over unchanged).
+    public var averageEvery: Int? = nil
+    /// The mean covers iterations from this one on: a mean in the state that started earlier, or with
+    /// another `averageEvery`, is restarted.
+    public var averageFrom = 0
 
     /// The paper's settings.
     public init() {}
@@ -45,6 +51,46 @@ public struct MetaTrainingState: Sendable, Equatable {
     public var adam: AdamState
     /// Seed of the run.
     public var seed: UInt64
+    /// The running mean of the weights, when the run keeps one.
+    public var average: WeightAverage? = nil
+}
+
+/// A running mean of the weights over snapshots taken every `every` iterations (stochastic weight
+/// averaging): at a low learning rate Adam's iterates wander around a minimum, and their mean sits nearer
+/// its centre than any one of them.
+public struct WeightAverage: Sendable, Equatable {
+    /// Iterations between snapshots.
+    public var every: Int
+    /// Iteration of the first snapshot.
+    public var first: Int
+    /// Iteration of the last snapshot.
+    public var last: Int
+    /// Snapshots in the mean.
+    public var count: Int
+    /// The mean, flat in the order of `FlatParameters`.
+    public var mean: [Float]
+
+    /// A mean of one snapshot, `weights`, taken at `iteration`.
+    public init(every: Int, iteration: Int, weights: [Float]) {
+        self.every = every
+        first = iteration
+        last = iteration
+        count = 1
+        mean = weights
+    }
+
+    /// Folds in the snapshot `weights` (as many values as `mean`) taken at `iteration`.
+    public mutating func add(_ weights: UnsafePointer<Float>, iteration: Int) {
+        count += 1
+        last = iteration
+        let w = 1 / Float(count)
+        mean.withUnsafeMutableBufferPointer { m in
+            for i in m.indices { m[i] += (weights[i] - m[i]) * w }
+        }
+    }
+
+    /// What the mean covers, for metadata and messages.
+    public var summary: String { "mean of \(count) snapshots every \(every) iterations, iterations \(first)–\(last)" }
 }
 
 /// One iteration's figures.
@@ -101,6 +147,15 @@ public final class MetaTrainer: @unchecked Sendable {
         let lr = configuration.adam.learningRate(atStep: state.adam.step)
         configuration.adam.update(parameters.storage, gradient: gradient.storage, count: parameters.count, state: &state.adam)
         state.iteration += 1
+        if let every = configuration.averageEvery, state.iteration >= configuration.averageFrom, state.iteration % every == 0 {
+            if var a = state.average, a.every == every, a.first >= configuration.averageFrom {
+                a.add(parameters.storage, iteration: state.iteration)
+                state.average = a
+            } else {
+                state.average = WeightAverage(every: every, iteration: state.iteration,
+                                              weights: Array(UnsafeBufferPointer(start: parameters.storage, count: parameters.count)))
+            }
+        }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         return MetaIterationReport(iteration: state.iteration, batch: result, learningRate: lr, seconds: seconds)
     }
@@ -135,6 +190,12 @@ public final class MetaTrainer: @unchecked Sendable {
         public static let secondMoment = "engram.adam.v"
         /// Tensor: the run's root generator state (iteration i uses its derived(i) stream).
         public static let randomState = "engram.training.rng"
+        /// Tensor: the running mean of the weights, flat (runs with an average only).
+        public static let average = "engram.average"
+        /// The mean's snapshot spacing, first and last iteration and count ("every first last count").
+        public static let averageSpan = "engram.training.average"
+        /// In a controller written by `averagedController(in:)`: what its weights are the mean of.
+        public static let averaged = "engram.training.averaged"
     }
 
     /// The weights under the official tensor names, the architecture, the training command, and the
@@ -157,6 +218,10 @@ public final class MetaTrainer: @unchecked Sendable {
         file.set(Key.firstMoment, floats: state.adam.firstMoment, shape: [state.adam.firstMoment.count])
         file.set(Key.secondMoment, floats: state.adam.secondMoment, shape: [state.adam.secondMoment.count])
         file.set(Key.randomState, uint64s: RandomSource(seed: state.seed).stateWords, shape: [4])
+        if let a = state.average {
+            file.set(Key.average, floats: a.mean, shape: [a.mean.count])
+            file.metadata[Key.averageSpan] = "\(a.every) \(a.first) \(a.last) \(a.count)"
+        }
         return file
     }
 
@@ -194,7 +259,33 @@ public final class MetaTrainer: @unchecked Sendable {
         adam.firstMoment = m
         adam.secondMoment = v
         adam.step = step
-        return MetaTrainingState(iteration: iteration, adam: adam, seed: seed)
+        var state = MetaTrainingState(iteration: iteration, adam: adam, seed: seed)
+        if let span = file.metadata[Key.averageSpan] {
+            let numbers = span.split(separator: " ").compactMap { Int($0) }
+            guard numbers.count == 4, numbers[0] > 0, numbers[3] > 0 else { throw fail("\(Key.averageSpan) '\(span)' is not 'every first last count'") }
+            let mean = try file.floats(Key.average)
+            guard mean.count == parameterCount else { throw fail("the weight average has \(mean.count) entries, the architecture has \(parameterCount) weights") }
+            var a = WeightAverage(every: numbers[0], iteration: numbers[1], weights: mean)
+            a.last = numbers[2]
+            a.count = numbers[3]
+            state.average = a
+        }
+        return state
+    }
+
+    /// The running mean of the weights kept by a run with `averageEvery`, as a controller checkpoint (the
+    /// run's architecture and metadata, plus `Key.averaged` saying what was averaged); nil when the run kept
+    /// no mean. Throws when the file is not a controller checkpoint or its training state is damaged.
+    public static func averagedController(in file: SafeTensors) throws -> ControllerCheckpoint? {
+        var controller = try ControllerCheckpoint(file)
+        let architecture = MetaArchitecture(controller.architecture)
+        let flat = FlatParameters<Float>(zerosFor: architecture)
+        guard let state = try trainingState(in: file, parameterCount: flat.count), let average = state.average else { return nil }
+        average.mean.withUnsafeBufferPointer { flat.storage.update(from: $0.baseAddress!, count: flat.count) }
+        controller.weights = flat.parameters.controllerWeights(architecture)
+        controller.metadata[Key.averaged] = average.summary
+        controller.metadata[Key.averageSpan] = nil
+        return controller
     }
 }
 

@@ -100,3 +100,33 @@ struct MetaTrainAfterDisturbanceWeightTests {
         }
     }
 }
+
+/// `--average-every` keeps a weight average in the run's checkpoint and `--export-average` ships it;
+/// asking for an average the run does not keep, or a start without a spacing, is refused with the fix.
+struct MetaTrainWeightAverageTests {
+    @Test(.enabled(if: EngramBinary.isAvailable, "skipped: needs .build/debug/engram"))
+    func averageIsKeptAndExported() throws {
+        try withScratchDirectory("average") { dir in
+            let run = dir + "/run.safetensors", plain = dir + "/plain.safetensors", ship = dir + "/ship.safetensors"
+            let common = ["meta-train", "--task", "scorbot", "--iterations", "2", "--batch", "1", "--threads", "1"]
+            let train = try EngramBinary.run(common + ["--average-every", "1", "--out", run])
+            #expect(train.status == 0, "\(train.stderr)")
+            #expect(train.stdout.contains("weight average: mean of 2 snapshots every 1 iterations, iterations 1–2"), "\(train.stdout)")
+            let export = try EngramBinary.run(["meta-train", "--out", run, "--export-average", ship])
+            #expect(export.status == 0, "\(export.stderr)")
+            let header = try safetensorsHeader(of: ship)
+            #expect(header.contains("\"engram.training.averaged\":\"mean of 2 snapshots"), "\(header.prefix(400))")
+            #expect(!header.contains("engram.adam") && !header.contains("\"engram.average\""))
+            let evaluate = try EngramBinary.run(["evaluate", "--checkpoint", ship, "--tasks", "1", "--threads", "1", "--json"])
+            #expect(evaluate.status == 0, "\(evaluate.stderr)")
+
+            #expect(try EngramBinary.run(common + ["--out", plain]).status == 0)
+            let none = try EngramBinary.run(["meta-train", "--out", plain, "--export-average", ship])
+            #expect(none.status == 1)
+            #expect(none.stderr.contains("keeps no weight average") && none.stderr.contains("--average-every"), "\(none.stderr)")
+            let from = try EngramBinary.run(common + ["--average-from", "10", "--out", dir + "/x.safetensors"])
+            #expect(from.status == 2)
+            #expect(from.stderr.contains("needs --average-every"), "\(from.stderr)")
+        }
+    }
+}

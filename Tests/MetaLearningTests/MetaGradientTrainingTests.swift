@@ -47,11 +47,7 @@ struct MetaGradientTrainingTests {
     /// Two iterations, a checkpoint through safetensors bytes, a resumed trainer and one more iteration give
     /// bit-for-bit the weights and Adam state of three uninterrupted iterations.
     @Test func resumeReproducesUninterruptedRun() throws {
-        var configuration = MetaTrainingConfiguration()
-        configuration.architecture = tinyArchitecture()
-        configuration.batchSize = 2
-        configuration.threads = 1
-        configuration.seed = 42
+        var configuration = tinyTrainingConfiguration(seed: 42)
         configuration.command = "test"
         let sampler = tinySampler()
         var rng = RandomSource(seed: 3)
@@ -77,6 +73,72 @@ struct MetaGradientTrainingTests {
         #expect(resumed.state == straight.state, "Adam state and iteration after resume equal the uninterrupted run's")
         #expect(resumed.parameters.parameters == straight.parameters.parameters, "weights after resume equal the uninterrupted run's")
         #expect(resumed.parameters.parameters != initial, "training moved the weights")
+    }
+
+    /// `averageEvery` keeps the mean of the weights after every k-th iteration; it survives a checkpoint and
+    /// resume bit for bit, restarts when `averageFrom` moves past its start, and `averagedController` ships it.
+    @Test func weightAverageFollowsTheRunAcrossResume() throws {
+        var configuration = tinyTrainingConfiguration(seed: 7)
+        configuration.averageEvery = 2
+        let sampler = tinySampler()
+        var rng = RandomSource(seed: 5)
+        let initial = MetaParameters<Float>(randomFor: configuration.architecture, rng: &rng)
+
+        let straight = MetaTrainer(configuration: configuration, sampler: sampler, initial: initial)
+        var snapshots: [[Float]] = []
+        for i in 1...6 {
+            straight.step()
+            if i % 2 == 0 { snapshots.append(Array(UnsafeBufferPointer(start: straight.parameters.storage, count: straight.parameters.count))) }
+        }
+        let average = try #require(straight.state.average)
+        #expect(average.count == 3 && average.first == 2 && average.last == 6 && average.every == 2)
+        var largest: Float = 0
+        for i in 0..<average.mean.count {
+            let expected = (Double(snapshots[0][i]) + Double(snapshots[1][i]) + Double(snapshots[2][i])) / 3
+            largest = max(largest, abs(average.mean[i] - Float(expected)))
+        }
+        #expect(largest < 1e-6, "running mean against the mean of the three snapshots: \(largest)")
+        #expect(average.mean != snapshots[2], "the mean is not the last iterate")
+
+        // Checkpoint after iteration 3 (one snapshot in the mean), resume, three more iterations.
+        let first = MetaTrainer(configuration: configuration, sampler: sampler, initial: initial)
+        for _ in 0..<3 { first.step() }
+        let file = try SafeTensors(bytes: first.checkpoint().serialized(), source: "average-test")
+        let weights = MetaParameters<Float>(try ControllerCheckpoint(file).weights)
+        let state = try #require(try MetaTrainer.trainingState(in: file, parameterCount: weights.count))
+        #expect(state.average?.count == 1)
+        let resumed = MetaTrainer(configuration: configuration, sampler: sampler, initial: weights, state: state)
+        for _ in 0..<3 { resumed.step() }
+        #expect(resumed.state == straight.state, "the mean after resume equals the uninterrupted run's")
+
+        // Moving the start past the mean's first snapshot restarts it.
+        var later = configuration
+        later.averageFrom = 4
+        let restarted = MetaTrainer(configuration: later, sampler: sampler, initial: weights, state: state)
+        for _ in 0..<3 { restarted.step() }
+        #expect(restarted.state.average?.first == 4 && restarted.state.average?.count == 2)
+
+        // Without averageEvery a resumed run carries the mean over unchanged.
+        var plain = configuration
+        plain.averageEvery = nil
+        let carried = MetaTrainer(configuration: plain, sampler: sampler, initial: weights, state: state)
+        carried.step()
+        #expect(carried.state.average == state.average)
+
+        // The shipping copy holds the mean as its weights.
+        let shipped = try #require(try MetaTrainer.averagedController(in: try SafeTensors(bytes: straight.checkpoint().serialized(), source: "ship")))
+        #expect(MetaParameters<Float>(shipped.weights).tensors.flatMap { $0 } == average.mean)
+        #expect(shipped.metadata[MetaTrainer.Key.averaged] == "mean of 3 snapshots every 2 iterations, iterations 2–6")
+        #expect(try MetaTrainer.averagedController(in: try SafeTensors(bytes: MetaTrainer(configuration: plain, sampler: sampler, initial: initial).checkpoint().serialized(), source: "none")) == nil)
+
+        // A damaged span is an error that names the key.
+        var damaged = file
+        damaged.metadata[MetaTrainer.Key.averageSpan] = "2 two 2 1"
+        #expect {
+            try MetaTrainer.trainingState(in: damaged, parameterCount: weights.count)
+        } throws: { error in
+            (error as? CheckpointError)?.message.contains("engram.training.average '2 two 2 1'") == true
+        }
     }
 
     /// A plain controller checkpoint (no training state) is not resumable; damaged state is an error.
@@ -144,6 +206,16 @@ struct MetaGradientTrainingTests {
         }
         #expect(maxDiff <= 1e-4 * maxAbs, "gradients differ by \(maxDiff) (max |g| \(maxAbs))")
     }
+}
+
+/// Training settings of the tiny network: batch 2, one thread, `seed`.
+func tinyTrainingConfiguration(seed: UInt64) -> MetaTrainingConfiguration {
+    var configuration = MetaTrainingConfiguration()
+    configuration.architecture = tinyArchitecture()
+    configuration.batchSize = 2
+    configuration.threads = 1
+    configuration.seed = seed
+    return configuration
 }
 
 func isCloseRelative(_ a: Double, _ b: Double, _ tolerance: Double = 1e-12) -> Bool {

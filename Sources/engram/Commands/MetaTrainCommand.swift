@@ -26,7 +26,10 @@ enum MetaTrainCommand: EngramCommand {
         --closed-loop (with --robot) trains a controller that also hears the arm: per driven joint the measured angle \
         and the tracking error, as spikes of input populations after the clock rows, with the robot's simulated servos \
         in the loop of trial 2 and a random disturbance per task (docs/closed-loop.md). With --init of an open-loop \
-        controller the proprioceptive weights start at zero, so training starts from that controller's behaviour.
+        controller the proprioceptive weights start at zero, so training starts from that controller's behaviour. \
+        --average-every k also keeps a running mean of the weights, taken every k iterations from --average-from on \
+        (stochastic weight averaging: Adam's iterates wander around a minimum, their mean sits nearer its centre); \
+        --export-average ships it.
         Example: engram meta-train --task scorbot --iterations 2000 --batch 90 --out scorbot.safetensors --log curve.csv
         """
     static let options: [OptionSpec] = [
@@ -48,7 +51,10 @@ enum MetaTrainCommand: EngramCommand {
         .value("--position-weight", "w", "weight of the position term in the task loss, 0.5·MSE(ω) + 0.5·w·MSE(xyz) (default 1, the paper's)"),
         .value("--after-disturbance-weight", "a", "with --closed-loop: the position term counts a times at the steps after a disturbance window ends (default 1)"),
         .value("--learning-rate", "lr", "Adam's base learning rate (default 1.5e-3, the paper's; ×0.99 every 500 iterations either way)"),
+        .value("--average-every", "k", "also keep a running mean of the weights, folded in every k iterations (stochastic weight averaging; kept in --out across --resume)"),
+        .value("--average-from", "i", "with --average-every: the mean covers iterations from i on; an older mean is restarted (default 0)"),
         .value("--export", "file", "instead of training: write the weights of --out (no Adam state; a third of the size) to this file, to ship"),
+        .value("--export-average", "file", "instead of training: write the running mean of the weights kept in --out (see --average-every) to this file"),
         .flag("--json", "print the final summary as one JSON object"),
     ]
 
@@ -62,6 +68,19 @@ enum MetaTrainCommand: EngramCommand {
                 throw RuntimeError("\(export): cannot write the checkpoint (\(error)); check the folder exists and is writable")
             }
             print("meta-train: wrote the weights of \(source) to \(export)")
+            return 0
+        }
+        if let export = arguments.string("--export-average") {
+            let source = try arguments.required("--out")
+            let averaged: ControllerCheckpoint?
+            do { averaged = try MetaTrainer.averagedController(in: try loadFile(source)) } catch let e as CheckpointError { throw RuntimeError(e.description) }
+            guard let averaged else {
+                throw RuntimeError("\(source): the run keeps no weight average; resume it with --average-every <k> to start one, or ship its weights with --export")
+            }
+            do { try averaged.write(toFile: export) } catch {
+                throw RuntimeError("\(export): cannot write the checkpoint (\(error)); check the folder exists and is writable")
+            }
+            print("meta-train: wrote the \(averaged.metadata[MetaTrainer.Key.averaged] ?? "weight average") of \(source) to \(export)")
             return 0
         }
         if arguments.has("--robot") && arguments.has("--task") {
@@ -168,6 +187,13 @@ enum MetaTrainCommand: EngramCommand {
                 throw UsageError("--learning-rate: '\(text)' is not a learning rate; give a number between 0 and 1, e.g. 5e-4")
             }
             configuration.adam.learningRate = lr
+        }
+        configuration.averageEvery = try arguments.int("--average-every", in: 1...10_000_000)
+        if let from = try arguments.int("--average-from", in: 0...100_000_000) {
+            guard configuration.averageEvery != nil else {
+                throw UsageError("--average-from sets where the weight average starts; it needs --average-every <k>")
+            }
+            configuration.averageFrom = from
         }
 
         var initial: MetaParameters<Float>
@@ -281,18 +307,20 @@ enum MetaTrainCommand: EngramCommand {
         progress.finish()
         if let last, arguments.has("--json") {
             let b = last.batch
-            let object: [String: Any] = [
+            var object: [String: Any] = [
                 "iteration": last.iteration, "loss": b.loss, "task_loss": b.taskLoss,
                 "mse_vel": b.velocityError, "mse_xyz": b.positionError,
                 "trainee_rate_hz": b.traineeRateHz, "lsg_rate_hz": b.lsgRateHz,
                 "session_seconds": Date().timeIntervalSince(start), "checkpoint": out,
             ]
+            if let a = trainer.state.average { object["weight_average"] = a.summary }
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
             print(String(decoding: data, as: UTF8.self))
         } else if let last {
             let b = last.batch
             print(String(format: "meta-train: iteration %d, loss %.5f (task %.5f), rates %.1f/%.1f Hz, %.1f s this session; checkpoint %@",
                          last.iteration, b.loss, b.taskLoss, b.traineeRateHz, b.lsgRateHz, Date().timeIntervalSince(start), out))
+            if let a = trainer.state.average { print("meta-train: weight average: \(a.summary); ship it with --export-average") }
         }
         return 0
     }
