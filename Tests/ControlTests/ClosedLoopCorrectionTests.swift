@@ -53,8 +53,8 @@ import Testing
     }
 
     /// The shipped controller (session 4, trained under the compliant push): reaction −0.062 rad/s over 12
-    /// tasks, pushed joint 0.203 rad off its path in the second half of the window against 0.222 open loop
-    /// (session 3's: −0.079 rad/s, 0.197 rad).
+    /// tasks, pushed joint 0.203 rad off its path in the second half of the window against 0.221 with the
+    /// shipped open-loop controller (0.222 with session 1's); session 3's: −0.079 rad/s, 0.197 rad.
     /// The controllers of session 2, trained under a hard hold, followed the push (+0.083 rad/s).
     @Test func closedLoopControllerPullsAPushedJointBack() throws {
         let closed = try reaction(checkpointFile: "controller-closed-loop.safetensors", tasks: 12)
