@@ -56,8 +56,8 @@ public struct MetaTrainingState: Sendable, Equatable {
 }
 
 /// A running mean of the weights over snapshots taken every `every` iterations (stochastic weight
-/// averaging): at a low learning rate Adam's iterates wander around a minimum, and their mean sits nearer
-/// its centre than any one of them.
+/// averaging): Adam's iterates wander around a minimum and their mean is less noisy than the last one.
+/// Whether it is also better is for `engram evaluate --baseline` to say.
 public struct WeightAverage: Sendable, Equatable {
     /// Iterations between snapshots.
     public var every: Int
@@ -277,6 +277,7 @@ public final class MetaTrainer: @unchecked Sendable {
     /// run's architecture and metadata, plus `Key.averaged` saying what was averaged); nil when the run kept
     /// no mean. Throws when the file is not a controller checkpoint or its training state is damaged.
     public static func averagedController(in file: SafeTensors) throws -> ControllerCheckpoint? {
+        guard file.metadata[Key.averageSpan] != nil else { return nil }
         var controller = try ControllerCheckpoint(file)
         let architecture = MetaArchitecture(controller.architecture)
         let flat = FlatParameters<Float>(zerosFor: architecture)

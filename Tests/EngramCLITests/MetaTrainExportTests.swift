@@ -117,6 +117,11 @@ struct MetaTrainWeightAverageTests {
             let header = try safetensorsHeader(of: ship)
             #expect(header.contains("\"engram.training.averaged\":\"mean of 2 snapshots"), "\(header.prefix(400))")
             #expect(!header.contains("engram.adam") && !header.contains("\"engram.average\""))
+            let last = dir + "/last.safetensors"
+            #expect(try EngramBinary.run(["meta-train", "--out", run, "--export", last]).status == 0)
+            #expect(!(try safetensorsHeader(of: last)).contains("\"engram.training.average\""), "the plain copy does not claim a mean")
+            let again = try EngramBinary.run(["meta-train", "--out", ship, "--export-average", dir + "/y.safetensors"])
+            #expect(again.status == 1 && again.stderr.contains("keeps no weight average"), "\(again.stderr)")
             let evaluate = try EngramBinary.run(["evaluate", "--checkpoint", ship, "--tasks", "1", "--threads", "1", "--json"])
             #expect(evaluate.status == 0, "\(evaluate.stderr)")
 

@@ -51,7 +51,7 @@ enum MetaTrainCommand: EngramCommand {
         .value("--position-weight", "w", "weight of the position term in the task loss, 0.5·MSE(ω) + 0.5·w·MSE(xyz) (default 1, the paper's)"),
         .value("--after-disturbance-weight", "a", "with --closed-loop: the position term counts a times at the steps after a disturbance window ends (default 1)"),
         .value("--learning-rate", "lr", "Adam's base learning rate (default 1.5e-3, the paper's; ×0.99 every 500 iterations either way)"),
-        .value("--average-every", "k", "also keep a running mean of the weights, folded in every k iterations (stochastic weight averaging; kept in --out across --resume)"),
+        .value("--average-every", "k", "also keep a running mean of the weights, folded in every k iterations (stochastic weight averaging; kept in --out across --resume; another k restarts it)"),
         .value("--average-from", "i", "with --average-every: the mean covers iterations from i on; an older mean is restarted (default 0)"),
         .value("--export", "file", "instead of training: write the weights of --out (no Adam state; a third of the size) to this file, to ship"),
         .value("--export-average", "file", "instead of training: write the running mean of the weights kept in --out (see --average-every) to this file"),
@@ -63,7 +63,8 @@ enum MetaTrainCommand: EngramCommand {
             // A shipping copy: the six weight tensors and the metadata (architecture, training command,
             // iteration), without the Adam moments and RNG state that only --resume needs.
             let source = try arguments.required("--out")
-            let checkpoint = try loadController(try loadFile(source))
+            var checkpoint = try loadController(try loadFile(source))
+            checkpoint.metadata[MetaTrainer.Key.averageSpan] = nil  // the span of a mean this copy does not hold
             do { try checkpoint.write(toFile: export) } catch {
                 throw RuntimeError("\(export): cannot write the checkpoint (\(error)); check the folder exists and is writable")
             }
