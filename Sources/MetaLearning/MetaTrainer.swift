@@ -251,6 +251,9 @@ public final class MetaTrainer: @unchecked Sendable {
         guard let iteration = Int(iterationText), iteration >= 0 else { throw fail("\(Key.iteration) '\(iterationText)' is not a count") }
         guard let seed = file.metadata[Key.seed].flatMap(UInt64.init) else { throw fail("\(Key.seed) is missing or not a number") }
         guard let step = file.metadata[Key.adamStep].flatMap(Int.init) else { throw fail("\(Key.adamStep) is missing or not a number") }
+        guard file.tensors[Key.firstMoment] != nil || file.tensors[Key.secondMoment] != nil else {
+            throw CheckpointError(source: file.source, message: "holds a run's weights but no Adam state: it is a shipping copy (meta-train --export); resume the run's own checkpoint, or start a new run from this one with --init")
+        }
         let m = try file.floats(Key.firstMoment), v = try file.floats(Key.secondMoment)
         guard m.count == parameterCount, v.count == parameterCount else {
             throw fail("Adam moments have \(m.count)/\(v.count) entries, the architecture has \(parameterCount) weights")

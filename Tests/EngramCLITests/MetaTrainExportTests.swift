@@ -120,6 +120,8 @@ struct MetaTrainWeightAverageTests {
             let last = dir + "/last.safetensors"
             #expect(try EngramBinary.run(["meta-train", "--out", run, "--export", last]).status == 0)
             #expect(!(try safetensorsHeader(of: last)).contains("\"engram.training.average\""), "the plain copy does not claim a mean")
+            let resume = try EngramBinary.run(["meta-train", "--task", "scorbot", "--iterations", "3", "--batch", "1", "--threads", "1", "--resume", "--out", last])
+            #expect(resume.status == 1 && resume.stderr.contains("shipping copy") && resume.stderr.contains("--init"), "\(resume.stderr)")
             let again = try EngramBinary.run(["meta-train", "--out", ship, "--export-average", dir + "/y.safetensors"])
             #expect(again.status == 1 && again.stderr.contains("keeps no weight average"), "\(again.stderr)")
             let evaluate = try EngramBinary.run(["evaluate", "--checkpoint", ship, "--tasks", "1", "--threads", "1", "--json"])
