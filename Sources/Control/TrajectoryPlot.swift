@@ -115,15 +115,53 @@ public enum TrajectoryPlot {
         for (label, pts, s, dashed) in lines {
             var d = ""
             var pen = false
-            for (a, b) in pts {
-                guard a.isFinite && b.isFinite else { pen = false; continue }
-                d += (pen ? "L" : "M") + fmt(px(a)) + "," + fmt(py(b)) + " "
+            for p in thinned(pts.map { $0.0.isFinite && $0.1.isFinite ? (px($0.0), py($0.1)) : (.nan, .nan) }) {
+                guard let (a, b) = p else { pen = false; continue }
+                d += (pen ? "L" : "M") + fmt(a) + "," + fmt(b) + " "
                 pen = true
             }
             let color = palette[s % palette.count]
             out += "<path d=\"\(d)\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"1.6\"\(dashed ? " stroke-dasharray=\"6 4\"" : "")><title>\(escape(label))</title></path>\n"
         }
         return out + "</g>\n"
+    }
+
+    /// A polyline in picture coordinates thinned to what the picture can show: each run of consecutive
+    /// points in one pixel column keeps its first, lowest, highest and last point (in their order), so the
+    /// drawn envelope is the same while a curve never has more than four points per column of its run.
+    /// A non-finite point lifts the pen (nil).
+    static func thinned(_ points: [(Double, Double)]) -> [(Double, Double)?] {
+        var out: [(Double, Double)?] = []
+        out.reserveCapacity(min(points.count, 4_096))
+        var run: [Int] = []  // first, lowest, highest, last of the current column's run (indices)
+        var column = Int.min
+        func flush() {
+            guard !run.isEmpty else { return }
+            var kept: [Int] = []
+            for i in run.sorted() where kept.last != i { kept.append(i) }
+            for i in kept { out.append(points[i]) }
+            run = []
+        }
+        for (i, p) in points.enumerated() {
+            guard p.0.isFinite && p.1.isFinite else {
+                flush()
+                column = Int.min
+                out.append(nil)
+                continue
+            }
+            let c = Int(min(max(p.0, -1e15), 1e15).rounded(.down))
+            if c != column || run.isEmpty {
+                flush()
+                column = c
+                run = [i, i, i, i]
+                continue
+            }
+            if p.1 < points[run[1]].1 { run[1] = i }
+            if p.1 > points[run[2]].1 { run[2] = i }
+            run[3] = i
+        }
+        flush()
+        return out
     }
 
     static func niceTicks(_ lo: Double, _ hi: Double) -> [Double] {

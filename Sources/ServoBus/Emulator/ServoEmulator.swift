@@ -183,6 +183,9 @@ public final class ServoEmulator: Sendable {
         }
     }
 
+    /// The largest LEN a Dynamixel 2.0 packet can state (two bytes).
+    private static let maximumDynamixelLength = 0xFFFF
+
     /// Reads `count` bytes at `address`, or nil when out of the table.
     private static func readMemory(_ servo: EmulatedServo, _ address: Int, _ count: Int) -> [UInt8]? {
         guard count >= 0, address >= 0, address + count <= servo.memory.count else { return nil }
@@ -286,13 +289,20 @@ public final class ServoEmulator: Sendable {
             } else {
                 var entries: [DynamixelCodec.FastSyncReadEntry] = []
                 var members: [Int] = []
+                // The combined reply must fit LEN (16 bits) even fully stuffed (one FD per 3 bytes): each
+                // entry takes error, ID, data and a CRC. Longer requests go unanswered.
+                guard (requested.count * (length + 4) + 8) * 4 / 3 <= Self.maximumDynamixelLength else { return }
                 for id in requested {
                     guard let i = index(of: id, in: s) else { continue }
                     let f = s.servos[i].faults
                     if f.silent || (f.dropProbability > 0 && s.servos[i].rng.uniform() < f.dropProbability) { continue }
-                    let data = readMemory(s.servos[i], address, length)
-                    entries.append(.init(id: id, error: data == nil ? DynamixelStatusError.accessError : 0,
-                                         data: data ?? [UInt8](repeating: 0, count: length)))
+                    // A range outside the table is refused by that servo alone (access error, no data):
+                    // the combined reply carries `length` data bytes per entry, which it cannot fill.
+                    guard let data = readMemory(s.servos[i], address, length) else {
+                        reply(i, error: DynamixelStatusError.accessError)
+                        continue
+                    }
+                    entries.append(.init(id: id, error: 0, data: data))
                     members.append(i)
                 }
                 guard let first = members.first else { return }
@@ -385,7 +395,9 @@ public final class ServoEmulator: Sendable {
             guard let i = target else { return }
             reply(i, always: true)
         case FeetechInstruction.read:
-            guard let i = target, params.count == 2 else { return }
+            // A reply longer than a frame holds (READ of 245 bytes or more) cannot be sent: STS status
+            // frames have no "bad instruction" bit, so the servo stays silent, as a real one does.
+            guard let i = target, params.count == 2, Int(params[1]) <= FeetechCodec.maximumParameterCount else { return }
             reply(i, readBytes(i, Int(params[0]), Int(params[1])), always: true)
         case FeetechInstruction.write, FeetechInstruction.registeredWrite:
             guard params.count >= 2 else { return }
@@ -415,6 +427,7 @@ public final class ServoEmulator: Sendable {
         case FeetechInstruction.syncRead:
             guard params.count >= 3 else { return }
             let address = Int(params[0]), length = Int(params[1])
+            guard length <= FeetechCodec.maximumParameterCount else { return }
             for id in params[2...] {
                 guard let i = index(of: id, in: s) else { continue }
                 reply(i, readBytes(i, address, length), always: true)
