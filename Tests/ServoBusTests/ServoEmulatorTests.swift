@@ -108,8 +108,10 @@ import Testing
         #expect(packets.allSatisfy { $0.error == DynamixelStatusError.accessError && $0.parameters.isEmpty })
         #expect(far.allSatisfy { $0.bytes.count < 64 })
         // Too many entries for one LEN: no reply at all; the emulator goes on answering.
-        let many = [UInt8](repeating: 1, count: 200)
-        #expect(emulator.respond(to: instruction(DynamixelCodec.syncRead(address: 0, length: 400, ids: many, fast: true), .dynamixel2), at: 0).isEmpty)
+        let many = [UInt8](repeating: 1, count: 500)
+        let table = ControlTable.xl430W250.memorySize  // every byte of the table: 500 × (table + 4) is past 65,535
+        #expect(500 * (table + 4) > 0xFFFF)
+        #expect(emulator.respond(to: instruction(DynamixelCodec.syncRead(address: 0, length: UInt16(table), ids: many, fast: true), .dynamixel2), at: 0).isEmpty)
         let ok = decodeReplies(emulator.respond(to: instruction(DynamixelCodec.syncRead(address: 132, length: 4, ids: [1, 2], fast: true), .dynamixel2), at: 0), .dynamixel2)
         #expect(ok.count == 1 && DynamixelCodec.fastSyncReadEntries(ok[0], dataLength: 4)?.map(\.id) == [1, 2])
     }

@@ -289,9 +289,6 @@ public final class ServoEmulator: Sendable {
             } else {
                 var entries: [DynamixelCodec.FastSyncReadEntry] = []
                 var members: [Int] = []
-                // The combined reply must fit LEN (16 bits) even fully stuffed (one FD per 3 bytes): each
-                // entry takes error, ID, data and a CRC. Longer requests go unanswered.
-                guard (requested.count * (length + 4) + 8) * 4 / 3 <= Self.maximumDynamixelLength else { return }
                 for id in requested {
                     guard let i = index(of: id, in: s) else { continue }
                     let f = s.servos[i].faults
@@ -305,7 +302,9 @@ public final class ServoEmulator: Sendable {
                     entries.append(.init(id: id, error: 0, data: data))
                     members.append(i)
                 }
-                guard let first = members.first else { return }
+                // The combined reply must fit LEN (16 bits) even fully stuffed (one FD per 3 bytes): each
+                // entry takes error, ID, data and a CRC. A longer one is not sent.
+                guard let first = members.first, (entries.count * (length + 4) + 8) * 4 / 3 <= Self.maximumDynamixelLength else { return }
                 // The combined packet carries the first member's corrupt/truncate/delay draws.
                 var saved = s.servos[first].faults
                 saved.dropProbability = 0
