@@ -66,7 +66,8 @@ public enum TrajectoryPlot {
                 for (s, ser) in series.enumerated() where !ser.endEffector.isEmpty {
                     lines.append((ser.label, ser.endEffector.map { ($0.x * 1000, (axis == 1 ? $0.y : $0.z) * 1000) }, s, ser.dashed))
                 }
-                out += panel(title: name, xLabel: "x (mm)", yLabel: axis == 1 ? "y (mm)" : "z (mm)", x: x0, y: y0, w: panelWidth, h: panelHeight, lines: lines)
+                out += panel(title: name, xLabel: "x (mm)", yLabel: axis == 1 ? "y (mm)" : "z (mm)", x: x0, y: y0, w: panelWidth, h: panelHeight,
+                             lines: lines, overTime: false)
             }
             y0 += pathHeight
         }
@@ -87,8 +88,9 @@ public enum TrajectoryPlot {
         return names
     }
 
+    /// One panel; `overTime` says x is time (increasing), which allows thinning per pixel column.
     static func panel(title: String, xLabel: String, yLabel: String, x: Double, y: Double, w: Double, h: Double,
-                      lines: [(String, [(Double, Double)], Int, Bool)]) -> String {
+                      lines: [(String, [(Double, Double)], Int, Bool)], overTime: Bool = true) -> String {
         let points = lines.flatMap { $0.1 }.filter { $0.0.isFinite && $0.1.isFinite }
         var xmin = points.map(\.0).min() ?? 0, xmax = points.map(\.0).max() ?? 1
         var ymin = points.map(\.1).min() ?? 0, ymax = points.map(\.1).max() ?? 1
@@ -115,7 +117,8 @@ public enum TrajectoryPlot {
         for (label, pts, s, dashed) in lines {
             var d = ""
             var pen = false
-            for p in thinned(pts.map { $0.0.isFinite && $0.1.isFinite ? (px($0.0), py($0.1)) : (.nan, .nan) }) {
+            let picture = pts.map { $0.0.isFinite && $0.1.isFinite ? (px($0.0), py($0.1)) : (Double.nan, Double.nan) }
+            for p in overTime ? thinned(picture) : thinnedPath(picture) {
                 guard let (a, b) = p else { pen = false; continue }
                 d += (pen ? "L" : "M") + fmt(a) + "," + fmt(b) + " "
                 pen = true
@@ -161,6 +164,26 @@ public enum TrajectoryPlot {
             run[3] = i
         }
         flush()
+        return out
+    }
+
+    /// A path in picture coordinates (x not ordered, e.g. the end effector seen from above) thinned to
+    /// steps of at least one pixel: a point closer than that to the last one kept is dropped, except the
+    /// last point. A non-finite point lifts the pen (nil).
+    static func thinnedPath(_ points: [(Double, Double)]) -> [(Double, Double)?] {
+        var out: [(Double, Double)?] = []
+        var last: (Double, Double)? = nil
+        for (i, p) in points.enumerated() {
+            guard p.0.isFinite && p.1.isFinite else {
+                out.append(nil)
+                last = nil
+                continue
+            }
+            let isLast = i == points.count - 1 || !(points[i + 1].0.isFinite && points[i + 1].1.isFinite)
+            if let l = last, max(abs(p.0 - l.0), abs(p.1 - l.1)) < 1, !isLast { continue }
+            out.append(p)
+            last = p
+        }
         return out
     }
 

@@ -116,11 +116,12 @@ public struct SafeTensors: Sendable {
             guard begin >= 0, begin <= end, end <= dataCount else {
                 throw fail("truncated: tensor '\(name)' spans bytes \(begin)..<\(end) but the data section has \(dataCount) bytes")
             }
-            // The shape's size, overflow-checked and bounded by the data section (itself within the file).
+            // The shape's size, overflow-checked; it must then equal the tensor's byte range, which lies
+            // within the data section (itself within the file): that is the bound on every size here.
             var expected = dtype.size
             for n in shape {
                 let (product, overflow) = expected.multipliedReportingOverflow(by: n)
-                guard !overflow, product <= dataCount else {
+                guard !overflow else {
                     throw fail("tensor '\(name)': shape \(shape) of \(dtypeName) needs more bytes than the \(dataCount)-byte data section holds; the header is damaged")
                 }
                 expected = product
@@ -134,7 +135,7 @@ public struct SafeTensors: Sendable {
 
     /// A JSON number that is exactly an integer in `Int`'s range (not 1.5, 1e30 or 2^64), else nil.
     private static func exactInteger(_ value: Any) -> Int? {
-        guard let n = value as? NSNumber, !(value is Bool) else { return nil }
+        guard let n = value as? NSNumber else { return nil }
         let d = n.doubleValue
         let i = n.int64Value
         guard d.isFinite, d == d.rounded(), Double(i) == d else { return nil }
