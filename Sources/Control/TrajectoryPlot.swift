@@ -167,22 +167,44 @@ public enum TrajectoryPlot {
         return out
     }
 
-    /// A path in picture coordinates (x not ordered, e.g. the end effector seen from above) thinned to
-    /// steps of at least one pixel: a point closer than that to the last one kept is dropped, except the
-    /// last point. A non-finite point lifts the pen (nil).
+    /// A path in picture coordinates (x not ordered, e.g. the end effector seen from above) thinned to what
+    /// the picture can show: a point is kept when it reaches a 2 × 2 pixel cell the path has not been in (and
+    /// the last point is kept). Going on within the cell of the last kept point continues the line; coming
+    /// back into new cells after retracing old ones starts a new stroke at the point before. A path
+    /// retraced a hundred times so costs what it costs once. A non-finite point lifts the pen (nil).
     static func thinnedPath(_ points: [(Double, Double)]) -> [(Double, Double)?] {
+        // Cells of 2 × 2 pixels: a stroke is 1.6 pixels wide.
+        func cell(_ p: (Double, Double)) -> Int {
+            Int((min(max(p.0, -1e6), 1e6) / 2).rounded(.down)) &* 4_194_304 &+ Int((min(max(p.1, -1e6), 1e6) / 2).rounded(.down))
+        }
         var out: [(Double, Double)?] = []
-        var last: (Double, Double)? = nil
+        var visited = Set<Int>()
+        var previous: (Double, Double)? = nil
+        var previousKept = false
+        var lastKeptCell: Int? = nil
         for (i, p) in points.enumerated() {
             guard p.0.isFinite && p.1.isFinite else {
-                out.append(nil)
-                last = nil
+                if lastKeptCell != nil { out.append(nil) }
+                previous = nil
+                previousKept = false
+                lastKeptCell = nil
                 continue
             }
+            let c = cell(p)
+            let isNew = visited.insert(c).inserted
             let isLast = i == points.count - 1 || !(points[i + 1].0.isFinite && points[i + 1].1.isFinite)
-            if let l = last, max(abs(p.0 - l.0), abs(p.1 - l.1)) < 1, !isLast { continue }
-            out.append(p)
-            last = p
+            if isNew || isLast {
+                if !previousKept, let q = previous, cell(q) != lastKeptCell {
+                    if lastKeptCell != nil { out.append(nil) }
+                    out.append(q)
+                }
+                out.append(p)
+                lastKeptCell = c
+                previousKept = true
+            } else {
+                previousKept = false
+            }
+            previous = p
         }
         return out
     }

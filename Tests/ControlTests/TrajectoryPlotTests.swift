@@ -73,8 +73,16 @@ struct TrajectoryPlotTests {
         // A short curve is untouched.
         let short = TrajectoryPlot.thinned([(0, 1), (0.5, 3), (2, 2)]).compactMap { $0 }
         #expect(short.map(\.0) == [0, 0.5, 2] && short.map(\.1) == [1, 3, 2])
-        // A path keeps steps of at least a pixel, its last point, and its pen lifts.
-        let path = TrajectoryPlot.thinnedPath([(0, 0), (0.3, 0.2), (1.2, 0), (1.3, 0.1), (.nan, .nan), (5, 5), (5.2, 5)])
-        #expect(path.map { $0.map { [$0.0, $0.1] } } == [[0, 0], [1.2, 0], [1.3, 0.1], nil, [5, 5], [5.2, 5]])
+        // A path keeps the points that reach new 2-pixel cells, continues within the last kept pixel, starts a new
+        // stroke after retracing, keeps its last point, and lifts the pen at gaps.
+        let path = TrajectoryPlot.thinnedPath([(0, 0), (0.6, 0.4), (2.4, 0), (2.6, 0.2), (0.4, 0.2), (1, 1), (5, 0), (.nan, .nan), (9, 9), (9.4, 9)])
+        #expect(path.map { $0.map { [$0.0, $0.1] } } == [[0, 0], [2.4, 0], nil, [1, 1], [5, 0], nil, [9, 9], [9.4, 9]])
+        // Retracing a circle 100 times costs about what tracing it once does (not 100 times as much).
+        let circle: [(Double, Double)] = (0..<100_000).map { (k: Int) -> (Double, Double) in
+            let a = Double(k) * 0.00628
+            return (200 + 100 * cos(a), 110 + 100 * sin(a))
+        }
+        let once = TrajectoryPlot.thinnedPath(Array(circle.prefix(1_000))).count
+        #expect(TrajectoryPlot.thinnedPath(circle).count <= 2 * once, "\(TrajectoryPlot.thinnedPath(circle).count) points for a circle drawn in \(once)")
     }
 }

@@ -115,4 +115,20 @@ import Testing
         let ok = decodeReplies(emulator.respond(to: instruction(DynamixelCodec.syncRead(address: 132, length: 4, ids: [1, 2], fast: true), .dynamixel2), at: 0), .dynamixel2)
         #expect(ok.count == 1 && DynamixelCodec.fastSyncReadEntries(ok[0], dataLength: 4)?.map(\.id) == [1, 2])
     }
+
+    /// Found by `engram-bench fuzz`: a WRITE of ID 253 or 255 was taken, and the servo then answered with a
+    /// header no host decodes. Reserved IDs are refused (Dynamixel: data range error) or ignored (Feetech).
+    @Test func reservedIDsCannotBeWritten() throws {
+        let dxl = try ServoEmulator(protocol: .dynamixel2, servos: [(1, .xl430W250)])
+        for id: UInt8 in [0xFD, 0xFF] {
+            let r = decodeReplies(dxl.respond(to: instruction(DynamixelCodec.write(id: 1, address: 7, data: [id]), .dynamixel2), at: 0), .dynamixel2)
+            #expect(r.first?.error == DynamixelStatusError.dataRange)
+            #expect(dxl.ids == [1])
+        }
+        let sts = try ServoEmulator(protocol: .feetechSTS, servos: [(1, .sts3215)])
+        _ = sts.respond(to: instruction(FeetechCodec.write(id: 1, address: 5, data: [0xFF]), .feetechSTS), at: 0)
+        #expect(sts.ids == [1])
+        _ = sts.respond(to: instruction(FeetechCodec.write(id: 1, address: 5, data: [0xFD]), .feetechSTS), at: 0)
+        #expect(sts.ids == [0xFD])
+    }
 }

@@ -202,6 +202,11 @@ public final class ServoEmulator: Sendable {
         }
         let saved = servo.memory
         servo.memory.replaceSubrange(address..<(address + data.count), with: data)
+        // IDs 253 and up are reserved (0xFD header byte, 0xFE broadcast): a real servo refuses them.
+        if servo.touches(.id, address: address, count: data.count) && servo.get(.id) > 0xFC {
+            servo.memory = saved
+            return DynamixelStatusError.dataRange
+        }
         // Position mode: a goal outside the position limits is refused (data limit error).
         if servo.touches(.goalPosition, address: address, count: data.count) && servo.get(.operatingMode) == 3 {
             let goal = servo.get(.goalPosition)
@@ -359,6 +364,8 @@ public final class ServoEmulator: Sendable {
         for (k, b) in data.enumerated() {
             let a = address + k
             guard a < servo.memory.count, !servo.touchesReadOnly(address: a, count: 1) else { continue }
+            // IDs above 253 (0xFE is broadcast) are reserved: the byte is ignored, as a real STS servo does.
+            if servo.touches(.id, address: a, count: 1) && b > 0xFD { continue }
             servo.memory[a] = b
         }
         if servo.touches(.torqueEnable, address: address, count: data.count) && servo.get(.torqueEnable) == 128 {
