@@ -76,7 +76,20 @@ private func installCrashHandler() {
         signal(sig, SIG_DFL)
         raise(sig)
     }
-    for sig in [SIGILL, SIGTRAP, SIGSEGV, SIGBUS, SIGABRT, SIGFPE] { signal(sig, handler) }
+    // The handler runs on a stack of its own, so that a stack overflow (SIGSEGV) is reported too.
+    let size = 1 << 16
+    var stack = stack_t()
+    stack.ss_sp = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
+    stack.ss_size = size
+    stack.ss_flags = 0
+    sigaltstack(&stack, nil)
+    for sig in [SIGILL, SIGTRAP, SIGSEGV, SIGBUS, SIGABRT, SIGFPE] {
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = handler
+        action.sa_flags = Int32(SA_ONSTACK)
+        sigemptyset(&action.sa_mask)
+        sigaction(sig, &action, nil)
+    }
 }
 
 /// The child side: fuzzes one decoder and prints its JSON line; exit 1 on a finding, 3 on a hang.

@@ -49,6 +49,22 @@ struct HostileInputTests {
         }
     }
 
+    /// An end-effector column of 1e308 passes the joint limits but makes the loss infinite: the adaptation
+    /// is refused as diverged, and `--out` writes nothing (it used to write a controller from loss inf → inf).
+    @Test(.enabled(if: EngramBinary.isAvailable && TeachByDemonstrationTests.controller != nil, "needs .build/debug/engram and a controller"))
+    func adaptWithANonFiniteLossWritesNothing() throws {
+        let path = temporary("ee.csv"), out = temporary("ee-adapted.safetensors")
+        defer { try? FileManager.default.removeItem(atPath: path); try? FileManager.default.removeItem(atPath: out) }
+        var csv = "time_s,base.pos,shoulder.pos,ee.x,ee.y,ee.z\n"
+        for k in 0..<249 { csv += "\(Double(k) * 0.01),0.1,0.2,\(k == 100 ? "1e308" : "0.5"),0.1,0.3\n" }
+        try csv.write(toFile: path, atomically: true, encoding: .utf8)
+        let r = try EngramBinary.run(["adapt", "--checkpoint", TeachByDemonstrationTests.controller!, "--target", path, "--out", out, "--json"])
+        #expect(r.status == 1)
+        #expect(r.stdout.isEmpty, "\(r.stdout)")
+        #expect(r.stderr.contains("\(path): the loss went inf → inf, not finite; the adaptation diverged, so \(out) was not written"), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out))
+    }
+
     /// `replay` sized its log from the file's time span: 2.5e8 s (or microseconds read as seconds) asked
     /// for gigabytes and aborted. The span is bounded before the port opens.
     @Test(.enabled(if: EngramBinary.isAvailable, "needs .build/debug/engram"))
