@@ -200,7 +200,7 @@ enum RunCommand: EngramCommand {
         let s = loop.safety
         var safety: [String: Any] = ["clamped_to_limits": s.clampedToLimits, "rate_limited": s.rateLimited,
                                      "rejected_non_finite": s.rejectedNonFinite, "ease_in_ticks": s.easeInTicks,
-                                     "failed_reads": s.failedReads, "stopped_on_fault": loop.stoppedOnFault,
+                                     "failed_reads": s.failedReads, "rejected_readings": s.rejectedReadings, "stopped_on_fault": loop.stoppedOnFault,
                                      "stop_reason": loop.stopReason]
         safety["watchdog"] = session.settings.watchdogAction.rawValue
         var object: [String: Any] = [
@@ -238,7 +238,7 @@ enum RunCommand: EngramCommand {
         }
         print("loop             \(loop.ticks) ticks at \(RobotFiles.number(loop.rateHz)) Hz, \(loop.overruns) overruns; read→write p50 \(f(loop.latencyP50Microseconds)) µs, p99 \(f(loop.latencyP99Microseconds)) µs, max \(f(loop.latencyMaxMicroseconds)) µs")
         let s = loop.safety
-        print("safety           \(s.clampedToLimits) clamped, \(s.rateLimited) rate-limited, \(s.rejectedNonFinite) non-finite, \(s.failedReads) failed reads; \(loop.stopReason)")
+        print("safety           \(s.clampedToLimits) clamped, \(s.rateLimited) rate-limited, \(s.rejectedNonFinite) non-finite, \(s.failedReads) failed reads, \(s.rejectedReadings) readings refused; \(loop.stopReason)")
         print("memory           peak RSS \(String(format: "%.1f", Double(rss) / 1_048_576)) MB")
     }
 
