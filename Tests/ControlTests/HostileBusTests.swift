@@ -246,11 +246,23 @@ func shippedRobot(_ name: String) throws -> RobotDescription {
         sleepThread(seconds: 0.3)
         rig.peer.stopListening()
         sleepThread(seconds: 0.02)
-        // Fill the line: a second descriptor on the same pseudo-terminal writes until the kernel refuses.
+        // Fill the line: a second descriptor on the same pseudo-terminal writes until the kernel refuses, and
+        // again after the kernel has moved what it could to the unread side, until nothing more goes in.
         let filler = open(rig.path, O_RDWR | O_NOCTTY | O_NONBLOCK)
         #expect(filler >= 0)
         var chunk = [UInt8](repeating: 0, count: 4096)
-        while chunk.withUnsafeMutableBytes({ write(filler, $0.baseAddress!, $0.count) }) > 0 {}
+        for round in 0..<50 {
+            var wrote = 0
+            for size in [4096, 256, 16, 1] {
+                while true {
+                    let n = chunk.withUnsafeMutableBytes { write(filler, $0.baseAddress!, size) }
+                    if n <= 0 { break }
+                    wrote += n
+                }
+            }
+            if wrote == 0 && round > 0 { break }
+            sleepThread(seconds: 0.02)
+        }
         sleepThread(seconds: 0.05)
         let id = try #require(thread.get())
         pthread_kill(id, SIGINT)
