@@ -23,7 +23,11 @@ public struct BusArmError: Error, Sendable, CustomStringConvertible {
 /// servo would take a goal past the wrap the long way round.
 ///
 /// Bus errors never throw from `read`/`write`: they return `.error` (timeouts, corrupted replies) or
-/// `.deactivate` (a servo's hardware alarm, a closed arm), and `lastFault` names the joint and servo.
+/// `.deactivate` (a servo's hardware alarm, named from its Hardware_Error_Status or Status register; a
+/// Present_Position outside the encoder's 0...4095; a transport failure; a closed arm), and `lastFault`
+/// names the joint and servo. No raw reading is written back unchecked: a control loop turns torque on
+/// with `enableTorque(holding:)` (goals from its safety envelope), and `setTorque(enabled: true)` holds
+/// only readings inside the joint limits plus a margin.
 public final class BusArm: Arm {
     /// The robot.
     public let robot: RobotDescription
