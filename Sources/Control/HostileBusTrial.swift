@@ -40,6 +40,12 @@ public struct HostileBusTrial {
         public var violations: [String]
     }
 
+    /// The random script of seed `seed`: 0.2 %, 0.5 %, 1 % or 3 % of the position replies tampered with (by
+    /// `seed % 4`), alarms among them on every fifth seed.
+    public static func randomScript(seed: UInt64) -> HostileScript {
+        HostileScript(randomProbability: [0.002, 0.005, 0.01, 0.03][Int(seed % 4)], randomAlarms: seed % 5 == 4, seed: seed)
+    }
+
     /// Runs `SwingPolicy` for `ticks` ticks (simulated pacing: as fast as the bus answers) on `robot`'s
     /// emulated bus behind a peer following `script`, with `retry` per bus call.
     public static func run(robot: RobotDescription, script: HostileScript, ticks: Int = 150,

