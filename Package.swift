@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "Robot", targets: ["Robot"]),
         .library(name: "Control", targets: ["Control"]),
         .library(name: "Perception", targets: ["Perception"]),
+        .library(name: "EngramCommands", targets: ["EngramCommands"]),
     ],
     targets: [
         // System libraries from Debian.
@@ -45,14 +46,18 @@ let package = Package(
             swiftSettings: numericFlags),
         .target(name: "Perception", dependencies: ["Tensors", "PhaseChange"], swiftSettings: numericFlags),
 
-        // Executables.
-        .executableTarget(
-            name: "engram",
+        // The commands of `engram` (argument parsing, help, every command), a library so that
+        // `engram-cluster` (Cluster/, the MPI package) runs the same meta-train, evaluate and fewshot-train.
+        .target(
+            name: "EngramCommands",
             dependencies: [
                 "Tensors", "YAMLCoding", "PhaseChange", "Spiking", "MetaLearning", "ServoBus", "Robot",
                 "Control", "Perception",
             ],
             swiftSettings: numericFlags),
+
+        // Executables.
+        .executableTarget(name: "engram", dependencies: ["EngramCommands"], swiftSettings: numericFlags),
         .executableTarget(
             name: "engram-bench",
             dependencies: [
@@ -74,7 +79,7 @@ let package = Package(
         .testTarget(name: "RobotTests", dependencies: ["Robot", "EngramTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ControlTests", dependencies: ["Control", "EngramTestSupport"]),
         .testTarget(name: "PerceptionTests", dependencies: ["Perception", "EngramTestSupport"], swiftSettings: numericFlags),
-        .testTarget(name: "EngramCLITests", dependencies: ["engram", "EngramTestSupport"]),
+        .testTarget(name: "EngramCLITests", dependencies: ["engram", "EngramCommands", "EngramTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )
