@@ -25,7 +25,7 @@ let package = Package(
                 .product(name: "EngramCommands", package: "Engram"),
                 .product(name: "Tensors", package: "Engram"),
             ]),
-        .testTarget(name: "ClusterTests", dependencies: ["engram-cluster"]),
+        .testTarget(name: "ClusterTests", dependencies: ["engram-cluster", .product(name: "Tensors", package: "Engram")]),
     ],
     swiftLanguageModes: [.v6]
 )
