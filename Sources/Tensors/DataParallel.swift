@@ -54,6 +54,7 @@ public enum ReproducibleSum {
     /// Sums `terms` (this rank's; each holds `count` values) over all ranks of `group` into `result`.
     /// `totalTerms` is the number of terms over all ranks (at least 1; it must be the same on every rank);
     /// `threads` split the conversion.
+    @inlinable
     public static func sum<S: BinaryFloatingPoint & SendableMetatype>(_ terms: [UnsafePointer<S>], count: Int, totalTerms: Int, group: RankGroup,
                                                    threads: Int, into result: UnsafeMutablePointer<S>) {
         precondition(totalTerms >= max(1, terms.count))
@@ -100,19 +101,31 @@ public enum ReproducibleSum {
     }
 
     /// 2^k for any k a double can hold.
+    @inlinable
     static func powerOfTwo(_ k: Int) -> Double {
         if k > -1023 && k < 1024 { return Double(bitPattern: UInt64(k + 1023) << 52) }
         return Double(sign: .plus, exponent: k, significand: 1)
     }
 
-    private struct Buffers<S>: @unchecked Sendable {
-        let terms: [UnsafePointer<S>]
-        let exponents: UnsafeMutableBufferPointer<Int16>
-        let integers: UnsafeMutableBufferPointer<Int64>
-        let result: UnsafeMutablePointer<S>
+    @usableFromInline
+    struct Buffers<S>: @unchecked Sendable {
+        @usableFromInline let terms: [UnsafePointer<S>]
+        @usableFromInline let exponents: UnsafeMutableBufferPointer<Int16>
+        @usableFromInline let integers: UnsafeMutableBufferPointer<Int64>
+        @usableFromInline let result: UnsafeMutablePointer<S>
+
+        @usableFromInline
+        init(terms: [UnsafePointer<S>], exponents: UnsafeMutableBufferPointer<Int16>, integers: UnsafeMutableBufferPointer<Int64>,
+             result: UnsafeMutablePointer<S>) {
+            self.terms = terms
+            self.exponents = exponents
+            self.integers = integers
+            self.result = result
+        }
     }
 
-    private static func parallel(_ ranges: [Range<Int>], _ body: @Sendable (Range<Int>) -> Void) {
+    @usableFromInline
+    static func parallel(_ ranges: [Range<Int>], _ body: @Sendable (Range<Int>) -> Void) {
         if ranges.count == 1 { body(ranges[0]); return }
         DispatchQueue.concurrentPerform(iterations: ranges.count) { body(ranges[$0]) }
     }

@@ -6,6 +6,7 @@
 
 static inline MPI_Comm engram_mpi_comm_world(void) { return MPI_COMM_WORLD; }
 static inline MPI_Datatype engram_mpi_double(void) { return MPI_DOUBLE; }
+static inline MPI_Datatype engram_mpi_float(void) { return MPI_FLOAT; }
 static inline MPI_Datatype engram_mpi_int64(void) { return MPI_INT64_T; }
 static inline MPI_Datatype engram_mpi_int16(void) { return MPI_INT16_T; }
 static inline MPI_Op engram_mpi_sum(void) { return MPI_SUM; }

@@ -31,4 +31,5 @@ let signalSources = [SIGINT, SIGTERM].map { sig -> DispatchSourceSignal in
     source.resume()
     return source
 }
+if words.first == "bench-allreduce" { group.finish(AllreduceBench.run(words, group: group)) }
 group.finish(ClusterDispatch.main(words, group: group))

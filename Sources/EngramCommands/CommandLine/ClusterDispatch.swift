@@ -1,4 +1,5 @@
 import Foundation
+import MetaLearning
 import Tensors
 
 /// The entry of `engram-cluster` (the Cluster package, over MPI): `meta-train`, `evaluate` and
@@ -26,6 +27,9 @@ public enum ClusterDispatch {
         }
         return Dispatch.run(command, path: first, Array(argv.dropFirst()), program: "engram-cluster", group: group)
     }
+
+    /// Entries of the paper controller's gradient (what one meta-iteration's allreduce carries).
+    public static var paperGradientCount: Int { FlatParameters<Float>(zerosFor: MetaArchitecture()).count }
 
     /// The usage text.
     public static var overview: String {
