@@ -69,7 +69,7 @@ enum Cluster {
     final class Job: @unchecked Sendable {
         let process = Process()
         private let errors = Pipe(), output = Pipe()
-        private var collected = Data()
+        private var collected = Data(), printed = Data()
         private let lock = NSLock()
 
         init(_ arguments: [String]) throws {
@@ -81,7 +81,10 @@ enum Cluster {
                 let d = h.availableData
                 self?.lock.lock(); self?.collected.append(d); self?.lock.unlock()
             }
-            output.fileHandleForReading.readabilityHandler = { h in _ = h.availableData }
+            output.fileHandleForReading.readabilityHandler = { [weak self] h in
+                let d = h.availableData
+                self?.lock.lock(); self?.printed.append(d); self?.lock.unlock()
+            }
             try process.run()
         }
 
@@ -94,6 +97,7 @@ enum Cluster {
         }
 
         var stderr: String { lock.lock(); defer { lock.unlock() }; return String(decoding: collected, as: UTF8.self) }
+        var stdout: String { lock.lock(); defer { lock.unlock() }; return String(decoding: printed, as: UTF8.self) }
     }
 
     static func start(ranks: Int, _ arguments: [String]) throws -> Job {
@@ -102,10 +106,10 @@ enum Cluster {
         return try Job(flags + [binary] + arguments)
     }
 
-    static func mpirun(ranks: Int, _ arguments: [String]) throws -> (status: Int32, stderr: String) {
+    static func mpirun(ranks: Int, _ arguments: [String]) throws -> (status: Int32, stderr: String, stdout: String) {
         let job = try start(ranks: ranks, arguments)
         _ = job.wait(timeout: 600)
-        return (job.process.terminationStatus, job.stderr)
+        return (job.process.terminationStatus, job.stderr, job.stdout)
     }
 
     /// The rank process `rank` of the job of `mpirun` (its children carry OMPI_COMM_WORLD_RANK).
