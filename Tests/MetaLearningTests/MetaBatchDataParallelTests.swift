@@ -30,7 +30,8 @@ import Testing
         for (ranks, threads) in [(1, 3), (2, 1), (3, 1), (3, 2), (5, 1)] {
             let r = run(ranks: ranks, threads: threads)
             #expect(r.loss == reference.loss && r.taskLosses == reference.taskLosses, "\(ranks) ranks × \(threads) threads: objective")
-            #expect(r.gradient == reference.gradient, "\(ranks) ranks × \(threads) threads: gradient bits")
+            let differing = zip(r.gradient, reference.gradient).filter { $0.bitPattern != $1.bitPattern }.count
+            #expect(differing == 0, "\(ranks) ranks × \(threads) threads: \(differing) gradient entries differ in their bits")
         }
         let alone = MetaBatchEvaluator<Float>(architecture: a, optionSets: optionSets, tasks: sampler, batchSize: batch, threads: 2)
         let g = FlatParameters<Float>(zerosFor: a)
