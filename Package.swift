@@ -45,6 +45,10 @@ let package = Package(
             name: "Control", dependencies: ["Robot", "Spiking", "MetaLearning", "PhaseChange", "Tensors"],
             swiftSettings: numericFlags),
         .target(name: "Perception", dependencies: ["Tensors", "PhaseChange"], swiftSettings: numericFlags),
+        // Fuzzing of every decoder of outside data (engram-bench fuzz, FuzzingTests); used by no product module.
+        .target(
+            name: "Fuzzing", dependencies: ["Tensors", "ServoBus", "Robot", "Spiking", "MetaLearning", "Perception"],
+            swiftSettings: numericFlags),
 
         // The commands of `engram` (argument parsing, help, every command), a library so that
         // `engram-cluster` (Cluster/, the MPI package) runs the same meta-train, evaluate and fewshot-train.
@@ -62,7 +66,7 @@ let package = Package(
             name: "engram-bench",
             dependencies: [
                 "Tensors", "PhaseChange", "Spiking", "MetaLearning", "ServoBus", "Robot", "Control",
-                "Perception",
+                "Perception", "Fuzzing",
             ],
             swiftSettings: numericFlags),
 
@@ -79,6 +83,7 @@ let package = Package(
         .testTarget(name: "RobotTests", dependencies: ["Robot", "EngramTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ControlTests", dependencies: ["Control", "EngramTestSupport"]),
         .testTarget(name: "PerceptionTests", dependencies: ["Perception", "EngramTestSupport"], swiftSettings: numericFlags),
+        .testTarget(name: "FuzzingTests", dependencies: ["Fuzzing", "EngramTestSupport"]),
         .testTarget(name: "EngramCLITests", dependencies: ["engram", "EngramCommands", "EngramTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -79,6 +79,7 @@ enum AdaptCommand: EngramCommand {
                     if let unknown = zip(file.joints, fileIndices).first(where: { $0.1 < 0 }) {
                         throw TrajectoryFileError(source: path, line: nil, message: "joint '\(unknown.0)' is not a Scorbot joint (base, shoulder, elbow, wrist); remove or rename its columns")
                     }
+                    try file.checkPositions(within: Dictionary(uniqueKeysWithValues: zip(names, family.jointLimits)), source: path)
                     let steps = checkpoint.architecture.steps
                     let fitted = file.rows == steps || file.rows < 2 ? file : file.resampled(rows: steps, stepSeconds: family.stepSeconds)
                     let full = fitted.derivingMissing(kinematics: family.kinematics, jointIndices: fileIndices)
@@ -99,6 +100,10 @@ enum AdaptCommand: EngramCommand {
             }
             results = try adaptAll(family)
         }
+        // A loss that is not finite means the adaptation diverged: nothing is written, and the command fails.
+        if let bad = zip(paths, results).first(where: { !($0.1.0.lossBefore.total.isFinite && $0.1.0.lossAfter.total.isFinite) }) {
+            throw RuntimeError("\(bad.0): the loss went \(bad.1.0.lossBefore.total) → \(bad.1.0.lossAfter.total), not finite; the adaptation diverged\(out.map { ", so \($0) was not written" } ?? ""); check the target and the controller")
+        }
         if let out, let adapted = results.first?.1 {
             var file = ControllerCheckpoint(architecture: checkpoint.architecture, weights: adapted, metadata: checkpoint.metadata)
             file.metadata["engram.adapted_to"] = paths[0]
@@ -113,7 +118,7 @@ enum AdaptCommand: EngramCommand {
                  "mse_vel_after": r.0.lossAfter.velocity, "mse_xyz_after": r.0.lossAfter.endEffector,
                  "changed_in": r.0.changedInput, "changed_rec": r.0.changedRecurrent]
             }
-            print(AdaptationSetup.json(["tasks": tasks, "mean_loss_before": meanBefore, "mean_loss_after": meanAfter] as [String: Any]))
+            try JSONOutput.print((["tasks": tasks, "mean_loss_before": meanBefore, "mean_loss_after": meanAfter] as [String: Any]))
         } else {
             let width = max(6, paths.map { $0.count }.max() ?? 6)
             func pad(_ s: String) -> String { s.padding(toLength: width, withPad: " ", startingAt: 0) }
