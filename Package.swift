@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "Robot", targets: ["Robot"]),
         .library(name: "Control", targets: ["Control"]),
         .library(name: "Perception", targets: ["Perception"]),
+        .library(name: "EngramCommands", targets: ["EngramCommands"]),
     ],
     targets: [
         // System libraries from Debian.
@@ -49,14 +50,18 @@ let package = Package(
             name: "Fuzzing", dependencies: ["Tensors", "ServoBus", "Robot", "Spiking", "MetaLearning", "Perception"],
             swiftSettings: numericFlags),
 
-        // Executables.
-        .executableTarget(
-            name: "engram",
+        // The commands of `engram` (argument parsing, help, every command), a library so that
+        // `engram-cluster` (Cluster/, the MPI package) runs the same meta-train, evaluate and fewshot-train.
+        .target(
+            name: "EngramCommands",
             dependencies: [
                 "Tensors", "YAMLCoding", "PhaseChange", "Spiking", "MetaLearning", "ServoBus", "Robot",
                 "Control", "Perception",
             ],
             swiftSettings: numericFlags),
+
+        // Executables.
+        .executableTarget(name: "engram", dependencies: ["EngramCommands"], swiftSettings: numericFlags),
         .executableTarget(
             name: "engram-bench",
             dependencies: [
@@ -79,7 +84,7 @@ let package = Package(
         .testTarget(name: "ControlTests", dependencies: ["Control", "EngramTestSupport"]),
         .testTarget(name: "PerceptionTests", dependencies: ["Perception", "EngramTestSupport"], swiftSettings: numericFlags),
         .testTarget(name: "FuzzingTests", dependencies: ["Fuzzing", "EngramTestSupport"]),
-        .testTarget(name: "EngramCLITests", dependencies: ["engram", "EngramTestSupport"]),
+        .testTarget(name: "EngramCLITests", dependencies: ["engram", "EngramCommands", "EngramTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -21,6 +21,9 @@ public struct MetaTrainingConfiguration: Sendable {
     public var batchSize = 90
     /// Worker threads (all cores by default).
     public var threads = ProcessInfo.processInfo.activeProcessorCount
+    /// The ranks of a data-parallel run (`engram-cluster`), which share each batch's tasks; nil for one
+    /// process. With a group the result does not depend on the number of ranks or threads.
+    public var group: RankGroup? = nil
     /// Seed of the task and noise streams.
     public var seed: UInt64 = 0
     /// The optimizer and its schedule.
@@ -129,7 +132,7 @@ public final class MetaTrainer: @unchecked Sendable {
         self.state = state ?? MetaTrainingState(iteration: 0, adam: AdamState(count: parameters.count), seed: configuration.seed)
         precondition(self.state.adam.firstMoment.count == parameters.count, "Adam state does not match the parameters")
         evaluator = MetaBatchEvaluator(architecture: configuration.architecture, optionSets: configuration.optionSets, tasks: sampler,
-                                       batchSize: configuration.batchSize, threads: configuration.threads)
+                                       batchSize: configuration.batchSize, threads: configuration.threads, group: configuration.group)
         gradient = FlatParameters(zerosFor: configuration.architecture)
     }
 
@@ -203,8 +206,11 @@ public final class MetaTrainer: @unchecked Sendable {
         public static let robot = "engram.training.robot"
         /// The arm in the loop of a closed-loop run.
         public static let closedLoop = "engram.training.closed_loop"
-        /// Worker threads (gradient sums depend on it in the last bits).
+        /// Worker threads (gradient sums depend on it in the last bits, unless the run has `ranks`).
         public static let threads = "engram.training.threads"
+        /// Ranks of a data-parallel run (engram-cluster), whose reproducible gradient sum makes the result
+        /// independent of ranks and threads.
+        public static let ranks = "engram.training.ranks"
         /// Tensor: Adam's first moments, flat.
         public static let firstMoment = "engram.adam.m"
         /// Tensor: Adam's second moments, flat.
@@ -231,6 +237,7 @@ public final class MetaTrainer: @unchecked Sendable {
         metadata[Key.pcm] = configuration.optionSets.map(\.pcm.rawValue).joined(separator: ",")
         metadata[Key.quantize] = configuration.optionSets.map { $0.quantizeUpdate ? "on" : "off" }.joined(separator: ",")
         metadata[Key.threads] = String(configuration.threads)
+        if let group = configuration.group { metadata[Key.ranks] = String(group.size) }
         metadata[Key.command] = configuration.command
         metadata[Key.history] = (configuration.history + [configuration.command]).joined(separator: "\n")
         if let arm = configuration.options.closedLoop { metadata[Key.closedLoop] = arm.label }

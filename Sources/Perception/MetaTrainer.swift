@@ -39,9 +39,14 @@ public final class MetaTrainer {
     var firstMoment: [Float]
     var secondMoment: [Float]
     let workers: [TaskWorker]
+    /// The ranks of a data-parallel run (`engram-cluster fewshot-train`), nil for one process. Every rank
+    /// samples the whole meta-batch and runs its fixed share of the tasks; the gradient is a
+    /// `ReproducibleSum`, so the run does not depend on the number of ranks or threads.
+    public let group: RankGroup?
 
     /// A trainer from an initial model; tasks come from `dataset`.
-    public init(model: FewShotCNN, dataset: FewShotDataset, settings: MetaTrainingSettings, seed: UInt64) throws {
+    public init(model: FewShotCNN, dataset: FewShotDataset, settings: MetaTrainingSettings, seed: UInt64, group: RankGroup? = nil) throws {
+        self.group = group
         precondition(model.ways == settings.ways, "model readout width must equal the task ways")
         self.model = model
         self.settings = settings
@@ -61,6 +66,7 @@ public final class MetaTrainer {
         for _ in 0..<settings.metaBatch { episodes.append(sampler.sample(rng: &rng)) }
         let model = self.model
         let inner = settings.inner
+        if let group { return distributedStep(episodes, group: group) }
         let results = runInParallel(count: episodes.count, threads: workers.count) { thread, i in
             workers[thread].metaGradient(model: model, episode: episodes[i], inner: inner)
         }
@@ -72,6 +78,41 @@ public final class MetaTrainer {
             accuracy += r.accuracy * scale
             for i in gradient.indices { gradient[i] += r.gradient[i] * scale }
         }
+        applyAdam(gradient)
+        return (loss, accuracy)
+    }
+
+    /// `step` over the ranks of `group`: this rank's share of `episodes`, the per-task loss and accuracy
+    /// exchanged in fixed slots, the gradient summed reproducibly.
+    func distributedStep(_ episodes: [Episode], group: RankGroup) -> (loss: Float, accuracy: Float) {
+        let model = self.model, inner = settings.inner
+        let share = group.share(of: episodes.count)
+        let results = runInParallel(count: share.count, threads: workers.count) { thread, i in
+            workers[thread].metaGradient(model: model, episode: episodes[share.lowerBound + i], inner: inner)
+        }
+        var slots = [Double](repeating: 0, count: 2 * episodes.count)
+        for (i, r) in results.enumerated() {
+            slots[2 * (share.lowerBound + i)] = Double(r.loss)
+            slots[2 * (share.lowerBound + i) + 1] = Double(r.accuracy)
+        }
+        group.gather(&slots)
+        let n = firstMoment.count
+        var terms = [Float](repeating: 0, count: Swift.max(1, results.count * n))
+        for (i, r) in results.enumerated() { terms.replaceSubrange(i * n ..< (i + 1) * n, with: r.gradient) }
+        var gradient = [Float](repeating: 0, count: n)
+        terms.withUnsafeBufferPointer { t in
+            gradient.withUnsafeMutableBufferPointer { g in
+                ReproducibleSum.sum((0..<results.count).map { t.baseAddress! + $0 * n }, count: n, totalTerms: episodes.count,
+                                    group: group, threads: workers.count, into: g.baseAddress!)
+            }
+        }
+        var loss: Float = 0, accuracy: Float = 0
+        let scale = 1 / Float(episodes.count)
+        for t in 0..<episodes.count {
+            loss += Float(slots[2 * t]) * scale
+            accuracy += Float(slots[2 * t + 1]) * scale
+        }
+        for i in gradient.indices { gradient[i] *= scale }
         applyAdam(gradient)
         return (loss, accuracy)
     }

@@ -1,3 +1,4 @@
+import EngramCommands
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #endif

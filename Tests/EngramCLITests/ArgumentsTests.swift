@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import engram
+@testable import EngramCommands
 
 enum FakeCommand: EngramCommand {
     static let name = "fake"

@@ -1,7 +1,7 @@
 import EngramTestSupport
 import Foundation
 import Testing
-@testable import engram
+@testable import EngramCommands
 
 /// `engram evaluate --baseline`: two controllers on identical tasks, compared by the paired difference.
 @Suite struct EvaluateBaselineTests {

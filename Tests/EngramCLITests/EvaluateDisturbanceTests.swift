@@ -1,7 +1,7 @@
 import EngramTestSupport
 import Foundation
 import Testing
-@testable import engram
+@testable import EngramCommands
 
 private func parse(_ tokens: [String]) throws -> ParsedArguments {
     try Arguments.parse(tokens, for: EvaluateCommand.self, path: "evaluate")

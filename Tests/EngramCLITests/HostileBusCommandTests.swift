@@ -3,7 +3,7 @@ import Foundation
 import Robot
 import ServoBus
 import Testing
-@testable import engram
+@testable import EngramCommands
 
 /// `engram run` against a hostile bus and against ports that are not ports (issue 19, items 1 and 5):
 /// the exit code and the one-line error.

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import EngramTestSupport
-@testable import engram
+@testable import EngramCommands
 
 /// Issue 19 items 7–9 through the `engram` binary: values that cannot be right are refused with the file,
 /// the place and the bound, and `--json` never hides a non-finite figure.

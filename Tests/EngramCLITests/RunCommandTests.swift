@@ -3,7 +3,7 @@ import Foundation
 import MetaLearning
 import Tensors
 import Testing
-@testable import engram
+@testable import EngramCommands
 
 private func parse(_ tokens: [String]) throws -> ParsedArguments {
     try Arguments.parse(tokens, for: RunCommand.self, path: "run")

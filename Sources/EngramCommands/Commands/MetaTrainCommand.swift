@@ -179,7 +179,8 @@ enum MetaTrainCommand: EngramCommand {
         }
         configuration.options = optionSets[0]
         configuration.mixedOptions = Array(optionSets.dropFirst())
-        configuration.command = (["engram"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
+        configuration.group = arguments.group
+        configuration.command = ([arguments.program] + CommandLine.arguments.dropFirst()).joined(separator: " ")
         configuration.robot = familyName == "scorbot" ? "scorbot-er7" : familyName.replacingOccurrences(of: " whole-arm", with: "")
         if wholeArm != nil {
             // Joint errors in rad² are small against velocity errors in (rad/s)²: weigh positions up.
@@ -289,18 +290,29 @@ enum MetaTrainCommand: EngramCommand {
         }
         let log: MetaTrainingLog?
         do {
-            log = try arguments.string("--log").map { try MetaTrainingLog(path: $0, append: arguments.has("--resume"), resumedAt: trainer.state.iteration, settings: pcmNames) }
+            log = try (arguments.isRoot ? arguments.string("--log") : nil).map { try MetaTrainingLog(path: $0, append: arguments.has("--resume"), resumedAt: trainer.state.iteration, settings: pcmNames) }
         } catch let e as CheckpointError { throw RuntimeError(e.description) }
 
         var progress = MetaTrainingProgress(total: iterations)
         let start = Date()
         var last: MetaIterationReport? = nil
+        // Only rank 0 of a cluster job writes the checkpoint (atomically), and notes it for the message
+        // engram-cluster prints when the job is ended from outside.
+        func save() throws {
+            guard arguments.isRoot else { return }
+            do { try trainer.writeCheckpoint(to: out) } catch {
+                progress.finish()
+                throw RuntimeError("\(out): cannot write the checkpoint (\(error)); check the directory and free space")
+            }
+            ClusterJobState.shared.checkpointWritten(out, iteration: trainer.state.iteration)
+        }
         // Ctrl-C (SIGINT) or SIGTERM: finish the iteration, write the checkpoint, stop (exit 130). A second
-        // signal kills at once (the last checkpoint stays intact: it is written by rename).
+        // signal kills at once (the last checkpoint stays intact: it is written by rename). A cluster job
+        // leaves signals to engram-cluster: its ranks cannot finish an iteration once one of them is gone.
         let stop = MetaTrainingStopRequest()
-        signal(SIGINT, SIG_IGN)
-        signal(SIGTERM, SIG_IGN)
-        let sources = [SIGINT, SIGTERM].map { sig -> DispatchSourceSignal in
+        let signals = arguments.group == nil ? [SIGINT, SIGTERM] : []
+        for sig in signals { signal(sig, SIG_IGN) }
+        let sources = signals.map { sig -> DispatchSourceSignal in
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             source.setEventHandler {
                 stop.request()
@@ -314,9 +326,7 @@ enum MetaTrainCommand: EngramCommand {
         while trainer.state.iteration < iterations {
             if stop.isRequested {
                 progress.finish()
-                do { try trainer.writeCheckpoint(to: out) } catch {
-                    throw RuntimeError("\(out): cannot write the checkpoint (\(error)); check the directory and free space")
-                }
+                try save()
                 FileHandle.standardError.write(Data("meta-train: stopped at iteration \(trainer.state.iteration); checkpoint \(out); continue with --resume\n".utf8))
                 return 130
             }
@@ -328,12 +338,7 @@ enum MetaTrainCommand: EngramCommand {
             log?.append(report)
             progress.update(report)
             last = report
-            if report.iteration % every == 0 || report.iteration == iterations {
-                do { try trainer.writeCheckpoint(to: out) } catch {
-                    progress.finish()
-                    throw RuntimeError("\(out): cannot write the checkpoint (\(error)); check the directory and free space")
-                }
-            }
+            if report.iteration % every == 0 || report.iteration == iterations { try save() }
         }
         progress.finish()
         if let last, arguments.has("--json") {

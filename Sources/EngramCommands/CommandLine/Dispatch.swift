@@ -1,12 +1,13 @@
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #endif
+import Tensors
 
 /// Routes argv to a command and maps errors to exit statuses in one place:
 /// help → stdout, 0; usage errors → stderr, 2; runtime errors → stderr, 1.
-enum Dispatch {
+public enum Dispatch {
     /// Runs `engram` with `argv` (without the program name); returns the exit status.
-    static func main(_ argv: [String]) -> Int32 {
+    public static func main(_ argv: [String]) -> Int32 {
         guard let first = argv.first else {
             print(Help.overview())
             return 0
@@ -36,7 +37,15 @@ enum Dispatch {
         return run(command, path: first, Array(argv.dropFirst()))
     }
 
-    static func run(_ command: any EngramCommand.Type, path: String, _ tokens: [String]) -> Int32 {
+    /// Runs `command` with the words after its name. `program` names the executable in messages; `group`
+    /// is the ranks of an `engram-cluster` job (nil for `engram`), handed to the command with the arguments.
+    /// On a rank other than 0 usage errors are left to rank 0 (every rank parses the same words) and
+    /// runtime errors name the rank.
+    static func run(_ command: any EngramCommand.Type, path: String, _ tokens: [String], program: String = "engram",
+                    group: RankGroup? = nil) -> Int32 {
+        let rank = group?.rank ?? 0
+        let prefix = rank == 0 ? "\(program) \(path)" : "\(program) \(path) (rank \(rank))"
+
         if let sub = tokens.first, !sub.hasPrefix("-"), !command.subcommands.isEmpty {
             guard let s = command.subcommands.first(where: { $0.name == sub }) else {
                 var message = "engram \(path): unknown subcommand '\(sub)'"
@@ -46,27 +55,29 @@ enum Dispatch {
                 printError(message)
                 return 2
             }
-            return run(s, path: path + " " + sub, Array(tokens.dropFirst()))
+            return run(s, path: path + " " + sub, Array(tokens.dropFirst()), program: program, group: group)
         }
         if tokens.contains("--help") || tokens.contains("-h") {
             print(Help.command(command, path: path))
             return 0
         }
         do {
-            let parsed = try Arguments.parse(tokens, for: command, path: path)
+            var parsed = try Arguments.parse(tokens, for: command, path: path)
+            parsed.group = group
+            parsed.program = program
             if !command.subcommands.isEmpty && parsed.positionals.isEmpty && command.positionals.isEmpty && parsed.values.isEmpty {
                 print(Help.command(command, path: path))
                 return 0
             }
             return try command.run(parsed)
         } catch let e as UsageError {
-            printError("engram \(path): \(e.message)")
+            if rank == 0 { printError("\(prefix): \(e.message)") }
             return 2
         } catch let e as RuntimeError {
-            printError("engram \(path): \(e.message)")
+            printError("\(prefix): \(e.message)")
             return 1
         } catch {
-            printError("engram \(path): \(error)")
+            printError("\(prefix): \(error)")
             return 1
         }
     }

@@ -93,7 +93,7 @@ enum FewShotTrainCommand: EngramCommand {
         let model = FewShotCNN(architecture: CNNArchitecture(imageSize: train.imageSize, channels: channels),
                                ways: settings.ways, seed: seed)
         let trainer: MetaTrainer
-        do { trainer = try MetaTrainer(model: model, dataset: train, settings: settings, seed: seed &+ 1) } catch let e as IDXError {
+        do { trainer = try MetaTrainer(model: model, dataset: train, settings: settings, seed: seed &+ 1, group: arguments.group) } catch let e as IDXError {
             throw RuntimeError(e.description)
         }
         if arguments.has("--resume") {
@@ -103,10 +103,11 @@ enum FewShotTrainCommand: EngramCommand {
             do { try trainer.restore(try SafeTensors(contentsOfFile: statePath), path: statePath) } catch {
                 throw RuntimeError("\(error)")
             }
-        } else if FileManager.default.fileExists(atPath: logPath) {
+        } else if arguments.isRoot, FileManager.default.fileExists(atPath: logPath) {
             try? FileManager.default.removeItem(atPath: logPath)
         }
-        guard let log = openLog(logPath) else { throw RuntimeError("\(logPath): cannot open the loss log for writing; check the folder exists") }
+        // Only rank 0 of an engram-cluster job writes the log and the checkpoints, and validates.
+        guard let log = openLog(arguments.isRoot ? logPath : "/dev/null") else { throw RuntimeError("\(logPath): cannot open the loss log for writing; check the folder exists") }
         defer { fclose(log) }
         if ftell(log) == 0 { fputs("iteration\tloss\taccuracy\tseconds\tvalidation_accuracy\n", log) }
 
@@ -115,13 +116,15 @@ enum FewShotTrainCommand: EngramCommand {
             "seed": String(seed), "meta_batch": String(settings.metaBatch),
         ]
         func save() throws {
+            guard arguments.isRoot else { return }
             var file = trainer.model.safeTensors(metadata: metadata.merging(["iteration": String(trainer.iteration)]) { $1 })
             file.metadata["iteration"] = String(trainer.iteration)
             try writeAtomically(file, to: out)
             try writeAtomically(trainer.trainingState(), to: statePath)
+            ClusterJobState.shared.checkpointWritten(out, iteration: trainer.iteration)
         }
         func validate() -> FewShotEvaluation? {
-            guard let validation, let sampler = try? EpisodeSampler(dataset: validation, ways: settings.ways, shots: settings.shots, queries: settings.queries) else { return nil }
+            guard arguments.isRoot, let validation, let sampler = try? EpisodeSampler(dataset: validation, ways: settings.ways, shots: settings.shots, queries: settings.queries) else { return nil }
             let evaluator = FewShotEvaluator(model: trainer.model, inner: settings.inner, mode: mode, threads: settings.threads)
             return evaluator.evaluate(count: validateEpisodes, seed: 12_345) { _, rng in sampler.sample(rng: &rng) }
         }

@@ -1,6 +1,6 @@
 /// One `engram` command: its static description (rendered by `help`) and how it runs.
 ///
-/// Each command lives in its own file under Sources/engram/Commands and is listed once in
+/// Each command lives in its own file under Sources/EngramCommands/Commands and is listed once in
 /// `Registry.commands`. Parsing, validation and running are separate: `Arguments.parse` turns argv
 /// into `ParsedArguments` (throwing `UsageError`), then `run` does the work (throwing `RuntimeError`).
 protocol EngramCommand: Sendable {

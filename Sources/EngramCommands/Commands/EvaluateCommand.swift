@@ -67,6 +67,9 @@ enum EvaluateCommand: EngramCommand {
     static func run(_ arguments: ParsedArguments) throws -> Int32 {
         if arguments.has("--whole-arm") { return try runWholeArm(arguments) }
         if let kind = arguments.string("--disturbance") {
+            if arguments.group != nil {
+                throw UsageError("--disturbance runs the control loop on one machine; use engram evaluate --disturbance (engram-cluster evaluate shares the one-shot evaluation)")
+            }
             if arguments.has("--baseline") { throw UsageError("--baseline compares one-shot adaptations; with --disturbance the open-loop controller is the baseline already") }
             return try runDisturbance(kind, arguments)
         }
@@ -84,7 +87,8 @@ enum EvaluateCommand: EngramCommand {
         let checkpointPath = try arguments.required("--checkpoint")
         let baselinePath = arguments.string("--baseline")
         let baseline = try baselinePath.map { try AdaptationSetup.loadCheckpoint($0) }
-        let progress = ProgressLine(total: baseline == nil ? tasks : 2 * tasks, label: "tasks")
+        let share = arguments.group?.share(of: tasks) ?? 0..<tasks
+        let progress = ProgressLine(total: baseline == nil ? share.count : 2 * share.count, label: "tasks")
         func evaluate<K: ForwardKinematics>(_ family: TaskFamily<K>, name: String) throws -> ([AdaptationResult], [AdaptationResult]?) {
             for (path, c) in [(checkpointPath, checkpoint)] + (baseline.map { [(baselinePath!, $0)] } ?? []) {
                 guard family.steps == c.architecture.steps, family.drivenJoints.count == c.architecture.outputs else {
@@ -95,13 +99,18 @@ enum EvaluateCommand: EngramCommand {
                 var taskRNG = base.derived(UInt64(2 * i))
                 return (family.sample(&taskRNG), base.derived(UInt64(2 * i + 1)))
             }
+            // An engram-cluster rank runs its fixed share of the tasks; the ranks exchange the results.
+            let first = share.lowerBound
+            let mine: @Sendable (Int) -> (TargetTrajectory, RandomSource) = { job(first + $0) }
             let results = try AdaptationSetup.run(checkpoint: checkpoint, pcm: pcm, quantize: quantize, drift: drift, family: family,
-                                                  count: tasks, threads: threads, progress: progress.report, job)
+                                                  count: share.count, threads: threads, progress: progress.report, mine)
             let reference = try baseline.map { b in
                 try AdaptationSetup.run(checkpoint: b, pcm: pcm, quantize: quantize, drift: drift, family: family,
-                                        count: tasks, threads: threads, progress: { progress.report(tasks + $0) }, job)
+                                        count: share.count, threads: threads, progress: { progress.report(share.count + $0) }, mine)
             }
-            return (results, reference)
+            guard let group = arguments.group else { return (results, reference) }
+            return (AdaptationSetup.gather(results, share: share, of: tasks, group: group),
+                    reference.map { AdaptationSetup.gather($0, share: share, of: tasks, group: group) })
         }
         let results: [AdaptationResult], baselineResults: [AdaptationResult]?
         if let robotPath = arguments.string("--robot") {
@@ -288,6 +297,28 @@ enum AdaptationSetup {
         }
     }
 
+    /// Every rank's results in task order, from this rank's `results` for the tasks of `share` (one
+    /// `sum` over fixed slots, exact). The trial outputs stay behind (empty): the summaries do not use them.
+    static func gather(_ results: [AdaptationResult], share: Range<Int>, of count: Int, group: RankGroup) -> [AdaptationResult] {
+        let width = 12
+        var slots = [Double](repeating: 0, count: count * width)
+        for (i, r) in results.enumerated() {
+            let row = (share.lowerBound + i) * width
+            for (k, l) in [r.lossBefore, r.lossAfter].enumerated() {
+                slots[row + 4 * k ..< row + 4 * k + 4] = [l.total, l.velocity, l.endEffector, l.meanEndEffectorError]
+            }
+            slots[row + 8 ..< row + 12] = [r.changedInput, r.changedRecurrent, r.traineeRateHz, r.lsgRateHz]
+        }
+        group.gather(&slots)
+        return (0..<count).map { t in
+            let v = slots[t * width ..< (t + 1) * width].map { $0 }
+            func loss(_ k: Int) -> TrajectoryLossValue {
+                TrajectoryLossValue(total: v[4 * k], velocity: v[4 * k + 1], endEffector: v[4 * k + 2], meanEndEffectorError: v[4 * k + 3])
+            }
+            return AdaptationResult(lossBefore: loss(0), lossAfter: loss(1), changedInput: v[8], changedRecurrent: v[9],
+                                    traineeRateHz: v[10], lsgRateHz: v[11], outputBefore: [], outputAfter: [])
+        }
+    }
 }
 
 /// A `k/N` progress line on stderr while a terminal is attached; silent in pipes.

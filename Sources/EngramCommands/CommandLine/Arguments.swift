@@ -1,4 +1,5 @@
 import Foundation
+import Tensors
 
 /// Arguments after parsing against a command's `OptionSpec`s.
 struct ParsedArguments {
@@ -10,6 +11,13 @@ struct ParsedArguments {
     var positionals: [String] = []
     /// The specs the arguments were parsed against.
     var specs: [OptionSpec] = []
+    /// The executable, for messages and recorded command lines (`engram`, or `engram-cluster`).
+    var program = "engram"
+    /// The ranks of an `engram-cluster` job, which share the work; nil when one process does it all.
+    var group: RankGroup? = nil
+
+    /// Whether this process writes files and prints results: always, except on ranks other than 0.
+    var isRoot: Bool { (group?.rank ?? 0) == 0 }
 
     /// Whether the flag or option was given.
     func has(_ name: String) -> Bool { values[name] != nil }
