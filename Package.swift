@@ -31,6 +31,13 @@ let package = Package(
         .systemLibrary(
             name: "CYAML", pkgConfig: "yaml-0.1",
             providers: [.apt(["libyaml-dev"])]),
+        // PNG decoding (Omniglot as published) and zip reading (the archives as downloaded).
+        .systemLibrary(
+            name: "CPNG", pkgConfig: "libpng",
+            providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(
+            name: "CZip", pkgConfig: "libzip",
+            providers: [.apt(["libzip-dev"])]),
 
         // Libraries, lowest first. An arrow may only point down this list (../shared/DESIGN.md).
         .target(name: "Tensors", swiftSettings: numericFlags),
@@ -43,7 +50,7 @@ let package = Package(
         .target(
             name: "Control", dependencies: ["Robot", "Spiking", "MetaLearning", "PhaseChange", "Tensors"],
             swiftSettings: numericFlags),
-        .target(name: "Perception", dependencies: ["Tensors", "PhaseChange"], swiftSettings: numericFlags),
+        .target(name: "Perception", dependencies: ["Tensors", "PhaseChange", "CPNG", "CZip"], swiftSettings: numericFlags),
 
         // Executables.
         .executableTarget(
@@ -74,7 +81,7 @@ let package = Package(
         .testTarget(name: "RobotTests", dependencies: ["Robot", "EngramTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ControlTests", dependencies: ["Control", "EngramTestSupport"]),
         .testTarget(name: "PerceptionTests", dependencies: ["Perception", "EngramTestSupport"], swiftSettings: numericFlags),
-        .testTarget(name: "EngramCLITests", dependencies: ["engram", "EngramTestSupport"]),
+        .testTarget(name: "EngramCLITests", dependencies: ["engram", "Perception", "EngramTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )
