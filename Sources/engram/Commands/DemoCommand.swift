@@ -143,12 +143,12 @@ enum DemoCommand: EngramCommand {
             let other = robot.name == "so101" ? ("koch", "a Koch arm (Dynamixel XL430/XL330 bus)") : ("so101", "an SO-101 (Feetech STS3215 bus)")
             print("""
 
-                Try next:
-                  engram demo --robot \(other.0)   the same on \(other.1)
-                  engram sim-serial --robot \(robotDir)   a virtual arm on a port; then
-                  engram run --robot \(robotDir) --port /dev/pts/N --target T.csv --plot run.svg
-                  engram record --robot Robots/so101 --port /dev/ttyACM0 --out wave.csv   teach a real arm by hand
-                  engram help   everything else
+                Try next (engram is not on your PATH: run it through swift from this folder):
+                  swift run -c release engram demo --robot \(other.0)   the same on \(other.1)
+                  swift run -c release engram sim-serial --robot \(robotDir)   a virtual arm on a port; then
+                  swift run -c release engram run --robot \(robotDir) --port /dev/pts/N --plot run.svg
+                  swift run -c release engram record --robot Robots/so101 --port /dev/ttyACM0 --out wave.csv   teach a real arm by hand
+                  swift run -c release engram help   everything else
                 """)
         }
         return 0

@@ -79,9 +79,12 @@ enum ReplayCommand: EngramCommand {
         }
         let rms = count > 0 ? (se / Double(count)).squareRoot() * 180 / .pi : 0
         if arguments.has("--json") {
-            print("{\"ticks\": \(result.ticks), \"rms_error_deg\": \(String(format: "%.4f", rms)), \"stop\": \"\(result.stopReason)\", \"overruns\": \(result.overruns)}")
+            // Overruns mean something only against a real clock.
+            let overruns = pacing == .simulated ? "" : ", \"overruns\": \(result.overruns)"
+            print("{\"ticks\": \(result.ticks), \"clock\": \"\(pacing == .simulated ? "simulated" : "real")\", \"rms_error_deg\": \(String(format: "%.4f", rms)), \"stop\": \"\(result.stopReason)\"\(overruns)}")
         } else {
-            print("replayed \(path) on \(robot.name) (\(connection.source)): \(result.ticks) ticks, RMS error \(String(format: "%.3f", rms))°; stopped: \(result.stopReason)")
+            let clock = pacing == .simulated ? "simulated time (--fast)" : "real time, \(result.overruns) overruns"
+            print("replayed \(path) on \(robot.name) (\(connection.source)) in \(clock): \(result.ticks) ticks, RMS error \(String(format: "%.3f", rms))°; stopped: \(result.stopReason)")
         }
         return result.stoppedOnFault ? 1 : 0
     }
