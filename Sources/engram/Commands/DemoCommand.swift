@@ -118,10 +118,13 @@ enum DemoCommand: EngramCommand {
         say("  after       joint RMS \(f2(ta.jointRMSDegrees))°, end effector mean \(f1(ta.endEffectorMeanMillimetres)) mm (\(String(format: "%.1f", ratio))× smaller)")
 
         // The plot: target, before and after (measured).
-        var series = RunCommand.plotSeries(outcome: before, robot: robot, target: target).filter { $0.label != "goal (after safety envelope)" }
-        if let i = series.firstIndex(where: { $0.label == "measured" }) { series[i].label = "before the update (measured)" }
-        var afterSeries = RunCommand.plotSeries(outcome: after, robot: robot, target: nil).filter { $0.label == "measured" }
-        for i in afterSeries.indices { afterSeries[i].label = "after one update (measured)" }
+        var series = RunCommand.plotSeries(outcome: before, robot: robot, target: target).filter { $0.role != .goal }
+        if let i = series.firstIndex(where: { $0.role == .measured }) {
+            series[i].label = "measured before the update"
+            series[i].role = .before
+        }
+        var afterSeries = RunCommand.plotSeries(outcome: after, robot: robot, target: nil).filter { $0.role == .measured }
+        for i in afterSeries.indices { afterSeries[i].label = "measured after one update" }
         series += afterSeries
         let svg = TrajectoryPlot.svg(series, title: "engram demo: \(robot.name), one e-prop update (seed \(seed))")
         do { try svg.write(toFile: plotPath, atomically: true, encoding: .utf8) } catch {

@@ -259,7 +259,7 @@ enum RunCommand: EngramCommand {
         print("memory           peak RSS \(String(format: "%.1f", Double(rss) / 1_048_576)) MB")
     }
 
-    /// Target (dashed), measured and commanded series for `TrajectoryPlot`.
+    /// Target, measured and commanded (goal) series for `TrajectoryPlot`, each with its end-effector path.
     static func plotSeries(outcome: RunOutcome, robot: RobotDescription, target: TargetTrajectory?) -> [PlotSeries] {
         let log = outcome.loop.log
         let names = robot.joints.map(\.name)
@@ -270,15 +270,16 @@ enum RunCommand: EngramCommand {
         if let target {
             let time = (0..<target.steps).map { Double($0 + 1) * period }
             let joints = driven.enumerated().map { m, j in (name: names[j], radians: (0..<target.steps).map { target.angles[$0 * target.joints + m] }) }
-            series.append(PlotSeries(label: "target", time: time, joints: joints, endEffector: target.endEffector, dashed: true))
+            series.append(PlotSeries(label: "target", time: time, joints: joints, endEffector: target.endEffector, role: .target))
         }
         let ticks = log.count
         let time = (0..<ticks).map { log.time[$0] }
         let measured = driven.map { j in (name: names[j], radians: (0..<ticks).map { log.measured(tick: $0, joint: j) }) }
         let path = (0..<ticks).map { k in fk.position((0..<names.count).map { log.measured(tick: k, joint: $0) }) }
-        series.append(PlotSeries(label: "measured", time: time, joints: measured, endEffector: path))
+        series.append(PlotSeries(label: "measured", time: time, joints: measured, endEffector: path, role: .measured))
         let goals = driven.map { j in (name: names[j], radians: (0..<ticks).map { log.goal(tick: $0, joint: j) }) }
-        series.append(PlotSeries(label: "goal (after safety envelope)", time: time, joints: goals))
+        let goalPath = (0..<ticks).map { k in fk.position((0..<names.count).map { log.goal(tick: k, joint: $0) }) }
+        series.append(PlotSeries(label: "goal (commanded, after the safety envelope)", time: time, joints: goals, endEffector: goalPath, role: .goal))
         return series
     }
 }
