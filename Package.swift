@@ -81,7 +81,7 @@ let package = Package(
         .testTarget(name: "RobotTests", dependencies: ["Robot", "EngramTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ControlTests", dependencies: ["Control", "EngramTestSupport"]),
         .testTarget(name: "PerceptionTests", dependencies: ["Perception", "EngramTestSupport"], swiftSettings: numericFlags),
-        .testTarget(name: "EngramCLITests", dependencies: ["engram", "Perception", "EngramTestSupport"]),
+        .testTarget(name: "EngramCLITests", dependencies: ["engram", "Perception", "Tensors", "EngramTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

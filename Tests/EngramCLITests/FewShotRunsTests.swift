@@ -1,5 +1,6 @@
 import Foundation
 import Perception
+import Tensors
 import Testing
 import EngramTestSupport
 
@@ -103,4 +104,21 @@ struct FewShotRunsTests {
                                               "--episodes", "4", "--checkpoint", Self.model, "--threads", "1", "--json"])
         #expect(published.status == 0 && published.stdout.contains("\"episodes\": 4"), "\(published.stderr)")
     }
+
+    /// fewshot-train reads the published layout, and its checkpoint records the ink it was trained on,
+    /// which fewshot then gives the PNGs without being told.
+    @Test(.enabled(if: EngramBinary.isAvailable, "skipped: needs .build/debug/engram"))
+    func trainsOnPublishedPNGsAndRecordsTheInk() throws {
+        let data = try Self.publishedFolder(), out = Self.temporary("model.safetensors")
+        defer { [data, out, out + ".state", String(out.dropLast(12)) + "-loss.tsv"].forEach { try? FileManager.default.removeItem(atPath: $0) } }
+        let r = try EngramBinary.run(["fewshot-train", "--data", data, "--alphabets", "Alpha", "--ways", "5", "--shots", "1",
+                                      "--queries", "1", "--meta-batch", "2", "--iterations", "2", "--threads", "1",
+                                      "--validate-every", "0", "--channels", "8", "--out", out])
+        #expect(r.status == 0, "\(r.stderr)")
+        let header = try SafeTensors(contentsOfFile: out).metadata
+        #expect(header["ink"] == "dark" && header["alphabets"] == "Alpha" && header["iteration"] == "2", "\(header)")
+        let inverted = try EngramBinary.run(["fewshot", "--data", data, "--ways", "5", "--shots", "1", "--invert", "--checkpoint", out])
+        #expect(inverted.status == 2 && inverted.stderr.contains("--invert applies to IDX data"), "\(inverted.stderr)")
+    }
 }
+
