@@ -104,9 +104,9 @@ enum FewShotCommand: EngramCommand {
                     guard !arguments.has("--invert") else {
                         throw UsageError("--invert applies to IDX data; published PNGs get the ink polarity the checkpoint was trained on")
                     }
-                    set = try FewShotDataset(omniglot: splitList(data), imageSize: model.architecture.imageSize, invert: brightInk)
+                    set = try readFewShotData(data, invert: brightInk, imageSize: model.architecture.imageSize)
                 } else {
-                    set = try FewShotDataset(prefix: data, invert: arguments.has("--invert"))
+                    set = try readFewShotData(data, invert: arguments.has("--invert"))
                 }
                 if let a = arguments.string("--alphabets") { set = try set.filtered(alphabets: splitList(a)) }
                 guard set.imageSize == model.architecture.imageSize else {
@@ -176,6 +176,18 @@ enum FewShotCommand: EngramCommand {
 /// Whether `--data` names Omniglot as published (folders or zip files) rather than an IDX prefix.
 func isPublishedOmniglot(_ data: String) -> Bool {
     splitList(data).allSatisfy { FileManager.default.fileExists(atPath: $0) }
+}
+
+/// The data `--data` names: Omniglot as published (folders or zips, comma-separated; `invert` gives
+/// bright ink), else IDX files `PREFIX-images-idx3-ubyte`… (`invert` gives dark ink). A name that is
+/// neither is one error naming both readings.
+func readFewShotData(_ data: String, invert: Bool, imageSize: Int = 28) throws -> FewShotDataset {
+    if isPublishedOmniglot(data) { return try FewShotDataset(omniglot: splitList(data), imageSize: imageSize, invert: invert) }
+    guard !data.contains(","), FileManager.default.fileExists(atPath: data + "-images-idx3-ubyte") else {
+        let missing = splitList(data).first { !FileManager.default.fileExists(atPath: $0) } ?? data
+        throw RuntimeError("\(missing): no such folder or zip file, nor IDX files \(missing)-images-idx3-ubyte; pass Omniglot as published (images_background.zip or the folder it unpacks to) or an IDX prefix")
+    }
+    return try FewShotDataset(prefix: data, invert: invert)
 }
 
 /// Whether a checkpoint's network was trained on bright ink on a dark ground: the `ink` metadata that

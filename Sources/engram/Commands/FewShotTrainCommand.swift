@@ -81,10 +81,8 @@ enum FewShotTrainCommand: EngramCommand {
         var brightInk = true
         let trainAlphabets = arguments.string("--alphabets").map(splitList) ?? []
         do {
-            let all = try arguments.string("--data").map {
-                isPublishedOmniglot($0) ? try FewShotDataset(omniglot: splitList($0), invert: invert)
-                    : try FewShotDataset(prefix: $0, invert: invert)
-            } ?? syntheticGlyphs(seed: seed, invert: invert)
+            let all = try arguments.string("--data").map { try readFewShotData($0, invert: invert) }
+                ?? syntheticGlyphs(seed: seed, invert: invert)
             // The IDX export and the synthetic glyphs have bright ink on dark; the paper's pipeline dark ink on white.
             brightInk = isPublishedOmniglot(arguments.string("--data") ?? "") ? invert : !invert
             train = trainAlphabets.isEmpty ? all : try all.filtered(alphabets: trainAlphabets)
