@@ -19,8 +19,8 @@ enum FewShotCommand: EngramCommand {
     PREFIX-labels-idx1-int16, PREFIX-classes.tsv). PNGs are resized to 28×28 as the paper's pipeline does \
     (bilinear, no antialiasing) and given the ink polarity the checkpoint was trained on.
 
-    --runs takes Lake's one-shot benchmark (all_runs.zip or its folder: runNN/training, runNN/test, \
-    runNN/class_labels.txt) and prints the accuracy of every run and overall: 20-way 1-shot within an \
+    With --runs, Lake's one-shot benchmark (all_runs.zip or its folder: runNN/training, runNN/test, \
+    runNN/class_labels.txt) is scored: the accuracy of every run and overall: 20-way 1-shot within an \
     alphabet, the readout adapted on each run's 20 training images. Default checkpoint for --runs: \
     Models/omniglot-20way-1shot.safetensors. 'engram fewshot-runs' builds runs in this layout.
 

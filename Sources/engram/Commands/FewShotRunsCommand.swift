@@ -8,14 +8,14 @@ enum FewShotRunsCommand: EngramCommand {
     static let name = "fewshot-runs"
     static let abstract = "Build 20-way 1-shot runs in Lake's all_runs layout from Omniglot PNGs"
     static let discussion = """
-    Run r takes alphabet r mod (number of --alphabets) (in the order given), --ways of its characters \\
-    without replacement, and two different drawers (the XX of NNNN_XX.png): the first drawer's image of \\
-    each character becomes runNN/training/classNN.png, the second's runNN/test/itemNN.png (in shuffled \\
-    order), and runNN/class_labels.txt pairs them as Lake's does ('runNN/test/itemNN.png \\
-    runNN/training/classNN.png'). The PNG files are copied byte for byte. --out names a folder, or a zip \\
+    Run r takes alphabet r mod (number of --alphabets) (in the order given), --ways of its characters \
+    without replacement, and two different drawers (the XX of NNNN_XX.png): the first drawer's image of \
+    each character becomes runNN/training/classNN.png, the second's runNN/test/itemNN.png (in shuffled \
+    order), and runNN/class_labels.txt pairs them as Lake's does ('runNN/test/itemNN.png \
+    runNN/training/classNN.png'). The PNG files are copied byte for byte. --out names a folder, or a zip \
     (entries under all_runs/) when it ends in .zip. 'engram fewshot --runs OUT' scores a checkpoint on them.
 
-    Example: engram fewshot-runs --data images_background_small1.zip,images_background_small2.zip \\
+    Example: engram fewshot-runs --data images_background_small1.zip,images_background_small2.zip \
     --alphabets Korean,Balinese --runs 20 --out heldout_runs
     """
     static let options: [OptionSpec] = [

@@ -10,7 +10,7 @@ enum FewShotTrainCommand: EngramCommand {
     static let name = "fewshot-train"
     static let abstract = "Meta-train the perception CNN with second-order MAML"
     static let discussion = """
-    --data takes Omniglot as its authors publish it (images_background.zip or its folder, \
+    The data (--data) is Omniglot as its authors publish it (images_background.zip or its folder, \
     alphabet/character/NNNN_XX.png, resized as the paper's pipeline does; several joined by commas) or \
     an IDX prefix. Each iteration samples --meta-batch tasks (N-way K-shot with Q queries per class, each class rotated \
     by a random multiple of 90°), adapts the readout with the inner loop, and moves the conv kernels and \
@@ -21,9 +21,11 @@ enum FewShotTrainCommand: EngramCommand {
     --validate-every iterations, accuracy on the held-out alphabets (--validate-alphabets, default: every \
     alphabet not in --alphabets) in the --pcm mode (the meta-gradient itself is always ideal).
 
-    Examples: engram fewshot-train --data images_background.zip --iterations 30000 --out my-5way.safetensors
-              engram fewshot-train --data images_background.zip --ways 20 --shots 1 --queries 1 \
-              --meta-batch 16 --threads 1 --iterations 10000 --out my-20way-1shot.safetensors
+    Example (5-way 5-shot, the paper's task): engram fewshot-train --data images_background.zip \
+    --iterations 30000 --out my-5way.safetensors
+
+    Example (20-way 1-shot, Lake's task): engram fewshot-train --data images_background.zip --ways 20 \
+    --shots 1 --queries 1 --meta-batch 16 --threads 1 --iterations 10000 --out my-20way-1shot.safetensors
     """
     static let options: [OptionSpec] = [
         .value("--data", "dir|zip|prefix", "Omniglot folder or zip as published (a,b for several), or IDX prefix"),
