@@ -158,18 +158,21 @@ enum FewShotCommand: EngramCommand {
         let perRun = runs.indices.map { r in
             stride(from: r, to: result.episodeAccuracy.count, by: runs.count).map { result.episodeAccuracy[$0] }.reduce(0, +) / Double(repeats)
         }
+        // The interval is over runs (repeats of a run share its images; ideal repeats are identical).
+        let mean = perRun.reduce(0, +) / Double(max(perRun.count, 1))
+        let variance = perRun.count > 1 ? perRun.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(perRun.count - 1) : 0
+        let ci95 = 1.96 * (variance / Double(max(perRun.count, 1))).squareRoot()
         if json {
             let items = zip(runs, perRun).map { String(format: "{\"run\": \"%@\", \"ways\": %d, \"accuracy\": %.6f}", $0.name, $0.episode.ways, $1) }
             print(String(format: "{\"accuracy\": %.6f, \"error_rate\": %.6f, \"ci95\": %.6f, \"pcm\": \"%@\", \"repeats\": %d, \"runs\": [%@]}",
-                         result.accuracy, 1 - result.accuracy, result.ci95, mode.rawValue, repeats, items.joined(separator: ", ")))
+                         mean, 1 - mean, ci95, mode.rawValue, repeats, items.joined(separator: ", ")))
             return
         }
         for (run, accuracy) in zip(runs, perRun) {
             print(String(format: "%@  %d-way 1-shot  accuracy %6.2f%%", run.name, run.episode.ways, 100 * accuracy))
         }
-        print(String(format: "overall: %d runs%@, pcm %@: accuracy %.2f%% ± %.2f (95%% CI), error rate %.2f%%", runs.count,
-                     repeats > 1 ? " × \(repeats) repeats" : "", mode.rawValue, 100 * result.accuracy, 100 * result.ci95,
-                     100 * (1 - result.accuracy)))
+        print(String(format: "overall: %d runs%@, pcm %@: accuracy %.2f%% ± %.2f (95%% CI over runs), error rate %.2f%%", runs.count,
+                     repeats > 1 ? " × \(repeats) repeats" : "", mode.rawValue, 100 * mean, 100 * ci95, 100 * (1 - mean)))
     }
 }
 
