@@ -94,8 +94,10 @@ public struct RunOutcome: Sendable {
     public var loop: ControlLoopResult
     /// Tracking against the target (or the controller's goals).
     public var tracking: TrackingError?
-    /// The one-shot adaptation, when a target was given.
+    /// The one-shot adaptation, when a target was given (a two-joint controller).
     public var adaptation: AdaptationResult?
+    /// The per-segment adaptations of a whole-arm controller, with the stitched command paths.
+    public var segmented: SegmentedAdaptationResult? = nil
     /// PCM devices programmed and pulses for the whole session (initial programming plus the update); nil for ideal synapses.
     public var programming: ProgrammingReport?
     /// Network outputs ω, steps × driven joints (rad/s).
@@ -136,6 +138,30 @@ public struct RunSession: Sendable {
                 settings: RunSettings) throws(RunSessionError) {
         let a = checkpoint.architecture
         let driven = robot.controller.drivenJoints
+        if a.jointTarget != nil {
+            // A whole-arm controller: one output per joint of the robot, and a target of any length over them all.
+            guard a.outputs == robot.joints.count else {
+                throw RunSessionError("the whole-arm controller has \(a.outputs) outputs but robot '\(robot.name)' has \(robot.joints.count) joints; use a whole-arm controller meta-trained for this robot ('engram meta-train --robot <dir> --whole-arm')")
+            }
+            if let target {
+                guard target.joints == robot.joints.count else {
+                    throw RunSessionError("the target has \(target.joints) joints; the whole-arm controller needs all \(robot.joints.count) of \(robot.name)")
+                }
+                let most = Int((WholeArm.maximumSeconds * settings.rateHz).rounded())
+                guard target.steps <= most else {
+                    throw RunSessionError("the target has \(target.steps) ticks; a whole-arm run takes at most \(most) (\(Int(WholeArm.maximumSeconds)) s at \(Int(settings.rateHz)) Hz)")
+                }
+            } else {
+                throw RunSessionError("a whole-arm controller learns a demonstration: give --target <csv> with every joint of \(robot.name)")
+            }
+            if let calibration, let mismatch = calibration.mismatch(with: robot) { throw RunSessionError(mismatch) }
+            self.robot = robot
+            self.calibration = calibration
+            self.checkpoint = checkpoint
+            self.target = target
+            self.settings = settings
+            return
+        }
         guard a.outputs == driven.count else {
             throw RunSessionError("the controller has \(a.outputs) outputs but robot '\(robot.name)' drives \(driven.count) joints (\(driven.joined(separator: ", "))); use a controller meta-trained for this robot")
         }
@@ -154,6 +180,12 @@ public struct RunSession: Sendable {
         self.target = target
         self.settings = settings
     }
+
+    /// Whether the controller is a whole-arm one (every joint, segments; docs/whole-arm.md).
+    public var isWholeArm: Bool { checkpoint.architecture.jointTarget != nil }
+
+    /// Indices of the joints the controller drives, in output order: every joint for a whole-arm controller.
+    public var drivenIndices: [Int] { isWholeArm ? Array(robot.joints.indices) : robot.drivenJointIndices }
 
     /// The robot's kinematics, type-erased.
     public var kinematics: AnyKinematics { AnyKinematics(robot.forwardKinematics) }
@@ -240,7 +272,7 @@ public struct RunSession: Sendable {
     public var startPose: [Double] {
         var pose = robot.homeRadians
         if let target {
-            for (m, j) in robot.drivenJointIndices.enumerated() {
+            for (m, j) in drivenIndices.enumerated() {
                 pose[j] = target.angles[m] - Self.stepSeconds * target.angularVelocity[m]
             }
         }
@@ -263,6 +295,7 @@ public struct RunSession: Sendable {
         let a = checkpoint.architecture
         let root = RandomSource(seed: settings.seed)
         var rng = root.derived(0)
+        if isWholeArm { return runWholeArm(on: arm, recorder: recorder, rng: &rng, root: root, makeSynapses: makeSynapses) }
         let (network, readStart, adaptation) = prepareNetwork(rng: &rng, makeSynapses: makeSynapses)
         let period = 1 / settings.rateHz
         let deviceClock: DeviceClock = settings.pacing == .simulated ? .simulated(start: readStart, period: period) : .wallClock(start: readStart)
@@ -298,11 +331,59 @@ public struct RunSession: Sendable {
                           realTimeWarnings: warnings)
     }
 
+    /// A whole-arm run: one weight set per segment of the target, each adapted by its own update (or, with
+    /// `adapt` off, programmed with the meta-learned weights), deployed as a `SegmentedSpikingPolicy` for as
+    /// many ticks as the target has rows.
+    func runWholeArm<W: Synapses>(on arm: any Arm, recorder: TrajectoryRecorder?, rng: inout RandomSource, root: RandomSource,
+                                  makeSynapses: (Int, Int) -> W) -> RunOutcome {
+        let a = checkpoint.architecture
+        let target = target!
+        let start = startPose
+        let adaptation = SegmentedAdaptation(architecture: a, weights: checkpoint.weights, kinematics: kinematics, target: target,
+                                             startAngles: start, quantize: quantizesUpdate, update: settings.adapt, rng: &rng,
+                                             makeSynapses: makeSynapses)
+        let period = 1 / settings.rateHz
+        let readStart = adaptation.readStart
+        let deviceClock: DeviceClock = settings.pacing == .simulated ? .simulated(start: readStart, period: period) : .wallClock(start: readStart)
+        var policy = SegmentedSpikingPolicy(networks: adaptation.networks, layout: adaptation.layout, segmentStarts: adaptation.segmentStarts,
+                                            clock: a.clock, stepSeconds: Self.stepSeconds, deviceClock: deviceClock, rng: root.derived(1))
+        let warnings = settings.requestRealTime ? RealTimeScheduling.request() : []
+        var envelope = makeEnvelope()
+        var approach = ApproachPolicy(goal: start, maxSpeed: robot.joints.map { $0.maxSpeedRadiansPerSecond * settings.approachSpeedFraction })
+        let approachLoop = ControlLoop(rateHz: settings.rateHz, pacing: settings.pacing, duration: nil, recorder: nil, watchSignals: settings.watchSignals)
+        let approached = approachLoop.run(arm: arm, policy: &approach, envelope: &envelope, expectedTicks: 64)
+        let segmented = settings.adapt ? adaptation.summary(target: target) : nil
+        if approached.stoppedOnFault || approached.stopReason != "policy finished" {
+            return RunOutcome(loop: approached, tracking: nil, adaptation: nil, segmented: segmented, programming: nil, networkOutputs: [],
+                              integratedGoals: [], lastReadTime: 0, realTimeWarnings: warnings)
+        }
+        envelope = makeEnvelope()
+        let loop = ControlLoop(rateHz: settings.rateHz, pacing: settings.pacing, duration: settings.duration, recorder: recorder,
+                               watchSignals: settings.watchSignals)
+        let result = loop.run(arm: arm, policy: &policy, envelope: &envelope, expectedTicks: target.steps + 2)
+        var programming: ProgrammingReport? = nil
+        var devices = 0, pulses = 0, crossbars = 0
+        for network in policy.networks {
+            if let synapses = network.synapses as? Crossbar, let readout = network.readout as? Crossbar {
+                devices += synapses.accounting.devicesProgrammed + readout.accounting.devicesProgrammed
+                pulses += synapses.accounting.pulses + readout.accounting.pulses
+                crossbars += 1
+            }
+        }
+        if crossbars > 0 { programming = ProgrammingReport(devicesProgrammed: devices, pulses: pulses) }
+        let tracking = Self.trackingError(log: result.log, robot: robot, target: target, integratedGoals: policy.integratedGoals, driven: drivenIndices)
+        return RunOutcome(loop: result, tracking: tracking, adaptation: nil, segmented: segmented, programming: programming,
+                          networkOutputs: policy.outputs, integratedGoals: policy.integratedGoals, lastReadTime: policy.lastReadTime,
+                          realTimeWarnings: warnings)
+    }
+
     /// Tracking error of a run's log: the pose measured at tick k + 1 (one period after step k's goal was
     /// sent) against step k of `target` (or, without a target, of `integratedGoals`, driven joints × steps).
-    /// Joints not driven are taken as measured; nil when fewer than two ticks were logged.
-    public static func trackingError(log: RunLog, robot: RobotDescription, target: TargetTrajectory?, integratedGoals: [Double]) -> TrackingError? {
-        let driven = robot.drivenJointIndices
+    /// Joints not driven are taken as measured; nil when fewer than two ticks were logged. `driven` are the
+    /// joints compared (default: the robot's driven joints; every joint for a whole-arm run).
+    public static func trackingError(log: RunLog, robot: RobotDescription, target: TargetTrajectory?, integratedGoals: [Double],
+                                     driven given: [Int]? = nil) -> TrackingError? {
+        let driven = given ?? robot.drivenJointIndices
         let d = driven.count
         guard d > 0 else { return nil }
         let referenceSteps = target?.steps ?? integratedGoals.count / d

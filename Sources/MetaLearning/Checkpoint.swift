@@ -66,7 +66,11 @@ public struct ControllerCheckpoint: Sendable {
         let a = architecture
         let problems = [
             (a.traineeNeurons > 0 && a.lsgNeurons > 0 && a.outputs > 0, "neuron and output counts must be positive"),
-            (a.coordinates >= 1 && a.coordinates <= 3, "coordinates must be 1...3"),
+            (a.jointTarget != nil || (a.coordinates >= 1 && a.coordinates <= 3), "coordinates must be 1...3"),
+            (a.jointTarget.map { j in
+                a.coordinates == a.outputs && j.joints == a.outputs && j.handOverSteps >= 0 && j.handOverSteps < a.steps
+                    && j.jointRanges.allSatisfy { $0.count == 2 && $0[0].isFinite && $0[1].isFinite && $0[0] < $0[1] }
+            } ?? true, "jointTarget must code one range [min < max] per output (coordinates = outputs) with 0 ≤ handOverSteps < steps"),
             (a.codeBits >= 1 && a.codeBits <= 62, "codeBits must be 1...62"),
             (a.steps > 0, "steps must be positive"),
             (a.clock.neurons > 0 && a.clock.windowSteps > 0 && a.clock.spikeEvery > 0, "clock sizes must be positive"),

@@ -259,8 +259,9 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
     func forward(_ tape: MetaTaskTape<S>, parameters p: FlatParameters<S>, target: MetaTaskTarget, rng: inout RandomSource) {
         let a = architecture
         let n = tape.n, m = tape.m, k = tape.k
-        precondition(target.velocities.count == a.steps * a.outputs && target.positions.count == a.steps * 3,
-                     "target needs \(a.steps)×\(a.outputs) velocities and \(a.steps)×3 positions")
+        let dimensions = a.jointTarget == nil ? 3 : a.outputs
+        precondition(target.velocities.count == a.steps * a.outputs && target.positions.count == a.steps * dimensions,
+                     "target needs \(a.steps)×\(a.outputs) velocities and \(a.steps)×\(dimensions) positions")
 
         // LSG input rows: clock + target code bits (the LSG does not hear proprioception).
         let clockRows = a.clockInputs
@@ -269,7 +270,8 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
             let row = tape.lsgInputs.pointer + t * tape.u
             for i in 0..<clockRows where clockMask[t] & (1 << UInt32(i)) != 0 { row[Int(c)] = Int32(i); c += 1 }
             for coordinate in 0..<a.codedCoordinates {
-                let code = targetCode.code(target.positions[t * 3 + coordinate])
+                let value = target.positions[t * dimensions + coordinate]
+                let code = targetCode.code(a.jointTarget?.normalized(value, joint: coordinate) ?? value)
                 for bit in 0..<a.codeBits where (code >> UInt64(bit)) & 1 == 1 {
                     row[Int(c)] = Int32(clockRows + coordinate * a.codeBits + bit); c += 1
                 }
@@ -630,6 +632,10 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
         let steps = tape.t, k = tape.k
         let dt = architecture.robotSecondsPerStep
         let y = tape.output.pointer, gy = tape.outputGradient.pointer
+        if architecture.jointTarget != nil {
+            evaluateJointLoss(tape, target: target)
+            return
+        }
         var q = restAngles
         var velocitySum = 0.0, positionSum = 0.0, weightedPositionSum = 0.0
         // Forward: positions and the per-step joint gradient of the position term, accumulated backwards.
@@ -695,6 +701,40 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
                 running[o] += jointGradients[t * k + o]
                 let d = Double(y[t * k + o]) - target.velocities[t * k + o]
                 gy[t * k + o] = S(d / Double(steps * k) + dt * running[o])
+            }
+        }
+    }
+
+    /// The whole-arm loss (docs/whole-arm.md): the position term in joint space,
+    /// loss = 0.5·mean((ω̂ − ω)²) + 0.5·w·mean((q̂ − q)²), q̂ = q0 + Δt·cumsum(ω̂) from the task's start angles,
+    /// means over steps × joints; and ∂loss/∂ω̂.
+    private func evaluateJointLoss(_ tape: MetaTaskTape<S>, target: MetaTaskTarget) {
+        let steps = tape.t, k = tape.k
+        let dt = architecture.robotSecondsPerStep
+        let y = tape.output.pointer, gy = tape.outputGradient.pointer
+        var q = target.startAngles.isEmpty ? drivenJoints.map { restAngles[$0] } : target.startAngles
+        var velocitySum = 0.0, positionSum = 0.0
+        var positionGradients = [Double](repeating: 0, count: steps * k)
+        let scale = Double(steps * k)
+        for t in 0..<steps {
+            for o in 0..<k {
+                q[o] += dt * Double(y[t * k + o])
+                let e = q[o] - target.positions[t * k + o]
+                positionSum += e * e
+                positionGradients[t * k + o] = options.positionWeight * e / scale
+                let d = Double(y[t * k + o]) - target.velocities[t * k + o]
+                velocitySum += d * d
+            }
+        }
+        tape.velocityError = velocitySum / scale
+        tape.positionError = positionSum / scale
+        tape.loss = 0.5 * tape.velocityError + 0.5 * options.positionWeight * tape.positionError
+        var running = [Double](repeating: 0, count: k)
+        for t in stride(from: steps - 1, through: 0, by: -1) {
+            for o in 0..<k {
+                running[o] += positionGradients[t * k + o]
+                let d = Double(y[t * k + o]) - target.velocities[t * k + o]
+                gy[t * k + o] = S(d / scale + dt * running[o])
             }
         }
     }

@@ -61,6 +61,9 @@ public struct MetaArchitecture: Sendable, Equatable {
     /// Proprioceptive trainee inputs after the clock rows (closed-loop controllers, docs/closed-loop.md);
     /// nil for the paper's open-loop controller.
     public var proprioception: ProprioceptionSettings? = nil
+    /// Whole-arm controllers: the target is coded and scored in joint space (docs/whole-arm.md); nil for the
+    /// paper's end-effector target.
+    public var jointTarget: JointTargetSettings? = nil
 
     /// The paper's architecture.
     public init() {}
@@ -210,12 +213,17 @@ public struct MetaGradientOptions: Sendable, Equatable {
 public struct MetaTaskTarget: Sendable, Equatable {
     /// steps × outputs angular velocities, rad/s, row-major.
     public var velocities: [Double]
-    /// steps × 3 end-effector positions (x, y, z), m, row-major.
+    /// steps × 3 end-effector positions (x, y, z), m, row-major; for a whole-arm controller
+    /// (`MetaArchitecture.jointTarget`) steps × outputs joint angles, rad.
     public var positions: [Double]
+    /// Angles of the driven joints before the first step (output order, rad), where the task starts
+    /// elsewhere than the sampler's rest pose (whole-arm tasks); empty: the rest pose.
+    public var startAngles: [Double]
 
     /// A target from its velocity and position rows.
-    public init(velocities: [Double], positions: [Double]) {
+    public init(velocities: [Double], positions: [Double], startAngles: [Double] = []) {
         self.velocities = velocities
         self.positions = positions
+        self.startAngles = startAngles
     }
 }

@@ -60,6 +60,7 @@ extension MetaArchitecture {
         tauAdaptationMs = c.lsgAdaptation.tauMs
         innerLearningRate = c.innerLearningRate
         proprioception = c.proprioception
+        jointTarget = c.jointTarget
     }
 
     /// The controller architecture for checkpoints.
@@ -75,6 +76,7 @@ extension MetaArchitecture {
             clock: ClockInput(neurons: clockInputs, windowSteps: clockWindowSteps, spikeEvery: clockSpikeInterval),
             coordinates: codedCoordinates, codeBits: codeBits, steps: steps, innerLearningRate: innerLearningRate)
         c.proprioception = proprioception
+        c.jointTarget = jointTarget
         return c
     }
 

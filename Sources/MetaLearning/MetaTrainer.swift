@@ -33,6 +33,8 @@ public struct MetaTrainingConfiguration: Sendable {
     /// Fold the weights into a running mean every this many iterations (stochastic weight averaging); nil
     /// keeps no mean (a mean already in the state is carried over unchanged).
     public var averageEvery: Int? = nil
+    /// The robot trained for (its name), recorded in checkpoints so that deployment can refuse another arm.
+    public var robot: String? = nil
     /// The mean covers iterations from this one on: a mean in the state that started earlier, or with
     /// another `averageEvery`, is restarted.
     public var averageFrom = 0
@@ -163,6 +165,22 @@ public final class MetaTrainer: @unchecked Sendable {
     // MARK: Checkpoints
 
     /// Metadata keys of the training state.
+    /// The robot a checkpoint was meta-trained for: `engram.training.robot`, or for files older than that key
+    /// the last path component of `--robot` in the training command (`scorbot-er7` for `--task scorbot`); nil
+    /// when neither says.
+    public static func trainedRobot(in metadata: [String: String]) -> String? {
+        if let name = metadata[Key.robot] { return name }
+        guard let command = metadata[Key.command] else { return nil }
+        let words = command.split(separator: " ").map(String.init)
+        if let i = words.firstIndex(of: "--robot"), i + 1 < words.count {
+            let path = words[i + 1].hasSuffix("/") ? String(words[i + 1].dropLast()) : words[i + 1]
+            let last = (path as NSString).lastPathComponent
+            return last == "robot.yaml" ? ((path as NSString).deletingLastPathComponent as NSString).lastPathComponent : last
+        }
+        if let i = words.firstIndex(of: "--task"), i + 1 < words.count, words[i + 1] == "scorbot" { return "scorbot-er7" }
+        return nil
+    }
+
     public enum Key {
         /// Iterations completed.
         public static let iteration = "engram.training.iteration"
@@ -180,6 +198,9 @@ public final class MetaTrainer: @unchecked Sendable {
         public static let command = "engram.training.command"
         /// Every command that trained these weights, one per line, oldest first (across --init and --resume).
         public static let history = "engram.training.history"
+        /// The name of the robot the controller was trained for (robot.yaml's `name`; `scorbot-er7` for the
+        /// paper's family).
+        public static let robot = "engram.training.robot"
         /// The arm in the loop of a closed-loop run.
         public static let closedLoop = "engram.training.closed_loop"
         /// Worker threads (gradient sums depend on it in the last bits).
@@ -213,6 +234,7 @@ public final class MetaTrainer: @unchecked Sendable {
         metadata[Key.command] = configuration.command
         metadata[Key.history] = (configuration.history + [configuration.command]).joined(separator: "\n")
         if let arm = configuration.options.closedLoop { metadata[Key.closedLoop] = arm.label }
+        if let robot = configuration.robot { metadata[Key.robot] = robot }
         let controller = ControllerCheckpoint(architecture: a.controller, weights: parameters.parameters.controllerWeights(a), metadata: metadata)
         var file = controller.safeTensors()
         file.set(Key.firstMoment, floats: state.adam.firstMoment, shape: [state.adam.firstMoment.count])

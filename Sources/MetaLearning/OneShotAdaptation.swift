@@ -149,7 +149,8 @@ public struct OneShotAdaptation<Weights: Synapses, Kinematics: ForwardKinematics
         scratch.reserveCapacity(a.lsgInputs)
     }
 
-    /// The LSG's input for a target: the clock plus the binary code of the end-effector path.
+    /// The LSG's input for a target: the clock plus the binary code of the end-effector path (a whole-arm
+    /// controller: of every joint's angle, `JointTargetSettings`).
     public mutating func encodeLearningSignalInput(_ target: TargetTrajectory) {
         let code = TargetCode(bits: architecture.codeBits)
         let clockNeurons = architecture.clockInputs
@@ -157,9 +158,18 @@ public struct OneShotAdaptation<Weights: Synapses, Kinematics: ForwardKinematics
         for t in 0..<architecture.steps {
             scratch.removeAll(keepingCapacity: true)
             for i in clock[t] { scratch.append(i) }
-            let p = target.endEffector[min(t, target.steps - 1)]
-            for c in 0..<min(architecture.coordinates, 3) {
-                code.appendActiveChannels(p[c], offset: clockNeurons + c * architecture.codeBits, to: &scratch)
+            let row = min(t, target.steps - 1)
+            if let joints = architecture.jointTarget {
+                // A whole-arm controller: the code of every joint's angle over its range.
+                for k in 0..<joints.joints {
+                    code.appendActiveChannels(joints.normalized(target.angles[row * target.joints + k], joint: k),
+                                              offset: clockNeurons + k * architecture.codeBits, to: &scratch)
+                }
+            } else {
+                let p = target.endEffector[row]
+                for c in 0..<min(architecture.coordinates, 3) {
+                    code.appendActiveChannels(p[c], offset: clockNeurons + c * architecture.codeBits, to: &scratch)
+                }
             }
             lsgInputs.append(scratch)
         }

@@ -10,13 +10,22 @@ public struct TrajectoryLossValue: Sendable, Equatable {
     public var endEffector: Double
     /// Mean Euclidean end-effector error (m).
     public var meanEndEffectorError: Double
+    /// RMS over steps of the integrated angle error per driven joint (degrees), q̂ − q.
+    public var perJointRMSDegrees: [Double] = []
+
+    /// RMS over steps and driven joints of the integrated angle error (degrees).
+    public var jointRMSDegrees: Double {
+        guard !perJointRMSDegrees.isEmpty else { return 0 }
+        return (perJointRMSDegrees.reduce(0) { $0 + $1 * $1 } / Double(perJointRMSDegrees.count)).squareRoot()
+    }
 
     /// A loss value from its parts.
-    public init(total: Double, velocity: Double, endEffector: Double, meanEndEffectorError: Double) {
+    public init(total: Double, velocity: Double, endEffector: Double, meanEndEffectorError: Double, perJointRMSDegrees: [Double] = []) {
         self.total = total
         self.velocity = velocity
         self.endEffector = endEffector
         self.meanEndEffectorError = meanEndEffectorError
+        self.perJointRMSDegrees = perJointRMSDegrees
     }
 }
 
@@ -30,6 +39,9 @@ public struct TrajectoryLoss<Kinematics: ForwardKinematics>: Sendable {
     public var drivenJoints: [Int]
     /// Angles of all joints at the start (rad).
     public var restAngles: [Double]
+    /// Score positions in joint space (a whole-arm controller): the position term is MSE(q̂ − q) over steps ×
+    /// driven joints (rad²) instead of the end effector's; the end-effector error is still reported.
+    public var jointSpace = false
 
     /// A loss for the given arm and driven joints.
     public init(kinematics: Kinematics, drivenJoints: [Int], restAngles: [Double]? = nil) {
@@ -81,7 +93,19 @@ public struct TrajectoryLoss<Kinematics: ForwardKinematics>: Sendable {
         }
         let steps = Double(max(target.steps, 1))
         position /= 3 * steps
+        // The integrated angles against the target's, per driven joint.
+        var squared = [Double](repeating: 0, count: j)
+        var sum = [Double](repeating: 0, count: j)
+        for s in 0..<target.steps {
+            for k in 0..<j {
+                sum[k] += Double(output[s * j + k])
+                let e = restAngles[drivenJoints[k]] + target.stepSeconds * sum[k] - target.angles[s * j + k]
+                squared[k] += e * e
+            }
+        }
+        let perJoint = squared.map { ($0 / steps).squareRoot() * 180 / .pi }
+        if jointSpace { position = squared.reduce(0, +) / (steps * Double(j)) }
         return TrajectoryLossValue(total: 0.5 * velocity + 0.5 * position, velocity: velocity, endEffector: position,
-                                   meanEndEffectorError: distance / steps)
+                                   meanEndEffectorError: distance / steps, perJointRMSDegrees: perJoint)
     }
 }

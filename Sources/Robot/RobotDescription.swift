@@ -330,18 +330,23 @@ public struct ControllerSettings: Sendable, Codable, Equatable {
     /// Which of the robot's shipped controllers runs by default (`loop:` in robot.yaml, default open-loop):
     /// `controller.safetensors` or `controller-closed-loop.safetensors`.
     public var loop: ControllerLoop
+    /// The file, in the robot's folder, of the whole-arm controller that learns demonstrations of every
+    /// joint (`whole_arm:` in robot.yaml; docs/whole-arm.md); nil when the robot has none.
+    public var wholeArm: String?
 
     /// Controller settings; the rate defaults to 100 Hz, the controller to the open-loop one.
-    public init(drivenJoints: [String], rateHz: Double = 100, loop: ControllerLoop = .openLoop) {
+    public init(drivenJoints: [String], rateHz: Double = 100, loop: ControllerLoop = .openLoop, wholeArm: String? = nil) {
         self.drivenJoints = drivenJoints
         self.rateHz = rateHz
         self.loop = loop
+        self.wholeArm = wholeArm
     }
 
     enum CodingKeys: String, CodingKey {
         case drivenJoints = "driven_joints"
         case rateHz = "rate_hz"
         case loop
+        case wholeArm = "whole_arm"
     }
 
     /// Decodes; `rate_hz` defaults to 100, `loop` to open-loop.
@@ -350,6 +355,7 @@ public struct ControllerSettings: Sendable, Codable, Equatable {
         drivenJoints = try c.decode([String].self, forKey: .drivenJoints)
         rateHz = try c.decodeIfPresent(Double.self, forKey: .rateHz) ?? 100
         loop = try c.decodeIfPresent(ControllerLoop.self, forKey: .loop) ?? .openLoop
+        wholeArm = try c.decodeIfPresent(String.self, forKey: .wholeArm)
     }
 }
 

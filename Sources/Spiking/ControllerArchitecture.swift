@@ -30,6 +30,9 @@ public struct ControllerArchitecture: Sendable, Equatable, Codable {
     /// Proprioceptive input rows after the clock rows (closed-loop controllers); nil for the paper's
     /// open-loop controller, which hears only the clock. See docs/closed-loop.md.
     public var proprioception: ProprioceptionSettings? = nil
+    /// Whole-arm controllers: the LSG codes the target's joint angles (`coordinates` = joints) and trials are
+    /// segments of a demonstration (docs/whole-arm.md); nil for the paper's end-effector code.
+    public var jointTarget: JointTargetSettings? = nil
 
     /// Creates an architecture; see the properties.
     public init(traineeNeurons: Int, outputs: Int, trainee: LIFParameters, lsgNeurons: Int, lsg: LIFParameters,
@@ -56,6 +59,20 @@ public struct ControllerArchitecture: Sendable, Equatable, Codable {
 
     /// Clock channels (the first trainee inputs).
     public var clockInputs: Int { clock.neurons }
+    /// A whole-arm controller for joints with the given limits (one readout each, gripper included):
+    /// the paper's networks (250 trainee LIF neurons, 800 LSG neurons), the paper's binary code per joint
+    /// angle over its range, and trials of `steps` steps (1 ms each, 10 ms of robot time) with a 5-neuron
+    /// clock of windows `steps / 5` long spiking every `steps / 25` steps (the paper's 5 spikes a window).
+    public static func wholeArm(jointLimits: [ClosedRange<Double>], steps: Int = 125, handOverSteps: Int = 25) -> ControllerArchitecture {
+        var a = ControllerArchitecture.paper
+        a.outputs = jointLimits.count
+        a.coordinates = jointLimits.count
+        a.steps = steps
+        a.clock = ClockInput(neurons: 5, windowSteps: max(steps / 5, 1), spikeEvery: max(steps / 25, 1))
+        a.jointTarget = JointTargetSettings(jointRanges: jointLimits, handOverSteps: handOverSteps)
+        return a
+    }
+
     /// Proprioceptive input rows (0 for an open-loop controller).
     public var proprioceptiveInputs: Int { proprioception?.rowCount ?? 0 }
     /// All trainee input rows: clock, then proprioception.

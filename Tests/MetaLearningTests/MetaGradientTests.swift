@@ -46,9 +46,9 @@ struct GradientCheckReport {
 
 /// Analytic gradient vs central differences (step h) on up to `perTensor` entries of every tensor.
 func gradientCheck(options: MetaGradientOptions, batch: Int, threads: Int, perTensor: Int = 16, h: Double = 1e-6,
-                   architecture a: MetaArchitecture = tinyArchitecture(), noiseSeed: UInt64 = 3) -> GradientCheckReport {
-    let sampler = tinySampler()
-    let tasks = tinyTasks(a, count: batch, seed: 11)
+                   architecture a: MetaArchitecture = tinyArchitecture(), noiseSeed: UInt64 = 3,
+                   sampler: any MetaTaskSampler = tinySampler(), tasks given: [MetaTaskTarget]? = nil) -> GradientCheckReport {
+    let tasks = given ?? tinyTasks(a, count: batch, seed: 11)
     let evaluator = MetaBatchEvaluator<Double>(architecture: a, options: options, tasks: sampler, batchSize: batch, threads: threads)
     let base = tinyParameters(a, seed: 5)
     let flat = FlatParameters(base, architecture: a)

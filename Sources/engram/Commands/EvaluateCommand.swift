@@ -39,6 +39,13 @@ enum EvaluateCommand: EngramCommand {
         after-update loss. --pcm defaults to the model the controller \
         was trained with.
         Example: engram evaluate --disturbance push --robot scorbot-er7 --pcm paper --tasks 180
+
+        With --whole-arm, the robot's whole-arm controller (controller.whole_arm in robot.yaml, or --checkpoint) \
+        runs demonstration-like motions of every joint and the gripper (--tasks, default 20, 4 to 20 s, from the \
+        evaluation generator, whose seeds meta-training never draws) through the control path on the simulated \
+        arm, once without the update and once with one update per segment; it reports the mean joint RMS error \
+        over all joints before and after, per joint, and the PCM devices and adaptation time per second of motion.
+        Example: engram evaluate --whole-arm --robot so101 --pcm paper
         """
     static let options: [OptionSpec] = [
         .value("--checkpoint", "file", "controller checkpoint (safetensors; with --disturbance default <robot dir>/controller.safetensors)"),
@@ -52,10 +59,13 @@ enum EvaluateCommand: EngramCommand {
         .value("--seed", "s", "seed for tasks and device noise (default 0)"),
         .value("--threads", "n", "worker threads (default: all cores)"),
         .value("--baseline", "file", "also run this controller on the same tasks and print the paired difference (without --disturbance)"),
+        .flag("--whole-arm", "evaluate the robot's whole-arm controller (default --robot so101) on --tasks demonstration-like motions of every joint, 4-20 s (default 20), each run on the simulated arm without and with the one-shot updates"),
+        .value("--write-demos", "dir", "with --whole-arm: write the demonstrations as CSV files to this folder instead (for 'engram run --port')"),
         .flag("--json", "print one JSON object"),
     ]
 
     static func run(_ arguments: ParsedArguments) throws -> Int32 {
+        if arguments.has("--whole-arm") { return try runWholeArm(arguments) }
         if let kind = arguments.string("--disturbance") {
             if arguments.has("--baseline") { throw UsageError("--baseline compares one-shot adaptations; with --disturbance the open-loop controller is the baseline already") }
             return try runDisturbance(kind, arguments)

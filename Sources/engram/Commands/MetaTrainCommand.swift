@@ -40,6 +40,8 @@ enum MetaTrainCommand: EngramCommand {
         .value("--pcm", "model", "PCM model in the inner loop: off, paper or physical; a list such as off,paper mixes them over each batch"),
         .value("--quantize", "on|off", "round the inner update to 1/16 (straight-through)", choices: ["on", "off"]),
         .value("--init", "checkpoint", "start from these weights instead of a random initialisation"),
+        .flag("--whole-arm", "with --robot: train a whole-arm controller (one readout per joint, gripper included; joint-space target code; trials of 1.25 s that are segments of a demonstration; docs/whole-arm.md)"),
+        .value("--inner-learning-rate", "eta", "with --whole-arm, for a new run: the e-prop update's learning rate η (default 1e-3; the paper's two-joint controllers use 1e-4)"),
         .flag("--closed-loop", "train a closed-loop controller (proprioceptive inputs, the simulated arm of --robot in trial 2; docs/closed-loop.md)"),
         .value("--disturbances", "kinds", "closed loop: disturbance kinds drawn per task, from none, push, payload, latency (default: all four)"),
         .value("--seed", "s", "seed of initialisation, tasks and noise (default 0)"),
@@ -117,16 +119,25 @@ enum MetaTrainCommand: EngramCommand {
 
         // The paper's Scorbot family, or the same family (Brownian velocities, Hann smoothing, limits) on
         // the driven joints of any robot description, through its forward kinematics.
-        let family: any MetaTaskSampler
-        let familySteps: Int, familyOutputs: Int
+        var family: any MetaTaskSampler = TaskFamily<ScorbotKinematics>.paperScorbot
+        var familySteps = 0, familyOutputs = 0
         var familyName = "scorbot"
         var closedLoopArm: ClosedLoopArm? = nil
         var proprioception: ProprioceptionSettings? = nil
+        var wholeArm: ControllerArchitecture? = nil
         if let robotPath = arguments.string("--robot") {
             let dir = ResourceLocator.robotDirectory(robotPath) ?? robotPath
             let robot = try RobotFiles.loadRobot(dir)
             let f = RunSession.taskFamily(for: robot)
-            if arguments.has("--closed-loop") || arguments.has("--resume") {
+            if arguments.has("--whole-arm") {
+                if arguments.has("--closed-loop") { throw UsageError("--whole-arm and --closed-loop: a whole-arm controller is open-loop; choose one") }
+                let w = WholeArm.taskFamily(for: robot)
+                wholeArm = WholeArm.architecture(for: robot)
+                family = w
+                familySteps = w.steps
+                familyOutputs = w.drivenJoints.count
+                familyName = robot.name + " whole-arm"
+            } else if arguments.has("--closed-loop") || arguments.has("--resume") {
                 var kinds: [ArmDisturbance.Kind] = []
                 for name in (arguments.string("--disturbances") ?? "none,push,payload,latency").split(separator: ",") {
                     guard let kind = ArmDisturbance.Kind(rawValue: String(name)) else {
@@ -137,11 +148,14 @@ enum MetaTrainCommand: EngramCommand {
                 closedLoopArm = SimulatedArmPlant.trainingArm(robot: robot, kinds: kinds, steps: f.steps)
                 proprioception = ProprioceptionSettings(jointRanges: f.jointLimits)
             }
-            family = f
-            familySteps = f.steps
-            familyOutputs = f.drivenJoints.count
-            familyName = robot.name
+            if wholeArm == nil {
+                family = f
+                familySteps = f.steps
+                familyOutputs = f.drivenJoints.count
+                familyName = robot.name
+            }
         } else {
+            if arguments.has("--whole-arm") { throw UsageError("--whole-arm needs --robot <dir>: the arm whose joints the controller drives") }
             if arguments.has("--closed-loop") {
                 throw UsageError("--closed-loop needs --robot <dir>: the arm whose simulated servos are in the loop (e.g. --robot Robots/scorbot-er7)")
             }
@@ -166,6 +180,12 @@ enum MetaTrainCommand: EngramCommand {
         configuration.options = optionSets[0]
         configuration.mixedOptions = Array(optionSets.dropFirst())
         configuration.command = (["engram"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
+        configuration.robot = familyName == "scorbot" ? "scorbot-er7" : familyName.replacingOccurrences(of: " whole-arm", with: "")
+        if wholeArm != nil {
+            // Joint errors in rad² are small against velocity errors in (rad/s)²: weigh positions up.
+            configuration.options.positionWeight = 20
+            for i in configuration.mixedOptions.indices { configuration.mixedOptions[i].positionWeight = 20 }
+        }
         if let text = arguments.string("--position-weight") {
             guard let w = Double(text), w > 0, w.isFinite else {
                 throw UsageError("--position-weight: '\(text)' is not a weight; give a positive number, e.g. 10")
@@ -238,6 +258,16 @@ enum MetaTrainCommand: EngramCommand {
             }
         } else {
             configuration.architecture.proprioception = arguments.has("--closed-loop") ? proprioception : nil
+            if var wholeArm {
+                wholeArm.innerLearningRate = 1e-3
+                if let text = arguments.string("--inner-learning-rate") {
+                    guard let eta = Double(text), eta > 0, eta < 1 else {
+                        throw UsageError("--inner-learning-rate: '\(text)' is not a learning rate; give a number between 0 and 1, e.g. 1e-3")
+                    }
+                    wholeArm.innerLearningRate = eta
+                }
+                configuration.architecture = MetaArchitecture(wholeArm)
+            }
             var rng = RandomSource(seed: seed).derived(0x1417)
             initial = MetaParameters(randomFor: configuration.architecture, rng: &rng)
         }

@@ -13,8 +13,10 @@ enum RecordCommand: EngramCommand {
         the arm holds its pose. Rows are written as they come (one write per row), so a crash, a kill -9
         or a pulled cable loses at most the row being written; Ctrl-C (SIGINT) closes the file cleanly.
 
-        With --sim, a simulated hand moves the simulated arm along a random smooth motion of the robot's
-        task family (seeded by --seed), so the whole record → adapt → run workflow works without hardware.
+        With --sim, a simulated hand moves the simulated arm along a random smooth motion (seeded by --seed), so
+        the whole record → adapt → run → replay workflow works without hardware: for a robot with a whole-arm
+        controller (controller.whole_arm in robot.yaml) a person-like motion of every joint and the gripper,
+        10 s unless --duration says otherwise; otherwise a motion of the driven joints from the task family.
 
         Example: engram record --robot Robots/so101 --port /dev/ttyACM0 --out wave.csv --duration 5
         """
@@ -40,7 +42,7 @@ enum RecordCommand: EngramCommand {
         // The simulated hand: a task-family motion of the driven joints (10 ms of robot time per step).
         var handMotion: [[Double]] = []
         if let sim = arm as? SimulatedArm {
-            handMotion = demonstrationMotion(robot: robot, seed: seed)
+            handMotion = demonstrationMotion(robot: robot, seed: seed, seconds: duration)
             if duration == nil { duration = Double(handMotion.count) / rate }
             sim.teleport(to: handMotion[0])
         }
@@ -95,7 +97,14 @@ enum RecordCommand: EngramCommand {
 
     /// A smooth random motion of the robot's driven joints from its task family, as joint-angle rows
     /// (all joints; undriven joints at home).
-    static func demonstrationMotion(robot: RobotDescription, seed: UInt64) -> [[Double]] {
+    static func demonstrationMotion(robot: RobotDescription, seed: UInt64, seconds: Double? = nil) -> [[Double]] {
+        if robot.controller.wholeArm != nil {
+            // A robot with a whole-arm controller: a person-like motion of every joint and the gripper
+            // (the evaluation generator, 10 s unless --duration says otherwise).
+            let d = WholeArm.demonstrations(for: robot).demonstration(seed: seed, index: 0, seconds: seconds ?? 10)
+            let n = robot.joints.count
+            return [d.startAngles] + (0..<d.trajectory.steps).map { Array(d.trajectory.angles[($0 * n)..<(($0 + 1) * n)]) }
+        }
         func sample<K: ForwardKinematics>(_ kinematics: K) -> [[Double]] {
             let driven = robot.drivenJointIndices
             let family = TaskFamily(kinematics: kinematics, drivenJoints: driven,

@@ -65,13 +65,21 @@ enum RunCommand: EngramCommand {
             throw UsageError(simulated ? "give either --port <path> or --sim, not both" : "missing --port <path> or --sim: where the arm is (a serial port, e.g. from 'engram sim-serial --robot \(robotPath)', or the simulated arm)")
         }
         let calibration = try RobotFiles.loadCalibration(arguments.string("--calibration"), robotPath: robotPath, robot: robot, required: port != nil)
-        let checkpoint = try RobotFiles.loadController(arguments.string("--checkpoint"), robotPath: robotPath, robot: robot,
-                                                       loop: try RobotFiles.controllerLoop(arguments))
+        let rate = try arguments.double("--rate", default: robot.controller.rateHz, in: 1...10_000)!
+        let loop = try RobotFiles.controllerLoop(arguments)
+        let checkpoint = try RobotFiles.loadController(arguments.string("--checkpoint"), robotPath: robotPath, robot: robot, loop: loop,
+                                                       wholeArmTarget: loop == nil ? arguments.string("--target") : nil)
         let steps = checkpoint.architecture.steps
         if arguments.has("--task") && arguments.has("--target") { throw UsageError("--task <i> brings its own target; drop --target") }
         var target: TargetTrajectory? = nil
         if let path = arguments.string("--target") {
-            do { target = try RunSession.loadTarget(fromFileAt: path, robot: robot, steps: steps) } catch { throw RuntimeError(error.description) }
+            do {
+                if checkpoint.architecture.jointTarget != nil {
+                    target = try WholeArm.loadTarget(fromFileAt: path, robot: robot, calibration: calibration, rateHz: rate).trajectory
+                } else {
+                    target = try RunSession.loadTarget(fromFileAt: path, robot: robot, steps: steps)
+                }
+            } catch { throw RuntimeError(error.description) }
         }
         // --task: reproduce one task of `engram evaluate --disturbance` (same target, device seed and window).
         var evaluationTask: (index: Int, kind: ArmDisturbance.Kind, disturbance: ArmDisturbance)? = nil
@@ -92,7 +100,7 @@ enum RunCommand: EngramCommand {
             throw UsageError("--task <i> goes with --disturbance <kind> (none, push, payload or latency)")
         }
         var settings = RunSettings()
-        settings.rateHz = try arguments.double("--rate", default: robot.controller.rateHz, in: 1...10_000)!
+        settings.rateHz = rate
         settings.duration = try arguments.double("--duration", in: 0.001...86_400)
         settings.pcm = arguments.string("--pcm").flatMap(SynapseMode.init(rawValue:)) ?? SynapseMode.trainedFor(checkpoint)
         settings.quantize = arguments.string("--quantize").map { $0 == "on" }
@@ -195,7 +203,7 @@ enum RunCommand: EngramCommand {
         if let t = outcome.tracking {
             tracking = ["reference": t.reference, "joint_rms_deg": t.jointRMSDegrees, "ee_mean_mm": t.endEffectorMeanMillimetres,
                         "ee_max_mm": t.endEffectorMaxMillimetres, "samples": t.samples,
-                        "per_joint_rms_deg": Dictionary(uniqueKeysWithValues: zip(session.robot.controller.drivenJoints, t.perJointRMSDegrees))]
+                        "per_joint_rms_deg": Dictionary(uniqueKeysWithValues: zip(session.drivenIndices.map { session.robot.joints[$0].name }, t.perJointRMSDegrees))]
         }
         let s = loop.safety
         var safety: [String: Any] = ["clamped_to_limits": s.clampedToLimits, "rate_limited": s.rateLimited,
@@ -216,6 +224,13 @@ enum RunCommand: EngramCommand {
             object["adaptation"] = ["loss_before": a.lossBefore.total, "loss_after": a.lossAfter.total,
                                     "changed_in": a.changedInput, "changed_rec": a.changedRecurrent,
                                     "quantized": session.quantizesUpdate] as [String: Any]
+        }
+        if let w = outcome.segmented {
+            object["adaptation"] = ["segments": w.layout.count, "segment_ticks": w.layout.steps, "hand_over_ticks": w.layout.handOver,
+                                    "joint_rms_deg_before": w.jointRMSDegreesBefore, "joint_rms_deg_after": w.jointRMSDegreesAfter,
+                                    "loss_before": w.segments.map(\.lossBefore.total).reduce(0, +) / Double(max(w.segments.count, 1)),
+                                    "loss_after": w.segments.map(\.lossAfter.total).reduce(0, +) / Double(max(w.segments.count, 1)),
+                                    "quantized": session.quantizesUpdate, "note": "joint RMS of the adaptation's own trials (no arm)"] as [String: Any]
         }
         if let p = outcome.programming {
             object["pcm_programming"] = ["devices_programmed": p.devicesProgrammed, "pulses": p.pulses]
@@ -239,6 +254,9 @@ enum RunCommand: EngramCommand {
         let f = { (x: Double) in String(format: "%.3g", x) }
         if let a = outcome.adaptation {
             print("adaptation       loss \(f(a.lossBefore.total)) → \(f(a.lossAfter.total)) (one e-prop update; W_in \(String(format: "%.1f", 100 * a.changedInput)) %, W_rec \(String(format: "%.1f", 100 * a.changedRecurrent)) % changed)")
+        }
+ if let w = outcome.segmented {
+            print("adaptation       whole arm, \(w.layout.count) segments of \(w.layout.steps) ticks (hand-over \(w.layout.handOver)), one e-prop update each; trials without the arm: joint RMS \(String(format: "%.2f", w.jointRMSDegreesBefore))° → \(String(format: "%.2f", w.jointRMSDegreesAfter))°")
         }
         if let p = outcome.programming {
             print("PCM              \(session.settings.pcm.rawValue): \(p.devicesProgrammed) devices programmed, \(p.pulses) pulses")
@@ -266,7 +284,7 @@ enum RunCommand: EngramCommand {
         let fk = robot.forwardKinematics
         let period = 1 / outcome.loop.rateHz
         var series: [PlotSeries] = []
-        let driven = robot.drivenJointIndices
+        let driven = target.map { $0.joints == names.count } == true ? Array(names.indices) : robot.drivenJointIndices
         if let target {
             let time = (0..<target.steps).map { Double($0 + 1) * period }
             let joints = driven.enumerated().map { m, j in (name: names[j], radians: (0..<target.steps).map { target.angles[$0 * target.joints + m] }) }
@@ -355,9 +373,28 @@ enum RobotFiles {
     }
 
     /// The controller at `path`, or the robot's shipped one for `loop` (nil: robot.yaml's `controller.loop`,
-    /// default open-loop): `<robot dir>/controller.safetensors` or `controller-closed-loop.safetensors`.
-    static func loadController(_ path: String?, robotPath: String, robot: RobotDescription, loop: ControllerLoop? = nil) throws -> ControllerCheckpoint {
-        let file = path ?? shippedControllerPath(robotPath: robotPath, robot: robot, loop: loop)
+    /// default open-loop): `<robot dir>/controller.safetensors` or `controller-closed-loop.safetensors`; or,
+    /// when `wholeArmTarget` is a file with every joint of the robot and robot.yaml names a whole-arm
+    /// controller (`controller.whole_arm`), that one. A checkpoint trained for another robot is refused.
+    static func loadController(_ path: String?, robotPath: String, robot: RobotDescription, loop: ControllerLoop? = nil,
+                               wholeArmTarget: String? = nil) throws -> ControllerCheckpoint {
+        var shipped = shippedControllerPath(robotPath: robotPath, robot: robot, loop: loop)
+        if path == nil, let wholeArm = robot.controller.wholeArm, let target = wholeArmTarget, WholeArm.coversEveryJoint(fileAt: target, robot: robot) {
+            let dir = robotPath.hasSuffix(".yaml") ? (robotPath as NSString).deletingLastPathComponent : robotPath
+            shipped = (dir as NSString).appendingPathComponent(wholeArm)
+            guard FileManager.default.fileExists(atPath: shipped) else {
+                throw RuntimeError("\(shipped): robot.yaml names it as \(robot.name)'s whole-arm controller (controller.whole_arm) but it is missing; train one with 'engram meta-train --robot \(robotPath) --whole-arm' or pass --checkpoint <file>")
+            }
+        }
+        let file = path ?? shipped
+        let checkpoint = try loadCheckpoint(file, path: path, robotPath: robotPath, robot: robot, loop: loop)
+        if let trained = MetaTrainer.trainedRobot(in: checkpoint.metadata), trained != robot.name {
+            throw RuntimeError("\(file): this controller was meta-trained for \(trained), not \(robot.name); use \(robot.name)'s own controller (its robot folder) or train one with 'engram meta-train --robot \(robotPath)'")
+        }
+        return checkpoint
+    }
+
+    private static func loadCheckpoint(_ file: String, path: String?, robotPath: String, robot: RobotDescription, loop: ControllerLoop?) throws -> ControllerCheckpoint {
         if path == nil && !FileManager.default.fileExists(atPath: file) {
             throw RuntimeError(missingControllerMessage(file, robotPath: robotPath, robot: robot, loop: loop))
         }

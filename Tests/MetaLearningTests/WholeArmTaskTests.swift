@@ -1,0 +1,103 @@
+import Foundation
+import Testing
+import Spiking
+import Tensors
+@testable import MetaLearning
+
+/// A three-joint planar arm (links 0.3, 0.2, 0.1 m in the x–y plane) with the third joint a gripper that
+/// does not move the tool: enough kinematics for whole-arm tasks in tests.
+struct PlanarTestArm: ForwardKinematics {
+    var jointCount: Int { 3 }
+    func position(_ q: [Double]) -> SIMD3<Double> {
+        SIMD3(0.3 * cos(q[0]) + 0.2 * cos(q[0] + q[1]), 0.3 * sin(q[0]) + 0.2 * sin(q[0] + q[1]), 0)
+    }
+}
+
+let planarLimits = ArmMotionLimits(jointLimits: [-2.0...2.0, -1.5...1.5, 0.0...1.2], maxSpeeds: [3, 3, 4],
+                                   isGripper: [false, false, true])
+
+/// The tiny model of the gradient checks as a whole-arm controller of the planar arm.
+func tinyWholeArmArchitecture() -> MetaArchitecture {
+    var a = tinyArchitecture()
+    a.outputs = 3
+    a.codedCoordinates = 3
+    a.jointTarget = JointTargetSettings(jointRanges: planarLimits.jointLimits, handOverSteps: 4)
+    return a
+}
+
+@Suite("Whole-arm tasks and joint-space loss")
+struct WholeArmTaskTests {
+    let family = WholeArmTaskFamily(kinematics: PlanarTestArm(), limits: planarLimits, home: [0, 0, 0.6], steps: 20)
+
+    /// The joint-space loss and target code keep the exact gradient: BPTT agrees with central differences.
+    @Test func jointSpaceGradientMatchesFiniteDifferences() {
+        var options = MetaGradientOptions()
+        options.spikeFunction = .sigmoid(sharpness: 2)
+        options.adaptiveThresholdSpikeGradient = true
+        options.positionWeight = 20
+        let a = tinyWholeArmArchitecture()
+        var rng = RandomSource(seed: 4)
+        let tasks = (0..<2).map { _ in family.sampleTarget(&rng) }
+        #expect(tasks.allSatisfy { $0.positions.count == 20 * 3 && $0.startAngles.count == 3 })
+        let report = gradientCheck(options: options, batch: 2, threads: 1, architecture: a, sampler: family, tasks: tasks)
+        for name in MetaParameterName.allCases {
+            let e = report.relativeErrors[name]!
+            #expect(e < 1e-3, "\(name.rawValue): relative error \(e) ≥ 1e-3 (|g| = \(report.analyticNorms[name]!))")
+            #expect(report.analyticNorms[name]! > 0, "\(name.rawValue): zero gradient, the check would be vacuous")
+        }
+    }
+
+    /// Training windows start at the pose before them and integrate back to their angles exactly.
+    @Test func windowsIntegrateFromTheirStartPose() {
+        var rng = RandomSource(seed: 9)
+        for _ in 0..<20 {
+            let s = family.sample(&rng)
+            var q = s.startAngles
+            for t in 0..<s.trajectory.steps {
+                for j in 0..<3 {
+                    q[j] += s.trajectory.stepSeconds * s.trajectory.angularVelocity[t * 3 + j]
+                    #expect(abs(q[j] - s.trajectory.angles[t * 3 + j]) < 1e-9)
+                }
+            }
+        }
+    }
+
+    /// Every motion stays inside the limits and under the top speeds; the gripper opens and closes; the
+    /// same seed gives the same motion.
+    @Test func motionsRespectLimitsAndSpeeds() {
+        let generator = DemonstrationGenerator(kinematics: PlanarTestArm(), limits: planarLimits)
+        var gripperMoved = 0, armMoved = 0
+        for index in 0..<10 {
+            let d = generator.demonstration(seed: 1, index: index, seconds: 8)
+            #expect(d.trajectory.steps == 800)
+            var previous = d.startAngles
+            var travelled = [Double](repeating: 0, count: 3)
+            for t in 0..<d.trajectory.steps {
+                for j in 0..<3 {
+                    let q = d.trajectory.angles[t * 3 + j]
+                    #expect(planarLimits.jointLimits[j].contains(q), "joint \(j) at \(q) leaves its limits")
+                    #expect(abs(q - previous[j]) <= planarLimits.maxSpeeds[j] * 0.01 + 1e-12, "joint \(j) too fast at tick \(t)")
+                    travelled[j] += abs(q - previous[j])
+                    previous[j] = q
+                }
+            }
+            if travelled[2] > 0.3 { gripperMoved += 1 }
+            if travelled[0] > 0.3 && travelled[1] > 0.3 { armMoved += 1 }
+        }
+        #expect(gripperMoved >= 8, "the gripper opened or closed in only \(gripperMoved) of 10 demonstrations")
+        #expect(armMoved >= 8, "both arm joints moved in only \(armMoved) of 10 demonstrations")
+        let again = generator.demonstration(seed: 1, index: 3, seconds: 8)
+        #expect(again == generator.demonstration(seed: 1, index: 3, seconds: 8))
+        #expect(again != generator.demonstration(seed: 2, index: 3, seconds: 8))
+    }
+
+    /// The LSG's joint code covers each joint's range: the low and high ends code to the extreme integers.
+    @Test func jointCodeSpansTheRange() {
+        let s = JointTargetSettings(jointRanges: [-1.0...3.0], handOverSteps: 0)
+        let code = TargetCode(bits: 16)
+        #expect(code.code(s.normalized(-1, joint: 0)) == 0)
+        #expect(code.code(s.normalized(3, joint: 0)) == 65535)
+        #expect(code.code(s.normalized(1, joint: 0)) == 32768)
+        #expect(code.code(s.normalized(9, joint: 0)) == 65535, "an angle past the range is clamped, not wrapped")
+    }
+}
