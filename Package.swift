@@ -51,6 +51,10 @@ let package = Package(
             name: "Control", dependencies: ["Robot", "Spiking", "MetaLearning", "PhaseChange", "Tensors"],
             swiftSettings: numericFlags),
         .target(name: "Perception", dependencies: ["Tensors", "PhaseChange", "CPNG", "CZip"], swiftSettings: numericFlags),
+        // Fuzzing of every decoder of outside data (engram-bench fuzz, FuzzingTests); used by no product module.
+        .target(
+            name: "Fuzzing", dependencies: ["Tensors", "ServoBus", "Robot", "Spiking", "MetaLearning", "Perception"],
+            swiftSettings: numericFlags),
 
         // Executables.
         .executableTarget(
@@ -64,7 +68,7 @@ let package = Package(
             name: "engram-bench",
             dependencies: [
                 "Tensors", "PhaseChange", "Spiking", "MetaLearning", "ServoBus", "Robot", "Control",
-                "Perception",
+                "Perception", "Fuzzing",
             ],
             swiftSettings: numericFlags),
 
@@ -81,6 +85,7 @@ let package = Package(
         .testTarget(name: "RobotTests", dependencies: ["Robot", "EngramTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ControlTests", dependencies: ["Control", "EngramTestSupport"]),
         .testTarget(name: "PerceptionTests", dependencies: ["Perception", "EngramTestSupport"], swiftSettings: numericFlags),
+        .testTarget(name: "FuzzingTests", dependencies: ["Fuzzing", "EngramTestSupport"]),
         .testTarget(name: "EngramCLITests", dependencies: ["engram", "Perception", "Tensors", "EngramTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

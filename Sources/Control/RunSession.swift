@@ -217,6 +217,11 @@ public struct RunSession: Sendable {
         for name in robot.controller.drivenJoints where !file.joints.contains(name) {
             throw RunSessionError("\(path): missing column '\(name).pos'; \(robot.name)'s controller drives \(robot.controller.drivenJoints.joined(separator: ", "))")
         }
+        do {
+            try file.checkPositions(within: Dictionary(uniqueKeysWithValues: robot.joints.map { ($0.name, $0.limitsRadians) }), source: path)
+        } catch {
+            throw RunSessionError(error.description)
+        }
         let fitted = file.rows == steps || file.rows < 2 ? file : file.resampled(rows: steps, stepSeconds: stepSeconds)
         let full = fitted.derivingMissing(kinematics: AnyKinematics(robot.forwardKinematics), jointIndices: indices, restAngles: robot.homeRadians)
         guard full.rows == steps else {

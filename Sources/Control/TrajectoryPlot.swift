@@ -111,7 +111,8 @@ public enum TrajectoryPlot {
                 for ser in series where !ser.endEffector.isEmpty {
                     lines.append((ser, ser.endEffector.map { ($0.x * 1000, (axis == 1 ? $0.y : $0.z) * 1000) }))
                 }
-                out += panel(title: name, xLabel: "x (mm)", yLabel: axis == 1 ? "y (mm)" : "z (mm)", x: x0, y: y0, w: panelWidth, h: panelHeight, lines: lines)
+                out += panel(title: name, xLabel: "x (mm)", yLabel: axis == 1 ? "y (mm)" : "z (mm)", x: x0, y: y0, w: panelWidth, h: panelHeight,
+                             lines: lines, overTime: false)
             }
             y0 += pathHeight
         }
@@ -131,8 +132,9 @@ public enum TrajectoryPlot {
         return names
     }
 
+    /// One panel; `overTime` says x is time (increasing), which allows thinning per pixel column.
     static func panel(title: String, xLabel: String, yLabel: String, x: Double, y: Double, w: Double, h: Double,
-                      lines: [(PlotSeries, [(Double, Double)])]) -> String {
+                      lines: [(PlotSeries, [(Double, Double)])], overTime: Bool = true) -> String {
         // The axes hold every point of every curve drawn, with a margin so no curve runs along the frame.
         let points = lines.flatMap { $0.1 }.filter { $0.0.isFinite && $0.1.isFinite }
         let (xmin, xmax) = paddedRange(points.map(\.0))
@@ -156,9 +158,10 @@ public enum TrajectoryPlot {
         for (ser, pts) in lines {
             var d = ""
             var pen = false
-            for (a, b) in pts {
-                guard a.isFinite && b.isFinite else { pen = false; continue }
-                d += (pen ? "L" : "M") + fmt(px(a)) + "," + fmt(py(b)) + " "
+            let picture = pts.map { $0.0.isFinite && $0.1.isFinite ? (px($0.0), py($0.1)) : (Double.nan, Double.nan) }
+            for p in overTime ? thinned(picture) : thinnedPath(picture) {
+                guard let (a, b) = p else { pen = false; continue }
+                d += (pen ? "L" : "M") + fmt(a) + "," + fmt(b) + " "
                 pen = true
             }
             out += "<path d=\"\(d)\" fill=\"none\" stroke=\"\(ser.color)\" stroke-width=\"1.6\"\(ser.dashAttribute)><title>\(escape(ser.label))</title></path>\n"
@@ -179,6 +182,86 @@ public enum TrajectoryPlot {
         if hi - lo < 1e-9 { lo -= 1; hi += 1 }
         let pad = 0.04 * (hi - lo)
         return (lo - pad, hi + pad)
+    }
+
+    /// A polyline in picture coordinates thinned to what the picture can show: each run of consecutive
+    /// points in one pixel column keeps its first, lowest, highest and last point (in their order), so the
+    /// drawn envelope is the same while a curve never has more than four points per column of its run.
+    /// A non-finite point lifts the pen (nil).
+    static func thinned(_ points: [(Double, Double)]) -> [(Double, Double)?] {
+        var out: [(Double, Double)?] = []
+        out.reserveCapacity(min(points.count, 4_096))
+        var run: [Int] = []  // first, lowest, highest, last of the current column's run (indices)
+        var column = Int.min
+        func flush() {
+            guard !run.isEmpty else { return }
+            var kept: [Int] = []
+            for i in run.sorted() where kept.last != i { kept.append(i) }
+            for i in kept { out.append(points[i]) }
+            run = []
+        }
+        for (i, p) in points.enumerated() {
+            guard p.0.isFinite && p.1.isFinite else {
+                flush()
+                column = Int.min
+                out.append(nil)
+                continue
+            }
+            let c = Int(min(max(p.0, -1e15), 1e15).rounded(.down))
+            if c != column || run.isEmpty {
+                flush()
+                column = c
+                run = [i, i, i, i]
+                continue
+            }
+            if p.1 < points[run[1]].1 { run[1] = i }
+            if p.1 > points[run[2]].1 { run[2] = i }
+            run[3] = i
+        }
+        flush()
+        return out
+    }
+
+    /// A path in picture coordinates (x not ordered, e.g. the end effector seen from above) thinned to what
+    /// the picture can show: a point is kept when it reaches a 2 × 2 pixel cell the path has not been in (and
+    /// the last point is kept). Going on within the cell of the last kept point continues the line; coming
+    /// back into new cells after retracing old ones starts a new stroke at the point before. A path
+    /// retraced a hundred times so costs what it costs once. A non-finite point lifts the pen (nil).
+    static func thinnedPath(_ points: [(Double, Double)]) -> [(Double, Double)?] {
+        // Cells of 2 × 2 pixels: a stroke is 1.6 pixels wide.
+        func cell(_ p: (Double, Double)) -> Int {
+            Int((min(max(p.0, -1e6), 1e6) / 2).rounded(.down)) &* 4_194_304 &+ Int((min(max(p.1, -1e6), 1e6) / 2).rounded(.down))
+        }
+        var out: [(Double, Double)?] = []
+        var visited = Set<Int>()
+        var previous: (Double, Double)? = nil
+        var previousKept = false
+        var lastKeptCell: Int? = nil
+        for (i, p) in points.enumerated() {
+            guard p.0.isFinite && p.1.isFinite else {
+                if lastKeptCell != nil { out.append(nil) }
+                previous = nil
+                previousKept = false
+                lastKeptCell = nil
+                continue
+            }
+            let c = cell(p)
+            let isNew = visited.insert(c).inserted
+            let isLast = i == points.count - 1 || !(points[i + 1].0.isFinite && points[i + 1].1.isFinite)
+            if isNew || isLast {
+                if !previousKept, let q = previous, cell(q) != lastKeptCell {
+                    if lastKeptCell != nil { out.append(nil) }
+                    out.append(q)
+                }
+                out.append(p)
+                lastKeptCell = c
+                previousKept = true
+            } else {
+                previousKept = false
+            }
+            previous = p
+        }
+        return out
     }
 
     static func niceTicks(_ lo: Double, _ hi: Double) -> [Double] {

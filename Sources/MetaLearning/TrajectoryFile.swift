@@ -84,8 +84,10 @@ public struct TrajectoryFile: Sendable, Equatable {
     /// Parses CSV text; `source` names it in errors.
     public init(csv text: String, source: String = "<memory>") throws {
         func fail(_ line: Int?, _ m: String) -> TrajectoryFileError { TrajectoryFileError(source: source, line: line, message: m) }
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.hasSuffix("\r") ? $0.dropLast() : $0 }
-        let endsWithNewline = text.hasSuffix("\n")
+        // CRLF files (Windows editors, spreadsheets) are read like LF ones. A Swift `Character` holds "\r\n"
+        // as one grapheme, so it is matched as a separator of its own.
+        var lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
+        let endsWithNewline = text.last == "\n" || text.last == "\r\n"
         let isEngramRecording = text.hasPrefix("# engram-trajectory")
         if endsWithNewline { lines.removeLast() }
         var metadata: [MetadataEntry] = []
@@ -257,6 +259,21 @@ public struct TrajectoryFile: Sendable, Equatable {
             out.notes.append("end effector derived by forward kinematics")
         }
         return out
+    }
+
+    /// Throws, naming the row, time, joint and bound, when a position lies outside its joint's limits (rad);
+    /// joints without limits in `limits` are not checked. A target the arm cannot reach is refused before
+    /// any controller is adapted to it.
+    public func checkPositions(within limits: [String: ClosedRange<Double>], source: String = "<memory>") throws(TrajectoryFileError) {
+        for (j, name) in joints.enumerated() {
+            guard let range = limits[name] else { continue }
+            for r in 0..<rows where !range.contains(positions[r * joints.count + j]) {
+                let deg = 180 / Double.pi
+                throw TrajectoryFileError(source: source, line: nil, message: String(
+                    format: "row %d (time_s %.6g): %@.pos is %.6g rad (%.6g°), outside the joint's limits [%.4g°, %.4g°]; the target must lie within them",
+                    r + 1, time[r], name, positions[r * joints.count + j], positions[r * joints.count + j] * deg, range.lowerBound * deg, range.upperBound * deg))
+            }
+        }
     }
 
     /// The adaptation target for the named joints (in output order): velocities and end effector must be

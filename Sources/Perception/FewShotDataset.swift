@@ -52,7 +52,7 @@ public struct FewShotDataset: Sendable {
         var alphabets: [Int: String] = [:]
         let tsv = prefix + "-classes.tsv"
         if let text = try? String(contentsOfFile: tsv, encoding: .utf8) {
-            for (n, line) in text.split(separator: "\n").enumerated() where n > 0 {
+            for (n, line) in text.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" }).enumerated() where n > 0 {
                 let f = line.split(separator: "\t")
                 if f.count >= 2, let id = Int(f[0]) { alphabets[id] = String(f[1]) }
             }

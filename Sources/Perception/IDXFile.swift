@@ -57,6 +57,21 @@ public enum IDXFile {
         return (bytes[2], dims)
     }
 
+    /// The file size the header announces (`header` + product of `dims` × `width`), computed with overflow
+    /// checks. The bound is the file itself: a header announcing more than the file holds is refused here,
+    /// before any arithmetic can wrap (each dimension is up to 2^32 − 1, so three multiply past 2^64).
+    static func size(_ dims: [Int], width: Int, header: Int, bytes: [UInt8], path: String, what: String) throws -> Int {
+        var total = width
+        for d in dims {
+            let (product, overflow) = total.multipliedReportingOverflow(by: d)
+            guard !overflow, product <= bytes.count - header else {
+                throw IDXError(path: path, message: "truncated: header announces \(what) (dimensions \(dims.map(String.init).joined(separator: " × "))), more than the \(bytes.count)-byte file holds")
+            }
+            total = product
+        }
+        return header + total
+    }
+
     static func read(_ path: String) throws -> [UInt8] {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw IDXError(path: path, message: "cannot read the file; check the path (PREFIX names PREFIX-images-idx3-ubyte and PREFIX-labels-idx1-int16)")
@@ -67,7 +82,7 @@ public enum IDXFile {
     /// Decodes an image file from bytes (`path` only names it in errors).
     public static func images(bytes: [UInt8], path: String) throws -> Images {
         let (_, dims) = try header(bytes, path: path, expectTypes: [0x08: "unsigned byte"], dimensions: 3, what: "image")
-        let need = 16 + dims[0] * dims[1] * dims[2]
+        let need = try size(dims, width: 1, header: 16, bytes: bytes, path: path, what: "\(dims[0]) images of \(dims[1])×\(dims[2])")
         guard bytes.count >= need else {
             throw IDXError(path: path, message: "truncated: header announces \(dims[0]) images of \(dims[1])×\(dims[2]) (\(need) bytes), file has \(bytes.count)")
         }
@@ -79,7 +94,7 @@ public enum IDXFile {
         let (type, dims) = try header(bytes, path: path, expectTypes: [0x08: "unsigned byte", 0x0B: "int16"],
                                       dimensions: 1, what: "label")
         let width = type == 0x0B ? 2 : 1
-        let need = 8 + dims[0] * width
+        let need = try size(dims, width: width, header: 8, bytes: bytes, path: path, what: "\(dims[0]) labels")
         guard bytes.count >= need else {
             throw IDXError(path: path, message: "truncated: header announces \(dims[0]) labels (\(need) bytes), file has \(bytes.count)")
         }

@@ -57,6 +57,10 @@ public struct Calibration: Sendable, Codable, Equatable {
                 return "joint '\(joint.name)': calibration says servo id \(entry.servoID), the description says \(id); fix one of them"
             }
         }
+        let names = Set(description.joints.map(\.name))
+        if let (i, extra) = joints.enumerated().first(where: { !names.contains($0.element.name) }) {
+            return "joints[\(i)]: calibration names joint '\(extra.name)', which \(description.name) does not have (joints: \(description.joints.map(\.name).joined(separator: ", "))); remove the entry or pass the matching --calibration file"
+        }
         return nil
     }
 

@@ -127,6 +127,12 @@ public struct RobotDescription: Sendable, Codable {
         if let p = validationProblem() { throw p }
     }
 
+    /// The largest `max_speed_deg_s` accepted: 3,600 °/s (10 turns a second), well above any servo Engram
+    /// drives (STS3215: about 330 °/s), so the speed limit always means something.
+    public static let maximumSpeedDegreesPerSecond = 3_600.0
+    /// The largest joint limit magnitude accepted (`limits_deg`), ten turns.
+    public static let maximumLimitDegrees = 3_600.0
+
     func validationProblem() -> ValidationProblem? {
         typealias J = JointDescription.CodingKeys
         func at(_ keys: any CodingKey...) -> [any CodingKey] { keys }
@@ -145,11 +151,14 @@ public struct RobotDescription: Sendable, Codable {
             if !(limits.lowerBound < limits.upperBound) {
                 return ValidationProblem(path: base + at(J.limitsDegrees), message: "limits [\(limits.lowerBound), \(limits.upperBound)] must be [min, max] with min < max")
             }
+            if !(limits.lowerBound >= -Self.maximumLimitDegrees && limits.upperBound <= Self.maximumLimitDegrees) {
+                return ValidationProblem(path: base + at(J.limitsDegrees), message: "limits [\(limits.lowerBound), \(limits.upperBound)] leave ±\(Int(Self.maximumLimitDegrees))° (ten turns), beyond any joint Engram drives; give the joint's real range in degrees")
+            }
             if !limits.contains(joint.homeDegrees) {
                 return ValidationProblem(path: base + at(J.homeDegrees), message: "home \(joint.homeDegrees)° lies outside the limits [\(limits.lowerBound), \(limits.upperBound)]; move it inside")
             }
-            if !(joint.maxSpeedDegreesPerSecond > 0) {
-                return ValidationProblem(path: base + at(J.maxSpeedDegreesPerSecond), message: "max speed must be positive (degrees per second)")
+            if !(joint.maxSpeedDegreesPerSecond > 0 && joint.maxSpeedDegreesPerSecond <= Self.maximumSpeedDegreesPerSecond) {
+                return ValidationProblem(path: base + at(J.maxSpeedDegreesPerSecond), message: "max speed \(joint.maxSpeedDegreesPerSecond) must be in (0, \(Int(Self.maximumSpeedDegreesPerSecond))] degrees per second (hobby and industrial servos turn at most a few hundred); a larger value would switch the speed limit off")
             }
             guard let bus else { continue }
             guard let id = joint.servoID else {

@@ -37,6 +37,11 @@ public struct SafeTensors: Sendable {
         public var description: String { "\(source): \(message)" }
     }
 
+    /// The longest JSON header read (the reference implementation's bound, 100 MB).
+    public static let maximumHeaderLength = 100_000_000
+    /// The most dimensions a tensor may have.
+    public static let maximumRank = 8
+
     /// Tensors by name.
     public var tensors: [String: Tensor] = [:]
     /// The `__metadata__` string pairs.
@@ -64,6 +69,9 @@ public struct SafeTensors: Sendable {
         }
         var headerLength: UInt64 = 0
         for i in 0..<8 { headerLength |= UInt64(bytes[i]) << (8 * UInt64(i)) }
+        guard headerLength <= UInt64(Self.maximumHeaderLength) else {
+            throw fail("the header claims \(headerLength) bytes, more than the \(Self.maximumHeaderLength)-byte bound of the format; the file is damaged or not safetensors")
+        }
         guard headerLength <= UInt64(bytes.count - 8) else {
             throw fail("truncated: the header claims \(headerLength) bytes but only \(bytes.count - 8) follow; the file was cut off or is not safetensors")
         }
@@ -94,23 +102,44 @@ public struct SafeTensors: Sendable {
                 throw fail("tensor '\(name)': unsupported dtype \(dtypeName); supported: \(DType.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             guard let shapeAny = entry["shape"] as? [Any] else { throw fail("tensor '\(name)': missing shape") }
+            guard shapeAny.count <= Self.maximumRank else {
+                throw fail("tensor '\(name)': \(shapeAny.count) dimensions, more than the \(Self.maximumRank) Engram reads")
+            }
             var shape: [Int] = []
             for s in shapeAny {
-                guard let n = (s as? NSNumber)?.intValue, n >= 0 else { throw fail("tensor '\(name)': shape entries must be non-negative integers") }
+                guard let n = Self.exactInteger(s), n >= 0 else { throw fail("tensor '\(name)': shape entries must be non-negative integers") }
                 shape.append(n)
             }
             guard let offsets = entry["data_offsets"] as? [Any], offsets.count == 2,
-                let begin = (offsets[0] as? NSNumber)?.intValue, let end = (offsets[1] as? NSNumber)?.intValue
+                let begin = Self.exactInteger(offsets[0]), let end = Self.exactInteger(offsets[1])
             else { throw fail("tensor '\(name)': data_offsets must be [begin, end]") }
             guard begin >= 0, begin <= end, end <= dataCount else {
                 throw fail("truncated: tensor '\(name)' spans bytes \(begin)..<\(end) but the data section has \(dataCount) bytes")
             }
-            let expected = shape.reduce(1, *) * dtype.size
+            // The shape's size, overflow-checked; it must then equal the tensor's byte range, which lies
+            // within the data section (itself within the file): that is the bound on every size here.
+            var expected = dtype.size
+            for n in shape {
+                let (product, overflow) = expected.multipliedReportingOverflow(by: n)
+                guard !overflow else {
+                    throw fail("tensor '\(name)': shape \(shape) of \(dtypeName) needs more bytes than the \(dataCount)-byte data section holds; the header is damaged")
+                }
+                expected = product
+            }
             guard end - begin == expected else {
                 throw fail("tensor '\(name)': \(end - begin) bytes for shape \(shape) of \(dtypeName), expected \(expected)")
             }
             tensors[name] = Tensor(dtype: dtype, shape: shape, bytes: Array(bytes[(headerEnd + begin)..<(headerEnd + end)]))
         }
+    }
+
+    /// A JSON number that is exactly an integer in `Int`'s range (not 1.5, 1e30 or 2^64), else nil.
+    private static func exactInteger(_ value: Any) -> Int? {
+        guard let n = value as? NSNumber else { return nil }
+        let d = n.doubleValue
+        let i = n.int64Value
+        guard d.isFinite, d == d.rounded(), Double(i) == d else { return nil }
+        return Int(i)
     }
 
     /// The serialized file: header then tensors in name order, each aligned to 8 bytes.

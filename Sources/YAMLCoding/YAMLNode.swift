@@ -76,6 +76,12 @@ struct Composer: ~Copyable {
     private var nextIdentity = 1
     /// Where the composer is, as keys and sequence indices, so that errors carry a key path.
     private var path: [PathComponent] = []
+    /// Mappings and sequences open around the node being composed.
+    private var depth = 0
+
+    /// The deepest nesting of mappings and sequences accepted. Composing recurses once per level, so a
+    /// crafted file nested thousands deep would overflow the stack; Engram's files nest 4 deep at most.
+    static let maximumDepth = 64
 
     enum PathComponent {
         case key(String)
@@ -150,6 +156,8 @@ struct Composer: ~Copyable {
             if let anchor { anchors[anchor] = n }
             return n
         case .sequenceStart(let anchor, let tag):
+            try enter(at: mark)
+            defer { depth -= 1 }
             let id = identity()
             var items: [YAMLNode] = []
             while true {
@@ -166,6 +174,8 @@ struct Composer: ~Copyable {
             if let anchor { anchors[anchor] = n }
             return n
         case .mappingStart(let anchor, let tag):
+            try enter(at: mark)
+            defer { depth -= 1 }
             let id = identity()
             var entries: [YAMLNode.Entry] = []
             var index: [String: Int] = [:]
@@ -202,6 +212,14 @@ struct Composer: ~Copyable {
         default:
             throw YAMLError(file: file, mark: mark, keyPath: "", problem: .syntax("unexpected \(event)"))
         }
+    }
+
+    /// Opens one level of nesting, or throws when that would pass `maximumDepth`.
+    private mutating func enter(at mark: YAMLMark) throws(YAMLError) {
+        guard depth < Self.maximumDepth else {
+            throw error(.invalid("nesting deeper than \(Self.maximumDepth) levels of mappings and sequences; Engram's files nest a few levels, so this file is damaged or not one of them"), at: mark)
+        }
+        depth += 1
     }
 
     private func mergeEntries(_ value: YAMLNode) throws(YAMLError) -> [YAMLNode.Entry] {

@@ -65,6 +65,42 @@ struct CheckpointTests {
         let large = c.weights.traineeInput.storage.filter { abs($0) > 1 }.count
         #expect(isClose(Double(large) / 1250, 0.108, absolute: 0.002))
     }
+
+    /// Issue 19 items 7 and 8: sizes in the architecture are bounded before anything is allocated from them
+    /// (`steps: 1e9` used to allocate 8 GB at run time), and weights beyond ±1,000 are refused at load
+    /// (3e38 used to run to "policy finished" after 500 rejected goals).
+    @Test func architectureSizesAndWeightsAreBoundedAtLoad() throws {
+        var rng = RandomSource(seed: 2)
+        let a = smallArchitecture()
+        let w = ControllerWeights(initializing: a, rng: &rng)
+        func refusal(_ edit: (inout SafeTensors) -> Void) -> String {
+            var file = ControllerCheckpoint(architecture: a, weights: w).safeTensors()
+            file.source = "crafted.safetensors"
+            edit(&file)
+            do {
+                _ = try ControllerCheckpoint(SafeTensors(bytes: file.serialized(), source: "crafted.safetensors"))
+                return "accepted"
+            } catch {
+                return "\(error)"
+            }
+        }
+        let steps = refusal { f in
+            f.metadata[ControllerCheckpoint.architectureKey] = f.metadata[ControllerCheckpoint.architectureKey]!.replacingOccurrences(of: "\"steps\":249", with: "\"steps\":1e9")
+        }
+        #expect(steps.hasPrefix("crafted.safetensors: ") && steps.contains("steps 1000000000 is outside 1...10000"), "\(steps)")
+        let neurons = refusal { f in
+            f.metadata[ControllerCheckpoint.architectureKey] = f.metadata[ControllerCheckpoint.architectureKey]!.replacingOccurrences(of: "\"neurons\":5", with: "\"neurons\":100000")
+        }
+        #expect(neurons.contains("clock.neurons 100000 is outside 1...256"), "\(neurons)")
+        let huge = refusal { f in
+            var m = w.lsgRecurrent
+            m[3, 4] = 3e38
+            f.set("W_rec_lsg", matrix: m)
+        }
+        #expect(huge.hasPrefix("crafted.safetensors: tensor 'W_rec_lsg' has 3e+38 at row 3, column 4, outside ±1000"), "\(huge)")
+        #expect(refusal { _ in } == "accepted")
+    }
+
 }
 
 /// A closed-loop controller (proprioceptive input rows after the clock) round-trips through a checkpoint:

@@ -76,4 +76,29 @@ struct TrajectoryFileTests {
         #expect(partialNumber.rows == 1)
         #expect(partialNumber.notes.first?.contains("line 3: last row cut off") == true)
     }
+
+    /// Issue 19 item 9: CRLF files (Windows editors, spreadsheets) got "has no header row".
+    @Test func crlfFilesReadLikeLFFiles() throws {
+        let lf = "# engram-trajectory 1\n# robot: scorbot-er7\ntime_s,base.pos,shoulder.pos\n0,0,0\n0.01,0.1,0.2\n"
+        let crlf = lf.replacingOccurrences(of: "\n", with: "\r\n")
+        let a = try TrajectoryFile(csv: lf, source: "lf.csv"), b = try TrajectoryFile(csv: crlf, source: "crlf.csv")
+        #expect(b == a)
+        #expect(b.rows == 2 && b.notes.isEmpty)
+        // A CRLF recording cut off mid-row is still recognised as cut off.
+        let cut = try TrajectoryFile(csv: crlf + "0.02,0.1", source: "cut.csv")
+        #expect(cut.rows == 2 && cut.notes.count == 1, "\(cut.notes)")
+    }
+
+    /// Issue 19 item 8: a target far outside the joint limits is refused with the row, joint and bound.
+    @Test func positionsOutsideLimitsAreNamed() throws {
+        let file = try TrajectoryFile(csv: "time_s,base.pos,shoulder.pos\n0,0,0\n0.01,1e308,0\n", source: "t.csv")
+        do {
+            try file.checkPositions(within: ["base": -1...1, "shoulder": -1...1], source: "t.csv")
+            Issue.record("accepted 1e308")
+        } catch {
+            #expect(error.description.hasPrefix("t.csv: row 2 (time_s 0.01): base.pos is 1e+308 rad"), "\(error)")
+            #expect(error.description.contains("outside the joint's limits [-57.3°, 57.3°]"), "\(error)")
+        }
+        try file.checkPositions(within: ["shoulder": -1...1], source: "t.csv")
+    }
 }

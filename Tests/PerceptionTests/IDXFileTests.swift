@@ -55,4 +55,17 @@ import Testing
         #expect(set.pixels[0] == 1 && set.pixels[1] == 0)  // inverted: 0 → 1, 255 → 0
         #expect(throws: IDXError.self) { try FewShotDataset(prefix: dir + "/missing", invert: false) }
     }
+
+    /// Issue 19 item 7: dimensions of 0xFFFFFFFF used to overflow `dims[0] * dims[1] * dims[2]` (SIGILL).
+    /// The size is overflow-checked and bounded by the file's own length.
+    @Test func hugeDimensionsAreRefusedNotOverflowed() throws {
+        let images: [UInt8] = [0, 0, 0x08, 3] + [UInt8](repeating: 0xFF, count: 12) + [1, 2, 3]
+        do { _ = try IDXFile.images(bytes: images, path: "crafted-images"); Issue.record("accepted") } catch let e as IDXError {
+            #expect(e.description == "crafted-images: truncated: header announces 4294967295 images of 4294967295×4294967295 (dimensions 4294967295 × 4294967295 × 4294967295), more than the 19-byte file holds")
+        }
+        let labels: [UInt8] = [0, 0, 0x0B, 1, 0xFF, 0xFF, 0xFF, 0xFF, 0, 1]
+        do { _ = try IDXFile.labels(bytes: labels, path: "crafted-labels"); Issue.record("accepted") } catch let e as IDXError {
+            #expect(e.message.hasPrefix("truncated: header announces 4294967295 labels"))
+        }
+    }
 }

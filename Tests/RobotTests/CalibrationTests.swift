@@ -195,4 +195,28 @@ private func expectCalibrationError(_ text: String, _ expected: String, sourceLo
         // Round trip through YAML text.
         #expect(try Calibration.parse(calibration.yamlText(), file: "u.yaml") == calibration)
     }
+
+    /// Issue 19 item 8: a calibration naming a joint the robot does not have was accepted.
+    @Test func calibrationWithAJointTheRobotLacksIsRefused() throws {
+        let robot = try RobotDescription.parse("""
+            name: two
+            joints:
+              - {name: a, limits_deg: [-90, 90], max_speed_deg_s: 90}
+              - {name: b, limits_deg: [-90, 90], max_speed_deg_s: 90}
+            controller: {driven_joints: [a, b]}
+            kinematics:
+              type: dh
+              links:
+                - {joint: a, a: 0, alpha_deg: 90, d: 0.1, theta_offset_deg: 0}
+                - {joint: b, a: 0.2, alpha_deg: 0, d: 0, theta_offset_deg: 0}
+            """, file: "robot.yaml")
+        let calibration = try Calibration.parse("""
+            robot: two
+            joints:
+              - {name: a, id: 1, homing_offset: 0, direction: normal, range_min: 0, range_max: 4095}
+              - {name: b, id: 2, homing_offset: 0, direction: normal, range_min: 0, range_max: 4095}
+              - {name: elbow, id: 3, homing_offset: 0, direction: normal, range_min: 0, range_max: 4095}
+            """, file: "two.yaml")
+        #expect(calibration.mismatch(with: robot) == "joints[2]: calibration names joint 'elbow', which two does not have (joints: a, b); remove the entry or pass the matching --calibration file")
+    }
 }

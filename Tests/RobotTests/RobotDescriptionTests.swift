@@ -197,4 +197,12 @@ func distance(_ a: SIMD3<Double>, _ b: SIMD3<Double>) -> Double {
             #expect(error.description == "robot.yaml:8:9: controller.loop: invalid value 'closed'; did you mean 'closed-loop'? (allowed: open-loop, closed-loop)")
         }
     }
+
+    /// Issue 19 item 8: `max_speed_deg_s: 1e308` switched the speed limit off, and limits could be ±1e308.
+    @Test func speedAndLimitsAreBounded() {
+        expectDescriptionError(miniArm.replacingOccurrences(of: "max_speed_deg_s: 120}", with: "max_speed_deg_s: 1e308}"),
+            "robot.yaml:4:92: joints[0].max_speed_deg_s: max speed 1e+308 must be in (0, 3600] degrees per second (hobby and industrial servos turn at most a few hundred); a larger value would switch the speed limit off")
+        expectDescriptionError(miniArm.replacingOccurrences(of: "limits_deg: [-90, 90]", with: "limits_deg: [-1e308, 90]"),
+            "robot.yaml:4:64: joints[0].limits_deg: limits [-1e+308, 90.0] leave ±3600° (ten turns), beyond any joint Engram drives; give the joint's real range in degrees")
+    }
 }

@@ -77,4 +77,58 @@ import Testing
         #expect(throws: EmulatorConfigurationError.self) { try ServoEmulator(protocol: .dynamixel2, servos: [(1, .sts3215)]) }
         #expect(throws: EmulatorConfigurationError.self) { try ServoEmulator(protocol: .feetechSTS, servos: [(1, .sts3215), (1, .sts3215)]) }
     }
+
+    /// Issue 19 item 6: `ff ff 01 04 02 00 f5 03` (READ of 245 bytes) used to hit the frame-size precondition
+    /// and kill `sim-serial`. A READ or SYNC_READ longer than a frame holds gets no reply, and the emulator
+    /// keeps answering.
+    @Test func feetechReadLongerThanAFrameIsNotAnsweredAndServingGoesOn() throws {
+        let emulator = try ServoEmulator(protocol: .feetechSTS, servos: [(1, .sts3215)])
+        let packet = instruction(bytes("ff ff 01 04 02 00 f5 03"), .feetechSTS)
+        #expect(packet.instruction == FeetechInstruction.read && packet.parameters == [0x00, 0xF5])
+        #expect(emulator.respond(to: packet, at: 0).isEmpty)
+        for length in [245, 255] as [UInt8] {
+            #expect(emulator.respond(to: instruction(FeetechCodec.read(id: 1, address: 0, length: length), .feetechSTS), at: 0).isEmpty)
+            #expect(emulator.respond(to: instruction(FeetechCodec.syncRead(address: 0, length: length, ids: [1]), .feetechSTS), at: 0).isEmpty)
+        }
+        // The longest READ that fits is answered in full, and so is the next ordinary one.
+        let longest = decodeReplies(emulator.respond(to: instruction(FeetechCodec.read(id: 1, address: 0, length: 244), .feetechSTS), at: 0), .feetechSTS)
+        #expect(longest.first?.parameters.count == 244)
+        let next = decodeReplies(emulator.respond(to: instruction(FeetechCodec.read(id: 1, address: 56, length: 2), .feetechSTS), at: 0), .feetechSTS)
+        #expect(next.first?.parameters.count == 2)
+    }
+
+    /// The Dynamixel side of the same class: a FAST_SYNC_READ whose range leaves the control table used to
+    /// answer with `length` zero bytes per servo (up to 65,535 each, and a LEN that wrapped past 16 bits).
+    /// Now each such servo answers alone with an access error, and a reply that cannot fit LEN is not sent.
+    @Test func dynamixelFastSyncReadOutsideTheTableIsAnAccessErrorNotAHugeReply() throws {
+        let emulator = try ServoEmulator(protocol: .dynamixel2, servos: [(1, .xl430W250), (2, .xl430W250)])
+        let far = emulator.respond(to: instruction(DynamixelCodec.syncRead(address: 0, length: 0xFFFF, ids: [1, 2], fast: true), .dynamixel2), at: 0)
+        let packets = decodeReplies(far, .dynamixel2)
+        #expect(packets.map(\.id) == [1, 2])
+        #expect(packets.allSatisfy { $0.error == DynamixelStatusError.accessError && $0.parameters.isEmpty })
+        #expect(far.allSatisfy { $0.bytes.count < 64 })
+        // Too many entries for one LEN: no reply at all; the emulator goes on answering.
+        let many = [UInt8](repeating: 1, count: 500)
+        let table = ControlTable.xl430W250.memorySize  // every byte of the table: 500 × (table + 4) is past 65,535
+        #expect(500 * (table + 4) > 0xFFFF)
+        #expect(emulator.respond(to: instruction(DynamixelCodec.syncRead(address: 0, length: UInt16(table), ids: many, fast: true), .dynamixel2), at: 0).isEmpty)
+        let ok = decodeReplies(emulator.respond(to: instruction(DynamixelCodec.syncRead(address: 132, length: 4, ids: [1, 2], fast: true), .dynamixel2), at: 0), .dynamixel2)
+        #expect(ok.count == 1 && DynamixelCodec.fastSyncReadEntries(ok[0], dataLength: 4)?.map(\.id) == [1, 2])
+    }
+
+    /// Found by `engram-bench fuzz`: a WRITE of ID 253 or 255 was taken, and the servo then answered with a
+    /// header no host decodes. Reserved IDs are refused (Dynamixel: data range error) or ignored (Feetech).
+    @Test func reservedIDsCannotBeWritten() throws {
+        let dxl = try ServoEmulator(protocol: .dynamixel2, servos: [(1, .xl430W250)])
+        for id: UInt8 in [0xFD, 0xFF] {
+            let r = decodeReplies(dxl.respond(to: instruction(DynamixelCodec.write(id: 1, address: 7, data: [id]), .dynamixel2), at: 0), .dynamixel2)
+            #expect(r.first?.error == DynamixelStatusError.dataRange)
+            #expect(dxl.ids == [1])
+        }
+        let sts = try ServoEmulator(protocol: .feetechSTS, servos: [(1, .sts3215)])
+        _ = sts.respond(to: instruction(FeetechCodec.write(id: 1, address: 5, data: [0xFF]), .feetechSTS), at: 0)
+        #expect(sts.ids == [1])
+        _ = sts.respond(to: instruction(FeetechCodec.write(id: 1, address: 5, data: [0xFD]), .feetechSTS), at: 0)
+        #expect(sts.ids == [0xFD])
+    }
 }

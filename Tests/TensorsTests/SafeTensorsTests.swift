@@ -97,4 +97,26 @@ struct SafeTensorsTests {
         let wOut = try st.matrix("W_out_trainee")
         #expect(wOut.maxMagnitude <= 0.034, "README: trainee W_out stays tiny (|w| ≤ 0.033)")
     }
+
+    /// Issue 19 item 7: a shape of [2^62, 4] used to overflow `shape.reduce(1, *) * 4` (SIGILL). Every size
+    /// is now overflow-checked and bounded by the data section; numbers that are not exact integers are refused.
+    @Test func craftedSizesAreRefusedNotOverflowed() throws {
+        func file(_ header: String, data: Int = 16) -> [UInt8] {
+            let h = Array(header.utf8)
+            return (0..<8).map { UInt8(truncatingIfNeeded: h.count >> (8 * $0)) } + h + [UInt8](repeating: 0, count: data)
+        }
+        func refusal(_ bytes: [UInt8]) -> String {
+            do { _ = try SafeTensors(bytes: bytes, source: "crafted.safetensors"); return "accepted" } catch { return "\(error)" }
+        }
+        let overflow = refusal(file(#"{"t":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,16]}}"#))
+        #expect(overflow.hasPrefix("crafted.safetensors: tensor 't': shape [4611686018427387904, 4] of F32 needs more bytes than the 16-byte data section holds"), "\(overflow)")
+        #expect(refusal(file(#"{"t":{"dtype":"U8","shape":[4294967296,4294967296,0],"data_offsets":[0,0]}}"#)).contains("needs more bytes"))
+        #expect(refusal(file(#"{"t":{"dtype":"U8","shape":[1.5],"data_offsets":[0,1]}}"#)).contains("non-negative integers"))
+        #expect(refusal(file(#"{"t":{"dtype":"U8","shape":[18446744073709551616],"data_offsets":[0,0]}}"#)).contains("non-negative integers"))
+        #expect(refusal(file(#"{"t":{"dtype":"U8","shape":[2],"data_offsets":[0,1e30]}}"#)).contains("data_offsets"))
+        var long = file("{}")
+        long.replaceSubrange(0..<8, with: [0, 0, 0, 0, 0, 0, 0, 0x40])
+        #expect(refusal(long).contains("more than the 100000000-byte bound"))
+        #expect(refusal(file(#"{"t":{"dtype":"U8","shape":[2,8],"data_offsets":[0,16]}}"#)) == "accepted")
+    }
 }

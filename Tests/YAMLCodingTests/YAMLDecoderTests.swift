@@ -320,4 +320,20 @@ private func expectError<T: Decodable>(
         #expect(YAMLError.editDistance("lfit", "lift") == 1)  // a swap is one edit
         #expect(YAMLError.closestMatch(to: "4", among: ["3", "16"]) == nil)  // no guesses for one-character values
     }
+
+    /// Issue 19 item 7: a 10 KB file nested 5,000 deep overflowed the stack (SIGSEGV). Nesting is bounded.
+    @Test func nestingIsBounded() throws {
+        let deep = "joints: " + String(repeating: "[", count: 5_000) + String(repeating: "]", count: 5_000) + "\n"
+        do {
+            _ = try YAMLNode.parse(deep, file: "robot.yaml")
+            Issue.record("accepted 5,000 levels")
+        } catch {
+            #expect(error.description.hasPrefix("robot.yaml:1:"), "\(error)")
+            #expect(error.description.contains("nesting deeper than 64 levels of mappings and sequences"), "\(error)")
+        }
+        let blockDeep = (0..<200).map { String(repeating: "  ", count: $0) + "k\($0):" }.joined(separator: "\n") + " 1\n"
+        #expect(throws: YAMLError.self) { try YAMLNode.parse(blockDeep, file: "deep.yaml") }
+        let fine = "a: " + String(repeating: "[", count: 63) + String(repeating: "]", count: 63) + "\n"
+        _ = try YAMLNode.parse(fine, file: "fine.yaml")
+    }
 }

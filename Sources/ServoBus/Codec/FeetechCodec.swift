@@ -6,10 +6,12 @@
 public enum FeetechCodec {
     /// The largest frame a Feetech servo handles (LEN is one byte, SDK buffers are 250 bytes).
     public static let maximumFrameLength = 250
+    /// The most parameter bytes one frame carries (`maximumFrameLength` less header, ID, LEN, code and checksum).
+    public static let maximumParameterCount = maximumFrameLength - 6
 
     /// Appends a frame whose byte after LEN is `code` (instruction, or error for a status frame).
     public static func appendFrame(id: UInt8, code: UInt8, parameters: [UInt8], to buffer: inout [UInt8]) {
-        precondition(parameters.count + 6 <= maximumFrameLength, "a Feetech frame holds at most \(maximumFrameLength - 6) parameter bytes")
+        precondition(parameters.count <= maximumParameterCount, "a Feetech frame holds at most \(maximumParameterCount) parameter bytes")
         let length = UInt8(parameters.count + 2)
         buffer.append(0xFF)
         buffer.append(0xFF)

@@ -183,6 +183,9 @@ public final class ServoEmulator: Sendable {
         }
     }
 
+    /// The largest LEN a Dynamixel 2.0 packet can state (two bytes).
+    private static let maximumDynamixelLength = 0xFFFF
+
     /// Reads `count` bytes at `address`, or nil when out of the table.
     private static func readMemory(_ servo: EmulatedServo, _ address: Int, _ count: Int) -> [UInt8]? {
         guard count >= 0, address >= 0, address + count <= servo.memory.count else { return nil }
@@ -199,6 +202,11 @@ public final class ServoEmulator: Sendable {
         }
         let saved = servo.memory
         servo.memory.replaceSubrange(address..<(address + data.count), with: data)
+        // IDs 253 and up are reserved (0xFD header byte, 0xFE broadcast): a real servo refuses them.
+        if servo.touches(.id, address: address, count: data.count) && servo.get(.id) > 0xFC {
+            servo.memory = saved
+            return DynamixelStatusError.dataRange
+        }
         // Position mode: a goal outside the position limits is refused (data limit error).
         if servo.touches(.goalPosition, address: address, count: data.count) && servo.get(.operatingMode) == 3 {
             let goal = servo.get(.goalPosition)
@@ -290,12 +298,18 @@ public final class ServoEmulator: Sendable {
                     guard let i = index(of: id, in: s) else { continue }
                     let f = s.servos[i].faults
                     if f.silent || (f.dropProbability > 0 && s.servos[i].rng.uniform() < f.dropProbability) { continue }
-                    let data = readMemory(s.servos[i], address, length)
-                    entries.append(.init(id: id, error: data == nil ? DynamixelStatusError.accessError : 0,
-                                         data: data ?? [UInt8](repeating: 0, count: length)))
+                    // A range outside the table is refused by that servo alone (access error, no data):
+                    // the combined reply carries `length` data bytes per entry, which it cannot fill.
+                    guard let data = readMemory(s.servos[i], address, length) else {
+                        reply(i, error: DynamixelStatusError.accessError)
+                        continue
+                    }
+                    entries.append(.init(id: id, error: 0, data: data))
                     members.append(i)
                 }
-                guard let first = members.first else { return }
+                // The combined reply must fit LEN (16 bits) even fully stuffed (one FD per 3 bytes): each
+                // entry takes error, ID, data and a CRC. A longer one is not sent.
+                guard let first = members.first, (entries.count * (length + 4) + 8) * 4 / 3 <= Self.maximumDynamixelLength else { return }
                 // The combined packet carries the first member's corrupt/truncate/delay draws.
                 var saved = s.servos[first].faults
                 saved.dropProbability = 0
@@ -350,6 +364,8 @@ public final class ServoEmulator: Sendable {
         for (k, b) in data.enumerated() {
             let a = address + k
             guard a < servo.memory.count, !servo.touchesReadOnly(address: a, count: 1) else { continue }
+            // IDs above 253 (0xFE is broadcast) are reserved: the byte is ignored, as a real STS servo does.
+            if servo.touches(.id, address: a, count: 1) && b > 0xFD { continue }
             servo.memory[a] = b
         }
         if servo.touches(.torqueEnable, address: address, count: data.count) && servo.get(.torqueEnable) == 128 {
@@ -385,7 +401,9 @@ public final class ServoEmulator: Sendable {
             guard let i = target else { return }
             reply(i, always: true)
         case FeetechInstruction.read:
-            guard let i = target, params.count == 2 else { return }
+            // A reply longer than a frame holds (READ of 245 bytes or more) cannot be sent: STS status
+            // frames have no "bad instruction" bit, so the servo stays silent, as a real one does.
+            guard let i = target, params.count == 2, Int(params[1]) <= FeetechCodec.maximumParameterCount else { return }
             reply(i, readBytes(i, Int(params[0]), Int(params[1])), always: true)
         case FeetechInstruction.write, FeetechInstruction.registeredWrite:
             guard params.count >= 2 else { return }
@@ -415,6 +433,7 @@ public final class ServoEmulator: Sendable {
         case FeetechInstruction.syncRead:
             guard params.count >= 3 else { return }
             let address = Int(params[0]), length = Int(params[1])
+            guard length <= FeetechCodec.maximumParameterCount else { return }
             for id in params[2...] {
                 guard let i = index(of: id, in: s) else { continue }
                 reply(i, readBytes(i, address, length), always: true)

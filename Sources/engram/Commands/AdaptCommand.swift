@@ -1,5 +1,7 @@
 import Foundation
 import Control
+import PhaseChange
+import Robot
 import MetaLearning
 import Spiking
 import Tensors
@@ -55,6 +57,13 @@ enum AdaptCommand: EngramCommand {
         if let robotPath = arguments.string("--robot") {
             // Any robot: its description names the joints; recordings are resampled onto the trial.
             let robot = try RobotFiles.loadRobot(ResourceLocator.robotDirectory(robotPath) ?? robotPath)
+            if let trained = MetaTrainer.trainedRobot(in: checkpoint.metadata), trained != robot.name {
+                throw RuntimeError("\(checkpointPath): this controller was meta-trained for \(trained), not \(robot.name); give \(robot.name)'s own controller (Robots/\(robot.name)/) or train one with 'engram meta-train --robot \(robotPath)'")
+            }
+            if checkpoint.architecture.jointTarget != nil {
+                return try adaptWholeArm(checkpoint: checkpoint, checkpointPath: checkpointPath, robot: robot, paths: paths, pcm: pcm,
+                                         quantize: quantize, seed: seed, json: json, out: out)
+            }
             let steps = checkpoint.architecture.steps
             guard checkpoint.architecture.outputs == robot.controller.drivenJoints.count else {
                 throw RuntimeError("\(checkpointPath): the controller has \(checkpoint.architecture.outputs) outputs; \(robot.name) drives \(robot.controller.drivenJoints.count) joints")
@@ -64,6 +73,12 @@ enum AdaptCommand: EngramCommand {
             }
             results = try adaptAll(RunSession.taskFamily(for: robot, steps: steps))
         } else {
+            if checkpoint.architecture.jointTarget != nil {
+                throw UsageError("\(checkpointPath) is a whole-arm controller; give --robot <dir>, the robot whose joints its demonstrations move")
+            }
+            if let trained = MetaTrainer.trainedRobot(in: checkpoint.metadata), trained != "scorbot-er7" {
+                throw RuntimeError("\(checkpointPath): this controller was meta-trained for \(trained); give --robot Robots/\(trained) (without --robot, targets are the paper's Scorbot)")
+            }
             let family = TaskFamily<ScorbotKinematics>.paperScorbot
             let names = ["base", "shoulder"]
             guard checkpoint.architecture.outputs == names.count else {
@@ -79,6 +94,7 @@ enum AdaptCommand: EngramCommand {
                     if let unknown = zip(file.joints, fileIndices).first(where: { $0.1 < 0 }) {
                         throw TrajectoryFileError(source: path, line: nil, message: "joint '\(unknown.0)' is not a Scorbot joint (base, shoulder, elbow, wrist); remove or rename its columns")
                     }
+                    try file.checkPositions(within: Dictionary(uniqueKeysWithValues: zip(names, family.jointLimits)), source: path)
                     let steps = checkpoint.architecture.steps
                     let fitted = file.rows == steps || file.rows < 2 ? file : file.resampled(rows: steps, stepSeconds: family.stepSeconds)
                     let full = fitted.derivingMissing(kinematics: family.kinematics, jointIndices: fileIndices)
@@ -99,6 +115,10 @@ enum AdaptCommand: EngramCommand {
             }
             results = try adaptAll(family)
         }
+        // A loss that is not finite means the adaptation diverged: nothing is written, and the command fails.
+        if let bad = zip(paths, results).first(where: { !($0.1.0.lossBefore.total.isFinite && $0.1.0.lossAfter.total.isFinite) }) {
+            throw RuntimeError("\(bad.0): the loss went \(bad.1.0.lossBefore.total) → \(bad.1.0.lossAfter.total), not finite; the adaptation diverged\(out.map { ", so \($0) was not written" } ?? ""); check the target and the controller")
+        }
         if let out, let adapted = results.first?.1 {
             var file = ControllerCheckpoint(architecture: checkpoint.architecture, weights: adapted, metadata: checkpoint.metadata)
             file.metadata["engram.adapted_to"] = paths[0]
@@ -113,7 +133,7 @@ enum AdaptCommand: EngramCommand {
                  "mse_vel_after": r.0.lossAfter.velocity, "mse_xyz_after": r.0.lossAfter.endEffector,
                  "changed_in": r.0.changedInput, "changed_rec": r.0.changedRecurrent]
             }
-            print(AdaptationSetup.json(["tasks": tasks, "mean_loss_before": meanBefore, "mean_loss_after": meanAfter] as [String: Any]))
+            try JSONOutput.print((["tasks": tasks, "mean_loss_before": meanBefore, "mean_loss_after": meanAfter] as [String: Any]))
         } else {
             let width = max(6, paths.map { $0.count }.max() ?? 6)
             func pad(_ s: String) -> String { s.padding(toLength: width, withPad: " ", startingAt: 0) }
@@ -123,6 +143,53 @@ enum AdaptCommand: EngramCommand {
             }
             if results.count > 1 { print("\(pad("mean"))  \(col(meanBefore, 11))  \(col(meanAfter, 10))") }
             if let out { print("adapted controller written to \(out)") }
+        }
+        return 0
+    }
+
+    /// A whole-arm controller on demonstrations of every joint: one update per segment of each file, reported
+    /// as the joint RMS of the adaptation's own trials (no arm) before and after.
+    static func adaptWholeArm(checkpoint: ControllerCheckpoint, checkpointPath: String, robot: RobotDescription, paths: [String], pcm: String,
+                              quantize: Bool, seed: UInt64, json: Bool, out: String?) throws -> Int32 {
+        if let out {
+            throw UsageError("--out \(out): a whole-arm adaptation is one weight set per segment of the demonstration, adapted again at every run; 'engram run --robot \(robot.name) --target <csv>' adapts and runs it in one go")
+        }
+        let kinematics = AnyKinematics(robot.forwardKinematics)
+        var rows: [(String, SegmentedAdaptationResult)] = []
+        for (i, path) in paths.enumerated() {
+            let target: WholeArmTarget
+            do { target = try WholeArm.loadTarget(fromFileAt: path, robot: robot, calibration: nil, rateHz: robot.controller.rateHz) } catch { throw RuntimeError(error.description) }
+            var rng = RandomSource(seed: seed).derived(UInt64(i))
+            let a = checkpoint.architecture, w = checkpoint.weights
+            let result: SegmentedAdaptationResult
+            if pcm == "off" {
+                result = SegmentedAdaptation(architecture: a, weights: w, kinematics: kinematics, target: target.trajectory, startAngles: target.startAngles,
+                                             quantize: quantize, rng: &rng) { DenseSynapses(rows: $0, columns: $1) }.summary(target: target.trajectory)
+            } else {
+                let parameters = PCMParameters(kind: pcm == "paper" ? .paper : .physical)
+                result = SegmentedAdaptation(architecture: a, weights: w, kinematics: kinematics, target: target.trajectory, startAngles: target.startAngles,
+                                             quantize: quantize, rng: &rng) { Crossbar(rows: $0, columns: $1, parameters: parameters) }.summary(target: target.trajectory)
+            }
+            rows.append((path, result))
+        }
+        let names = robot.joints.map(\.name)
+        if json {
+            let targets: [[String: Any]] = rows.map { path, r in
+                ["target": path, "ticks": r.layout.ticks + 1, "segments": r.layout.count,
+                 "joint_rms_deg_before": r.jointRMSDegreesBefore, "joint_rms_deg_after": r.jointRMSDegreesAfter,
+                 "per_joint_rms_deg_after": Dictionary(uniqueKeysWithValues: zip(names, r.perJointRMSDegreesAfter)),
+                 "changed_in": r.segments.map(\.changedInput).reduce(0, +) / Double(max(r.segments.count, 1)),
+                 "changed_rec": r.segments.map(\.changedRecurrent).reduce(0, +) / Double(max(r.segments.count, 1))]
+            }
+            try JSONOutput.print(["robot": robot.name, "pcm": pcm, "quantize": quantize, "tasks": targets] as [String: Any])
+        } else {
+            print("whole-arm adaptation (\(robot.name), PCM \(pcm)): one e-prop update per segment; joint RMS of the controller's own trials, no arm")
+            for (path, r) in rows {
+                print(String(format: "%@: %d ticks, %d segments: joint RMS %.2f° → %.2f°", path, r.layout.ticks + 1, r.layout.count,
+                             r.jointRMSDegreesBefore, r.jointRMSDegreesAfter))
+                print("  per joint after: " + zip(names, r.perJointRMSDegreesAfter).map { String(format: "%@ %.2f°", $0, $1) }.joined(separator: ", "))
+            }
+            print("run it on the arm: engram run --robot \(robot.name) (--sim | --port <path>) --target <csv>")
         }
         return 0
     }

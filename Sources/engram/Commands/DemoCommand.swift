@@ -141,7 +141,7 @@ enum DemoCommand: EngramCommand {
                            "devices_programmed": updateDevices, "pulses": updatePulses],
                 "plot": plotPath,
             ]
-            print(RobotFiles.json(object))
+            try JSONOutput.print(object)
         } else {
             let other = robot.name == "so101" ? ("koch", "a Koch arm (Dynamixel XL430/XL330 bus)") : ("so101", "an SO-101 (Feetech STS3215 bus)")
             print("""

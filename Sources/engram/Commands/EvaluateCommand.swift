@@ -133,7 +133,7 @@ enum EvaluateCommand: EngramCommand {
                 all["paired_difference_sem"] = p.standardError
                 all["fraction_better"] = p.fractionBetter
             }
-            print(AdaptationSetup.json(all))
+            try JSONOutput.print(all)
         } else {
             print("tasks                 \(s.tasks)   (pcm \(pcm)\(pcm != "off" && !drift ? " without drift" : ""), quantize \(quantize ? "on" : "off"), seed \(seed))")
             print("loss before update    \(fmt(s.meanLossBefore))")
@@ -209,7 +209,7 @@ enum EvaluateCommand: EngramCommand {
             ]
             if let loss = s.meanLossAfter { object["mean_loss_after"] = loss }
             object["arm_loss_without"] = s.undisturbedArmLoss
-            print(AdaptationSetup.json(object))
+            try JSONOutput.print(object)
         } else {
             let quantized = settings.quantize ?? (settings.pcm != .off)
             print("disturbance \(kind.rawValue) on \(robot.name): \(s.tasks) tasks (pcm \(settings.pcm.rawValue), quantize \(quantized ? "on" : "off"), seed \(settings.seed))")
@@ -288,11 +288,6 @@ enum AdaptationSetup {
         }
     }
 
-    /// Renders a JSON object with sorted keys.
-    static func json(_ object: Any) -> String {
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return "{}" }
-        return String(decoding: data, as: UTF8.self)
-    }
 }
 
 /// A `k/N` progress line on stderr while a terminal is attached; silent in pipes.

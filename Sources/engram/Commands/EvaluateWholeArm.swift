@@ -71,7 +71,7 @@ extension EvaluateCommand {
                                     "joint_rms_deg_before": $0.before.jointRMSDegrees, "joint_rms_deg_after": $0.after.jointRMSDegrees,
                                     "rate_limited": $0.rateLimited, "clamped": $0.clamped] as [String: Any] },
             ]
-            print(RobotFiles.json(object))
+            try JSONOutput.print(object)
         } else {
             print("whole-arm evaluation: \(robot.name), \(path), PCM \(pcm.rawValue), \(done.count) demonstrations of \(Int(range.lowerBound))-\(Int(range.upperBound)) s (seed \(seed)) on the simulated arm")
             print("demo  seconds  ticks  segments  joint RMS before  after")

@@ -345,8 +345,7 @@ enum MetaTrainCommand: EngramCommand {
                 "session_seconds": Date().timeIntervalSince(start), "checkpoint": out,
             ]
             if let a = trainer.state.average { object["weight_average"] = a.summary }
-            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-            print(String(decoding: data, as: UTF8.self))
+            try JSONOutput.print(object)
         } else if let last {
             let b = last.batch
             print(String(format: "meta-train: iteration %d, loss %.5f (task %.5f), rates %.1f/%.1f Hz, %.1f s this session; checkpoint %@",

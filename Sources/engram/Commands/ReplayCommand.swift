@@ -38,8 +38,16 @@ enum ReplayCommand: EngramCommand {
         do { file = try TrajectoryFile(contentsOfFile: path) } catch { throw RuntimeError("\(error)") }
         let (robot, _) = try ArmConnection.loadRobot(arguments)
         let positions = try matchedPositions(file, robot: robot, path: path)
-        let connection = try ArmConnection.open(arguments)
         let rate = try arguments.double("--rate", default: robot.controller.rateHz, in: 1...5000)!
+        let lead = try arguments.double("--lead", default: 0.025, in: 0...1)!
+        let replay = ReplayPolicy(times: file.time, positions: positions, speed: speed, loops: arguments.has("--loop"), lead: lead)
+        // The run's log grows by one row a tick; the file's time span sets how many, so bound it (before
+        // the port opens).
+        let expected = ((replay.duration + easeIn) * rate).rounded(.up)
+        guard expected <= Double(maximumTicks) else {
+            throw RuntimeError(String(format: "%@: time_s spans %.6g s (%.6g to %.6g), %.6g ticks at %.6g Hz and --speed %.6g, more than the %d ticks (%.0f s at %.6g Hz) one replay may last; time_s must be in seconds (not ms or µs), or split the file", path, file.time.last! - file.time.first!, file.time.first!, file.time.last!, expected, rate, speed, maximumTicks, Double(maximumTicks) / rate, rate))
+        }
+        let connection = try ArmConnection.open(arguments)
 
         SignalMonitor.block()
         var recorder: TrajectoryRecorder? = nil
@@ -52,14 +60,11 @@ enum ReplayCommand: EngramCommand {
                 ])
             } catch { throw RuntimeError("\(error)") }
         }
-        let lead = try arguments.double("--lead", default: 0.025, in: 0...1)!
-        let replay = ReplayPolicy(times: file.time, positions: positions, speed: speed, loops: arguments.has("--loop"), lead: lead)
         var policy = EaseInPolicy(replay, seconds: easeIn)
         var envelope = SafetyEnvelope(limits: safetyLimits(robot, calibration: connection.calibration, rate: rate), period: 1 / rate, easeInSeconds: 0)
         let pacing: LoopPacing = connection.source == "sim" && arguments.has("--fast") ? .simulated : .realTime
         let loop = ControlLoop(rateHz: rate, pacing: pacing, recorder: recorder)
-        let expected = Int(((replay.duration + easeIn) * rate).rounded()) + 10
-        let result = loop.run(arm: connection.arm, policy: &policy, envelope: &envelope, expectedTicks: expected)
+        let result = loop.run(arm: connection.arm, policy: &policy, envelope: &envelope, expectedTicks: Int(expected) + 10)
         recorder?.close()
         connection.arm.close()
         // Tracking against the file (after ease-in), for the driven and recorded joints.
@@ -80,14 +85,19 @@ enum ReplayCommand: EngramCommand {
         let rms = count > 0 ? (se / Double(count)).squareRoot() * 180 / .pi : 0
         if arguments.has("--json") {
             // Overruns mean something only against a real clock.
-            let overruns = pacing == .simulated ? "" : ", \"overruns\": \(result.overruns)"
-            print("{\"ticks\": \(result.ticks), \"clock\": \"\(pacing == .simulated ? "simulated" : "real")\", \"rms_error_deg\": \(String(format: "%.4f", rms)), \"stop\": \"\(result.stopReason)\"\(overruns)}")
+            var object: [String: Any] = ["ticks": result.ticks, "clock": pacing == .simulated ? "simulated" : "real",
+                                         "rms_error_deg": rms, "stop": result.stopReason, "safety": result.safetyJSON]
+            if pacing != .simulated { object["overruns"] = result.overruns }
+            try JSONOutput.print(object)
         } else {
             let clock = pacing == .simulated ? "simulated time (--fast)" : "real time, \(result.overruns) overruns"
             print("replayed \(path) on \(robot.name) (\(connection.source)) in \(clock): \(result.ticks) ticks, RMS error \(String(format: "%.3f", rms))°; stopped: \(result.stopReason)")
         }
         return result.stoppedOnFault ? 1 : 0
     }
+
+    /// The most ticks one pass of a replay may take (2.8 hours at 100 Hz): the log keeps every tick.
+    static let maximumTicks = 1_000_000
 
     /// The file's positions mapped to the robot's joints (nil for joints the file lacks), or an error
     /// naming a joint the robot lacks or a value outside the robot's limits.

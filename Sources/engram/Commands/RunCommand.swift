@@ -180,7 +180,7 @@ enum RunCommand: EngramCommand {
                 object["bus"] = ["packets_sent": stats.packetsSent, "replies": stats.repliesReceived, "retries": stats.retries,
                                  "timeouts": stats.timeouts, "rejected_packets": stats.rejectedPackets]
             }
-            print(RobotFiles.json(object))
+            try JSONOutput.print(object)
         } else {
             printText(outcome, session: session, rss: rss)
             if let evaluationTask, let w = windowed {
@@ -205,11 +205,7 @@ enum RunCommand: EngramCommand {
                         "ee_max_mm": t.endEffectorMaxMillimetres, "samples": t.samples,
                         "per_joint_rms_deg": Dictionary(uniqueKeysWithValues: zip(session.drivenIndices.map { session.robot.joints[$0].name }, t.perJointRMSDegrees))]
         }
-        let s = loop.safety
-        var safety: [String: Any] = ["clamped_to_limits": s.clampedToLimits, "rate_limited": s.rateLimited,
-                                     "rejected_non_finite": s.rejectedNonFinite, "ease_in_ticks": s.easeInTicks,
-                                     "failed_reads": s.failedReads, "stopped_on_fault": loop.stoppedOnFault,
-                                     "stop_reason": loop.stopReason]
+        var safety = loop.safetyJSON
         safety["watchdog"] = session.settings.watchdogAction.rawValue
         var object: [String: Any] = [
             "robot": session.robot.name,
@@ -406,6 +402,4 @@ enum RobotFiles {
     }
 
     static func number(_ x: Double) -> String { x == x.rounded() && abs(x) < 1e15 ? String(Int(x)) : String(x) }
-
-    static func json(_ object: Any) -> String { AdaptationSetup.json(object) }
 }
