@@ -71,8 +71,12 @@ public struct ControlLoopResult: Sendable {
 /// `ControlLoop` is handed an arm, a policy and a safety envelope; it constructs none of them and knows
 /// no packet format. Per tick it allocates nothing (buffers are made before the first tick; the log and
 /// the latency buffer are preallocated for the run's length). A failed read sends no goal that tick (the
-/// servos keep the last safe goal) and counts towards the envelope's watchdog. SIGINT and SIGTERM, when
-/// blocked with `SignalMonitor.block()`, end the run after the current tick, holding the last goal.
+/// servos keep the last safe goal) and counts towards the envelope's watchdog. A reading the envelope
+/// refuses as implausible, or an arm that deactivates (a servo in hardware alarm), stops the run at once
+/// with the envelope's configured action (hold or torque off), and the stop reason names the joint, the
+/// servo, the value and the bound. The start pose is the second of two plausible readings that agree, and
+/// torque goes on holding the envelope's goal, not a raw reading. SIGINT and SIGTERM, when blocked with
+/// `SignalMonitor.block()`, end the run after the current tick, holding the last goal.
 public struct ControlLoop {
     /// Loop rate (Hz).
     public let rateHz: Double
@@ -95,7 +99,8 @@ public struct ControlLoop {
     }
 
     /// Runs `policy` on `arm` through `envelope` until the policy finishes, the duration passes, a signal
-    /// arrives or the watchdog trips. Torque is switched on at start (the arm holds where it is first).
+    /// arrives, the watchdog trips or a reading is refused. Torque is switched on once the first tick's
+    /// reading has confirmed the start pose (the arm holds where it is first).
     public func run<P: Policy>(arm: any Arm, policy: inout P, envelope: inout SafetyEnvelope, expectedTicks: Int = 10_000) -> ControlLoopResult {
         let n = arm.jointCount
         let period = 1 / rateHz
@@ -109,29 +114,32 @@ public struct ControlLoop {
         var stopReason = "policy finished"
         var stoppedOnFault = false
 
-        // Start: read the pose (a few tries), hold there with torque on.
-        var started = false
-        for _ in 0..<5 {
-            if arm.read(into: &state, time: 0, period: period) == .ok { started = true; break }
-        }
-        guard started else {
-            let why = arm.lastFault?.description ?? "no reply"
-            envelope.stop("could not read the arm's pose at start: \(why)")
+        // Start: read the pose (a few tries). It must be plausible, and it is confirmed by the first tick's
+        // reading before torque goes on (one wrong reading must not become the pose); torque then goes on
+        // holding the envelope's goal, never a raw reading.
+        func refuse(_ why: String) -> ControlLoopResult {
+            envelope.stop(why)
             return ControlLoopResult(ticks: 0, rateHz: rateHz, overruns: 0, missedCycles: 0, latencyP50Microseconds: 0,
                                      latencyP99Microseconds: 0, latencyMaxMicroseconds: 0, safety: envelope.report,
-                                     stopReason: "could not read the arm's pose at start: \(why)", stoppedOnFault: true, log: log)
+                                     stopReason: why, stoppedOnFault: true, log: log)
+        }
+        envelope.forgetReadings()
+        var started = false
+        for _ in 0..<5 {
+            let status = arm.read(into: &state, time: 0, period: period)
+            if status == .ok { started = true; break }
+            if status == .deactivate { break }
+        }
+        guard started else { return refuse("could not read the arm's pose at start: \(arm.lastFault?.description ?? "no reply")") }
+        var lastGoodRead = LoopPacer.now()
+        if let refused = envelope.checkReading(state.positions, elapsed: 0) ?? envelope.startRefusal(state.positions) {
+            return refuse("refused the pose at start: \(refused.description(robot: arm.robot)); torque left \(arm.isTorqueEnabled ? "as it was" : "off")")
         }
         envelope.begin(from: state.positions)
         policy.start(from: state.positions)
-        if !arm.isTorqueEnabled, arm.setTorque(enabled: true) != .ok {
-            let why = arm.lastFault?.description ?? "unknown"
-            envelope.stop("could not switch torque on: \(why)")
-            return ControlLoopResult(ticks: 0, rateHz: rateHz, overruns: 0, missedCycles: 0, latencyP50Microseconds: 0,
-                                     latencyP99Microseconds: 0, latencyMaxMicroseconds: 0, safety: envelope.report,
-                                     stopReason: "could not switch torque on: \(why)", stoppedOnFault: true, log: log)
-        }
         pacer.restart()
         var tick = 0
+        var lastGoodTime = 0.0
         while tick < maxTicks {
             if watchSignals, let signal = SignalMonitor.pending() {
                 stopReason = "\(signal): stopped, holding the last goal"
@@ -139,16 +147,33 @@ public struct ControlLoop {
             }
             let time = Double(tick) * period
             let t0 = LoopPacer.now()
-            if arm.read(into: &state, time: time, period: period) != .ok {
+            let read = arm.read(into: &state, time: time, period: period)
+            if read == .deactivate {
+                stopReason = "\(arm.lastFault?.description ?? "arm deactivated"); action: \(act(envelope.watchdogAction, on: arm))"
+                stoppedOnFault = true
+                break
+            } else if read != .ok {
                 let why = arm.lastFault?.description ?? "read failed"
                 if let action = envelope.readFailed(why) {
-                    if action == .torqueOff { _ = arm.setTorque(enabled: false) }
+                    _ = act(action, on: arm)
                     stopReason = envelope.report.stopReason ?? why
                     stoppedOnFault = true
                     break
                 }
+            } else if let refused = envelope.checkReading(state.positions, elapsed: max(time - lastGoodTime, Double(t0 &- lastGoodRead) * 1e-9)) {
+                stopReason = "implausible reading: \(refused.description(robot: arm.robot)); action: \(act(envelope.watchdogAction, on: arm))"
+                stoppedOnFault = true
+                break
             } else {
+                lastGoodTime = time
+                lastGoodRead = t0
                 envelope.readSucceeded()
+                // The start pose is confirmed now: switch torque on holding the envelope's goal.
+                if !arm.isTorqueEnabled, arm.enableTorque(holding: envelope.lastGoal) != .ok {
+                    stopReason = "could not switch torque on: \(arm.lastFault?.description ?? "unknown")"
+                    stoppedOnFault = true
+                    break
+                }
                 let status = policy.goals(tick: tick, time: time, measured: state.positions, into: &goals)
                 envelope.filter(&goals)
                 let w = arm.write(goals: goals, time: time, period: period)
@@ -179,5 +204,16 @@ public struct ControlLoop {
             latencyP50Microseconds: stats.percentile(0.5), latencyP99Microseconds: stats.percentile(0.99),
             latencyMaxMicroseconds: stats.maxMicroseconds, safety: envelope.report, stopReason: stopReason,
             stoppedOnFault: stoppedOnFault, log: log)
+    }
+
+    /// Carries out `action` after a fault: torque off on every servo, or nothing (the servos keep the last
+    /// safe goal); returns what was done, for the stop reason.
+    private func act(_ action: WatchdogAction, on arm: any Arm) -> String {
+        switch action {
+        case .hold:
+            return arm.isTorqueEnabled ? "hold (the servos keep the last safe goal)" : "hold (torque was never switched on)"
+        case .torqueOff:
+            return arm.setTorque(enabled: false) == .ok ? "torque-off (torque switched off)" : "torque-off (failed: \(arm.lastFault?.description ?? "unknown"))"
+        }
     }
 }

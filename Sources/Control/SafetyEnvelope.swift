@@ -1,3 +1,5 @@
+import Robot
+
 /// Joint limits and rate limits the safety envelope enforces, per joint, in radians and seconds.
 public struct SafetyLimits: Sendable, Equatable {
     /// Lowest allowed goal per joint (rad).
@@ -22,7 +24,8 @@ public struct SafetyLimits: Sendable, Equatable {
     public var jointCount: Int { lower.count }
 }
 
-/// What the watchdog does after too many failed bus reads in a row.
+/// What the loop does when it stops on a fault: too many failed bus reads in a row, a reading that cannot
+/// be right, a servo in hardware alarm.
 public enum WatchdogAction: String, Sendable, CaseIterable {
     /// Keep the last safe goal and stop the loop.
     case hold
@@ -42,6 +45,8 @@ public struct SafetyReport: Sendable, Equatable {
     public var easeInTicks = 0
     /// Bus reads that failed.
     public var failedReads = 0
+    /// Readings refused as implausible (`ReadingPlausibility`); the first one stops the loop.
+    public var rejectedReadings = 0
     /// Why the envelope stopped the loop, if it did.
     public var stopReason: String? = nil
 
@@ -54,7 +59,9 @@ public struct SafetyReport: Sendable, Equatable {
 /// joint moves at most `min(maxStepPerTick, maxSpeed · period)` per tick (scaled down by a linear ramp
 /// during ease-in), and the result is clamped to the joint limits last, so whatever a policy outputs,
 /// the goal sent is inside the limits. A watchdog counts consecutive failed reads and, past a budget,
-/// tells the loop to hold or to switch torque off.
+/// tells the loop to hold or to switch torque off. Readings pass `checkReading` first: one outside the
+/// limits plus a margin, or farther from the last one than the joint can move, is refused
+/// (`ReadingPlausibility`), so a wrong reading never becomes the pose goals are computed from.
 public struct SafetyEnvelope: Sendable {
     /// The limits enforced.
     public let limits: SafetyLimits
@@ -70,19 +77,61 @@ public struct SafetyEnvelope: Sendable {
     public private(set) var report = SafetyReport()
     /// The last goal sent (rad); the hold position.
     public private(set) var lastGoal: [Double]
+    /// When a reading is refused.
+    public let plausibility: ReadingPlausibility
+    /// The last reading accepted by `checkReading` (rad).
+    public private(set) var lastReading: [Double]
+    private var hasReading = false
     private var ticksSinceBegin = 0
     private var consecutiveFailedReads = 0
     private var begun = false
 
     /// An envelope; call `begin(from:)` with the measured pose before the first `filter`.
-    public init(limits: SafetyLimits, period: Double, easeInSeconds: Double = 1.0, failedReadBudget: Int = 3, watchdogAction: WatchdogAction = .hold) {
+    public init(limits: SafetyLimits, period: Double, easeInSeconds: Double = 1.0, failedReadBudget: Int = 3, watchdogAction: WatchdogAction = .hold,
+                plausibility: ReadingPlausibility = ReadingPlausibility()) {
         precondition(period > 0, "period must be positive")
         self.limits = limits
         self.period = period
         self.easeInSeconds = max(0, easeInSeconds)
         self.failedReadBudget = max(0, failedReadBudget)
         self.watchdogAction = watchdogAction
+        self.plausibility = plausibility
         self.lastGoal = [Double](repeating: 0, count: limits.jointCount)
+        self.lastReading = lastGoal
+    }
+
+    /// Largest goal step of joint `j` in one tick after ease-in (rad): `min(maxStepPerTick, maxSpeed · period)`.
+    public func maxStep(joint j: Int) -> Double { min(limits.maxStepPerTick[j], limits.maxSpeed[j] * period) }
+
+    /// Checks a reading `elapsed` seconds after the last accepted one (see `ReadingPlausibility`); remembers
+    /// it when plausible, counts and returns the refusal when not. The first reading after
+    /// `forgetReadings()` is checked against the limits only. No allocation.
+    public mutating func checkReading(_ pose: [Double], elapsed: Double) -> ImplausibleReading? {
+        precondition(pose.count == limits.jointCount, "pose has \(pose.count) joints, limits have \(limits.jointCount)")
+        if let refused = plausibility.implausibility(of: pose, lower: limits.lower, upper: limits.upper, maxSpeed: limits.maxSpeed,
+                                                     previous: hasReading ? lastReading : nil, elapsed: elapsed) {
+            report.rejectedReadings += 1
+            return refused
+        }
+        for j in 0..<pose.count { lastReading[j] = pose[j] }
+        hasReading = true
+        return nil
+    }
+
+    /// Forgets the last accepted reading (a new run: its first reading has no predecessor).
+    public mutating func forgetReadings() { hasReading = false }
+
+    /// Whether `pose` may be a start pose: each joint inside its limits or at most one step (`maxStep`)
+    /// outside, so that the hold position `begin(from:)` clamps it to is within one rate-limited step of
+    /// where the arm is. Returns the first joint that is not.
+    public func startRefusal(_ pose: [Double]) -> ImplausibleReading? {
+        for j in 0..<pose.count {
+            let step = maxStep(joint: j)
+            if !(pose[j] >= limits.lower[j] - step && pose[j] <= limits.upper[j] + step) {
+                return ImplausibleReading(joint: j, value: pose[j], kind: .outsideLimits(lower: limits.lower[j], upper: limits.upper[j], margin: step))
+            }
+        }
+        return nil
     }
 
     /// Starts from the measured pose: the hold position becomes that pose (clamped into the limits) and
@@ -118,7 +167,7 @@ public struct SafetyEnvelope: Sendable {
                 report.rejectedNonFinite += 1
                 g = lastGoal[j]
             }
-            let maxStep = min(limits.maxStepPerTick[j], limits.maxSpeed[j] * period) * ramp
+            let maxStep = maxStep(joint: j) * ramp
             let step = g - lastGoal[j]
             if step > maxStep {
                 g = lastGoal[j] + maxStep

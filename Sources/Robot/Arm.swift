@@ -19,8 +19,12 @@ public enum ArmFault: Sendable, Equatable, CustomStringConvertible {
     case nonFiniteGoal(joint: String)
     /// The bus or device failed (timeouts, checksum errors, an unplugged cable).
     case communication(String)
-    /// A servo reported an error (overload, overheating, voltage); `joint` names it.
+    /// A servo reported an error (a refused instruction); `joint` names it.
     case servo(joint: String, String)
+    /// A servo is in hardware alarm (overload, overheating, voltage, encoder), named from its own register.
+    case hardwareAlarm(joint: String, servo: Int, alarm: String)
+    /// A reading that cannot be right (outside the encoder's range, the joint's limits or its speed).
+    case implausibleReading(String)
 
     /// One line for a user: what failed.
     public var description: String {
@@ -30,6 +34,8 @@ public enum ArmFault: Sendable, Equatable, CustomStringConvertible {
         case .nonFiniteGoal(let joint): return "goal for joint '\(joint)' is not a finite number"
         case .communication(let text): return "bus communication failed: \(text)"
         case .servo(let joint, let text): return "servo of joint '\(joint)' reports: \(text)"
+        case .hardwareAlarm(let joint, let servo, let alarm): return "servo \(servo) (joint '\(joint)') is in hardware alarm: \(alarm)"
+        case .implausibleReading(let text): return "implausible reading: \(text)"
         }
     }
 }
@@ -77,6 +83,10 @@ public protocol Arm: AnyObject {
     /// so the arm holds where it is instead of jumping to a stale goal.
     func setTorque(enabled: Bool) -> ArmStatus
 
+    /// Turns torque on holding `goals` (rad, one per joint), which the caller has passed through its safety
+    /// envelope: the goal sent with torque-on is checked like every other, not a raw reading echoed back.
+    func enableTorque(holding goals: [Double]) -> ArmStatus
+
     /// Turns torque off (where the arm can) and releases the device; later calls return `.deactivate`.
     func close()
 }
@@ -84,4 +94,8 @@ public protocol Arm: AnyObject {
 extension Arm {
     /// Number of joints (`robot.joints.count`).
     public var jointCount: Int { robot.joints.count }
+
+    /// For an arm whose reading is its true position (a simulation), holding the envelope's goals, which
+    /// start at that reading, is holding where it is: `setTorque(enabled: true)`.
+    public func enableTorque(holding goals: [Double]) -> ArmStatus { setTorque(enabled: true) }
 }

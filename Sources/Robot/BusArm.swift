@@ -23,7 +23,11 @@ public struct BusArmError: Error, Sendable, CustomStringConvertible {
 /// servo would take a goal past the wrap the long way round.
 ///
 /// Bus errors never throw from `read`/`write`: they return `.error` (timeouts, corrupted replies) or
-/// `.deactivate` (a servo's hardware alarm, a closed arm), and `lastFault` names the joint and servo.
+/// `.deactivate` (a servo's hardware alarm, named from its Hardware_Error_Status or Status register; a
+/// Present_Position outside the encoder's 0...4095; a transport failure; a closed arm), and `lastFault`
+/// names the joint and servo. No raw reading is written back unchecked: a control loop turns torque on
+/// with `enableTorque(holding:)` (goals from its safety envelope), and `setTorque(enabled: true)` holds
+/// only readings inside the joint limits plus a margin.
 public final class BusArm: Arm {
     /// The robot.
     public let robot: RobotDescription
@@ -37,6 +41,11 @@ public final class BusArm: Arm {
     public private(set) var isTorqueEnabled = false
     /// Per joint: whether the servo applies the homing offset itself (its register holds it).
     public let servoAppliesOffset: [Bool]
+    /// When a reading is refused: `setTorque(enabled: true)` holds a pose only inside the joint limits
+    /// plus this margin.
+    public var plausibility = ReadingPlausibility()
+    /// Per joint: the limits (rad) of the description and the calibration together.
+    public let limits: [ClosedRange<Double>]
 
     private let ids: [UInt8]
     private let joints: [JointCalibration]
@@ -74,6 +83,7 @@ public final class BusArm: Arm {
         }
         self.ids = ids
         self.joints = joints
+        limits = robot.jointLimitsRadians(calibration: calibration)
         tickValues = [Int](repeating: 0, count: ids.count)
         tickValues.reserveCapacity(ids.count)
         goalValues = ids.map { ServoValue(id: $0, value: 0) }
@@ -186,6 +196,7 @@ public final class BusArm: Arm {
         } catch {
             return failure(error)
         }
+        if let refused = encoderRangeFault() { return fail(refused, .deactivate) }
         for k in 0..<n {
             let q = servoAppliesOffset[k] ? joints[k].radians(fromCalibratedTicks: tickValues[k]) : joints[k].radians(fromTicks: tickValues[k])
             state.velocities[k] = hasPrevious && period > 0 ? (q - previousPositions[k]) / period : 0
@@ -216,21 +227,48 @@ public final class BusArm: Arm {
         return .ok
     }
 
-    /// Torque on: reads the present positions, writes them as goals, then enables torque, so the arm holds
-    /// where it is. Torque off: disables torque on every servo.
+    /// The first reading (in `tickValues`) outside the encoder's one turn, 0...4095, as a fault.
+    private func encoderRangeFault() -> ArmFault? {
+        for k in 0..<ids.count where !(0..<JointCalibration.ticksPerRevolution).contains(tickValues[k]) {
+            return .implausibleReading("joint '\(robot.joints[k].name)' (servo \(ids[k])) read Present_Position \(tickValues[k]), outside the encoder's 0...\(JointCalibration.ticksPerRevolution - 1)")
+        }
+        return nil
+    }
+
+    /// Torque on: reads the present positions and, when each is a plausible reading (inside the encoder's
+    /// range and the joint's limits plus `plausibility.marginRadians`), writes them as goals and enables
+    /// torque, so the arm holds where it is; an implausible reading leaves torque off (`.deactivate`).
+    /// Torque off: disables torque on every servo. A control loop uses `enableTorque(holding:)` instead.
     public func setTorque(enabled: Bool) -> ArmStatus {
         guard !isClosed else { return fail(.closed, .deactivate) }
-        do {
-            if enabled {
-                try bus.syncRead(.presentPosition, ids, into: &tickValues)
-                for k in 0..<ids.count { goalValues[k].value = tickValues[k] }
-                try bus.syncWrite(.goalPosition, goalValues)
+        if enabled {
+            do { try bus.syncRead(.presentPosition, ids, into: &tickValues) } catch { return failure(error) }
+            if let refused = encoderRangeFault() { return fail(refused, .deactivate) }
+            for k in 0..<ids.count {
+                let q = radians(joint: k, presentTicks: tickValues[k])
+                let margin = plausibility.marginRadians
+                if q < limits[k].lowerBound - margin || q > limits[k].upperBound + margin {
+                    let refused = ImplausibleReading(joint: k, value: q, kind: .outsideLimits(lower: limits[k].lowerBound, upper: limits[k].upperBound, margin: margin))
+                    return fail(.implausibleReading(refused.description(robot: robot) + "; torque left off"), .deactivate)
+                }
+                goalValues[k].value = tickValues[k]
             }
-            for k in 0..<ids.count { goalValues[k].value = enabled ? 1 : 0 }
-            try bus.syncWrite(.torqueEnable, goalValues)
-        } catch {
-            return failure(error)
+            do { try bus.syncWrite(.goalPosition, goalValues) } catch { return failure(error) }
         }
+        return switchTorque(enabled)
+    }
+
+    /// Torque on holding `goals` (rad), which the caller's safety envelope has passed: one SYNC_WRITE of
+    /// Goal_Position, then one of Torque_Enable. Nothing read from the bus is written back.
+    public func enableTorque(holding goals: [Double]) -> ArmStatus {
+        let written = write(goals: goals, time: 0, period: 0)
+        guard written == .ok else { return written }
+        return switchTorque(true)
+    }
+
+    private func switchTorque(_ enabled: Bool) -> ArmStatus {
+        for k in 0..<ids.count { goalValues[k].value = enabled ? 1 : 0 }
+        do { try bus.syncWrite(.torqueEnable, goalValues) } catch { return failure(error) }
         isTorqueEnabled = enabled
         lastFault = nil
         return .ok
@@ -259,20 +297,19 @@ public final class BusArm: Arm {
         return status
     }
 
-    /// Turns a bus error into a fault naming the joint and servo.
+    /// Turns a bus error into a fault naming the joint and servo. A hardware alarm is named from the
+    /// servo's own register (Hardware_Error_Status or Status), read once, and deactivates the arm.
     private func failure(_ error: ServoBusError) -> ArmStatus {
         var joint = "the bus"
         if let id = error.servo, let k = ids.firstIndex(of: id) { joint = "joint '\(robot.joints[k].name)'" }
         if case .statusError(let byte) = error.kind {
             let name = error.servo.flatMap { id in ids.firstIndex(of: id).map { robot.joints[$0].name } } ?? "?"
-            let text = "\(error)"
-            switch bus.wireProtocol {
-            case .dynamixel2:
-                return fail(.servo(joint: name, text), DynamixelStatusError(rawValue: byte).hardwareAlert ? .deactivate : .error)
-            case .feetechSTS:
-                let alarm = FeetechStatusError.overheat.rawValue | FeetechStatusError.overcurrent.rawValue | FeetechStatusError.overload.rawValue | FeetechStatusError.voltage.rawValue
-                return fail(.servo(joint: name, text), byte & alarm != 0 ? .deactivate : .error)
+            if let id = error.servo, ServoAlarm.isAlarm(statusByte: byte, protocol: bus.wireProtocol) {
+                let register = try? bus.readFlagged(ServoAlarm.registerName(for: bus.wireProtocol), from: id).value
+                let alarm = ServoAlarm(protocol: bus.wireProtocol, statusByte: byte, register: register)
+                return fail(.hardwareAlarm(joint: name, servo: Int(id), alarm: alarm.description), .deactivate)
             }
+            return fail(.servo(joint: name, "\(error)"), .error)
         }
         if case .transport = error.kind { return fail(.communication("\(joint): \(error)"), .deactivate) }
         return fail(.communication("\(joint), \(error)"), .error)

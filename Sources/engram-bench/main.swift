@@ -12,6 +12,7 @@ let groups: [(String, () -> Void)] = [
     ("metalearning", runMetaLearningBenchmarks),
     ("control", runControlBenchmarks),
     ("closedloop", { runClosedLoopGroundworkBenchmarks(); runClosedLoopDeploymentBenchmarks() }),
+    ("hostile-bus", runHostileBusBenchmarks),
 ]
 let requested = Array(CommandLine.arguments.dropFirst())
 // Fuzzing is not a timing group: it runs only when asked for (see FuzzBenchmarks.swift).

@@ -68,5 +68,24 @@ struct SafetyEnvelopeTests {
         #expect(envelope.report.stopReason?.contains("3 failed reads in a row (last: checksum)") == true)
     }
 
+    /// Readings pass `checkReading` (issue 19): a jump beyond what the joint can move is refused and counted,
+    /// the last accepted reading stays the reference, and a start pose more than one step outside the
+    /// limits is refused (so the hold position is within one rate-limited step of the arm).
+    @Test func implausibleReadingsAreRefusedAndCounted() {
+        var envelope = SafetyEnvelope(limits: limits, period: 0.01, easeInSeconds: 0)
+        #expect(envelope.checkReading([0, 0, 0], elapsed: 0) == nil)
+        // Joint 0: 1 rad/s × 2 × 10 ms + 2° slack ≈ 0.055 rad possible; 0.2 rad is not.
+        #expect(envelope.checkReading([0.2, 0, 0], elapsed: 0.01)?.joint == 0)
+        #expect(envelope.report.rejectedReadings == 1)
+        #expect(envelope.lastReading == [0, 0, 0])
+        #expect(envelope.checkReading([0.05, 0, 0], elapsed: 0.01) == nil)
+        envelope.forgetReadings()
+        #expect(envelope.checkReading([1.9, 1.2, 0.5], elapsed: 0) == nil)
+        // Start poses: inside, one step (0.01 rad for joint 0) outside, and farther.
+        #expect(envelope.startRefusal([2.0, 0, 0]) == nil)
+        #expect(envelope.startRefusal([2.009, 0, 0]) == nil)
+        #expect(envelope.startRefusal([2.02, 0, 0])?.joint == 0)
+    }
+
     func isCloseTo(_ a: Double, _ b: Double) -> Bool { abs(a - b) < 1e-12 }
 }

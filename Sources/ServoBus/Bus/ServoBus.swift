@@ -182,7 +182,7 @@ public final class ServoBus {
     /// Sends the instruction built in `parameters` to one servo and waits for its status packet, retrying
     /// within the budget. On return, `reply` holds the status packet (error byte 0).
     private func request(id: UInt8, instruction: UInt8, operation: String, register: Register?,
-                         expectedLength: Int?) throws(ServoBusError) {
+                         expectedLength: Int?, acceptingError: Bool = false) throws(ServoBusError) {
         encode(id: id, instruction: instruction)
         if id == broadcastID {
             try send(operation: operation, servo: nil, register: register)
@@ -205,14 +205,14 @@ public final class ServoBus {
                     if malformed == nil { malformed = "only a reply from servo \(p.id) arrived" }
                     return false
                 }
-                if p.error == 0, let expectedLength, p.parameters.count != expectedLength {
+                if p.error == 0 || acceptingError, let expectedLength, p.parameters.count != expectedLength {
                     malformed = "\(p.parameters.count) data bytes instead of \(expectedLength)"
                     return false
                 }
                 return true
             }
             if done {
-                if reply.error != 0 {
+                if reply.error != 0 && !acceptingError {
                     throw error(.statusError(reply.error), servo: id, register: register, operation: operation, attempts: attempts)
                 }
                 return
@@ -269,6 +269,17 @@ public final class ServoBus {
         let instruction = wireProtocol == .dynamixel2 ? DynamixelInstruction.read : FeetechInstruction.read
         try request(id: id, instruction: instruction, operation: "read", register: r, expectedLength: r.width)
         return r.value(from: reply.parameters, at: 0)
+    }
+
+    /// Reads register `name` from servo `id` even when the reply flags an error (a servo in hardware alarm
+    /// flags every reply, the one that names the alarm too): the value and the reply's error byte.
+    public func readFlagged(_ name: RegisterName, from id: UInt8) throws(ServoBusError) -> (value: Int, error: UInt8) {
+        let r = try register(name, of: id, operation: "read")
+        parameters.removeAll(keepingCapacity: true)
+        appendAddress(r.address, length: r.width)
+        let instruction = wireProtocol == .dynamixel2 ? DynamixelInstruction.read : FeetechInstruction.read
+        try request(id: id, instruction: instruction, operation: "read", register: r, expectedLength: r.width, acceptingError: true)
+        return (r.value(from: reply.parameters, at: 0), reply.error)
     }
 
     /// Writes `value` (register counts) to register `name` of servo `id` and waits for the acknowledgement.

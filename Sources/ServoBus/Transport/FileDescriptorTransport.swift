@@ -5,8 +5,13 @@
 /// A serial transport over a POSIX file descriptor: a tty or pseudo-terminal configured with termios, or one
 /// end of an in-process socket pair (`BytePipe`), for which `configure` does nothing.
 ///
-/// The descriptor is non-blocking; reads wait with `poll` until their deadline.
+/// The descriptor is non-blocking; reads wait with `poll` until their deadline, and writes and input drains
+/// have deadlines of their own (`ioTimeoutMs`), so no call spins or waits forever on a peer that stops
+/// reading or a device that never stops sending.
 public final class FileDescriptorTransport: SerialTransport {
+    /// Longest a `write` may wait for the line to take its bytes, and a `discardInput` may drain, in
+    /// milliseconds (default 100: a servo packet leaves a 1 Mbaud line in well under a millisecond).
+    public var ioTimeoutMs: Double = 100
     /// The path or label given at creation.
     public let name: String
     /// The descriptor, or -1 once closed.
@@ -77,22 +82,27 @@ public final class FileDescriptorTransport: SerialTransport {
         _ = try systemCall("tcsetattr \(name)") { tcsetattr(descriptor, TCSANOW, &options) }.get()
     }
 
-    /// Writes all of `bytes`, waiting with `poll` when the kernel buffer is full.
+    /// Writes all of `bytes`, waiting with `poll` when the kernel buffer is full, for at most `ioTimeoutMs`
+    /// in all: a peer that stops reading gives an error (ETIMEDOUT), not a hang.
     public func write(_ bytes: UnsafeRawBufferPointer) throws(SerialError) {
         try checkOpen("write")
+        let deadline = ContinuousClock.Instant.after(milliseconds: ioTimeoutMs)
         var offset = 0
         while offset < bytes.count {
             let n = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
-            if n >= 0 { offset += n; continue }
-            let code = Glibc.errno
+            if n > 0 { offset += n; continue }
+            let code = n == 0 ? EAGAIN : Glibc.errno
             if code == EINTR { continue }
-            if code == EAGAIN {
-                _ = try wait(for: Int16(POLLOUT), until: .after(milliseconds: 1000))
-                continue
+            guard code == EAGAIN else { throw SerialError(operation: "write \(name)", errno: code) }
+            if try !wait(for: Int16(POLLOUT), until: deadline) {
+                throw SerialError(operation: "write \(name)", errno: ETIMEDOUT,
+                                  detail: "the line took \(offset) of \(bytes.count) bytes in \(Self.milliseconds(ioTimeoutMs)) ms; the other end is not reading")
             }
-            throw SerialError(operation: "write \(name)", errno: code)
         }
     }
+
+    /// `ms` without a needless ".0".
+    static func milliseconds(_ ms: Double) -> String { ms == ms.rounded() ? String(Int(ms)) : String(ms) }
 
     /// Reads what is available, waiting until `deadline` for the first byte.
     public func read(into buffer: UnsafeMutableRawBufferPointer, until deadline: ContinuousClock.Instant) throws(SerialError) -> Int {
@@ -141,17 +151,25 @@ public final class FileDescriptorTransport: SerialTransport {
         }
     }
 
-    /// Discards unread input (`tcflush(fd, TCIFLUSH)` on terminals; drains a socket pair).
+    /// Discards unread input (`tcflush(fd, TCIFLUSH)` on terminals; drains a socket pair or another
+    /// character device). A device that is still sending after `ioTimeoutMs` (`/dev/zero`, a line that
+    /// never goes quiet) is an error, not an endless drain.
     public func discardInput() throws(SerialError) {
         try checkOpen("flush")
         if isTerminal {
             _ = try systemCall("tcflush \(name)") { tcflush(descriptor, TCIFLUSH) }.get()
             return
         }
+        let deadline = ContinuousClock.Instant.after(milliseconds: ioTimeoutMs)
         var scratch = [UInt8](repeating: 0, count: 512)
+        var drained = 0
         while true {
             let n = scratch.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress!, $0.count) }
             if n <= 0 { return }
+            drained += n
+            if ContinuousClock.now >= deadline {
+                throw SerialError(operation: "flush \(name)", detail: "input never stops (\(drained) bytes in \(Self.milliseconds(ioTimeoutMs)) ms); is this a servo bus port?")
+            }
         }
     }
 

@@ -56,15 +56,26 @@ public final class LibSerialPortTransport: SerialTransport {
         try serialPortCall("disable flow control on \(name)", sp_set_flowcontrol(p, SP_FLOWCONTROL_NONE)).get()
     }
 
-    /// Writes all bytes (`sp_blocking_write` with a 1 s timeout), then waits for them to leave (`sp_drain`).
+    /// Longest a `write` may take in all, in milliseconds (default 100).
+    public var ioTimeoutMs: Double = 100
+
+    /// Writes all bytes (`sp_blocking_write`), within `ioTimeoutMs` in all: an adapter that stops taking
+    /// bytes gives an error (ETIMEDOUT), not a hang.
     public func write(_ bytes: UnsafeRawBufferPointer) throws(SerialError) {
         let p = try openPort("write")
+        let deadline = ContinuousClock.Instant.after(milliseconds: ioTimeoutMs)
         var offset = 0
         while offset < bytes.count {
-            let n = sp_blocking_write(p, bytes.baseAddress! + offset, bytes.count - offset, 1000)
+            let remaining = ContinuousClock.now.duration(to: deadline)
+            let ms = remaining <= .zero ? 0 : UInt32(max(1, (remaining.seconds * 1000).rounded(.up)))
+            let n = ms == 0 ? sp_nonblocking_write(p, bytes.baseAddress! + offset, bytes.count - offset)
+                : sp_blocking_write(p, bytes.baseAddress! + offset, bytes.count - offset, ms)
             if n.rawValue < 0 { try serialPortCall("write \(name)", n).get() }
-            if n.rawValue == 0 { throw SerialError(operation: "write \(name)", errno: ETIMEDOUT, detail: "no progress in 1 s") }
             offset += Int(n.rawValue)
+            if offset < bytes.count && ContinuousClock.now >= deadline {
+                throw SerialError(operation: "write \(name)", errno: ETIMEDOUT,
+                                  detail: "the adapter took \(offset) of \(bytes.count) bytes in \(FileDescriptorTransport.milliseconds(ioTimeoutMs)) ms")
+            }
         }
     }
 
@@ -104,9 +115,33 @@ public final class LibSerialPortTransport: SerialTransport {
     }
 }
 
+/// Checks, before anything is opened or written, that `path` is a character device (a serial adapter or
+/// a pseudo-terminal): a missing path, a regular file, a FIFO, a directory or a socket is refused with
+/// one line that says what it is.
+public func checkSerialPortPath(_ path: String) throws(SerialError) {
+    var info = stat()
+    guard stat(path, &info) == 0 else {
+        let code = Glibc.errno
+        throw SerialError(operation: "open \(path)", errno: code, detail: code == ENOENT ? "no such port" : "")
+    }
+    let kind: String
+    switch info.st_mode & S_IFMT {
+    case S_IFCHR: return
+    case S_IFREG: kind = "a regular file"
+    case S_IFIFO: kind = "a FIFO (named pipe)"
+    case S_IFDIR: kind = "a directory"
+    case S_IFSOCK: kind = "a socket"
+    case S_IFBLK: kind = "a block device"
+    default: kind = "not a device"
+    }
+    throw SerialError(operation: "open \(path)", detail: "\(path) is \(kind), not a serial port; give the arm's serial device (e.g. /dev/ttyUSB0, /dev/ttyACM0, see 'engram ports') or the pseudo-terminal 'engram sim-serial' prints")
+}
+
 /// Opens `path` with libserialport, falling back to termios for pseudo-terminals and any path libserialport
-/// refuses, and configures it at `baudRate` 8N1.
+/// refuses, and configures it at `baudRate` 8N1. Anything but a character device is refused first
+/// (`checkSerialPortPath`), before a byte is written.
 public func openSerialTransport(path: String, baudRate: Int) throws(SerialError) -> any SerialTransport {
+    try checkSerialPortPath(path)
     let transport: any SerialTransport
     if path.hasPrefix("/dev/pts/") {
         transport = try FileDescriptorTransport(path: path)

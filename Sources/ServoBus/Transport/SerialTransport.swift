@@ -1,6 +1,8 @@
 /// Byte transport to a servo bus: a USB-serial adapter, a pseudo-terminal, or an in-process pipe.
 ///
-/// A transport knows nothing about packets: it moves bytes, with a deadline on reads. Implementations:
+/// A transport knows nothing about packets: it moves bytes, and every call has a deadline: reads the
+/// caller's, writes and input drains the transport's own (`ioTimeoutMs`), so no call waits or spins for
+/// ever on a peer that stops reading or a device that never stops sending. Implementations:
 /// `LibSerialPortTransport` (hardware, via libserialport), `FileDescriptorTransport` (POSIX termios; pseudo-
 /// terminals and any path libserialport refuses) and `BytePipe` ends (in-process, for tests). A transport has
 /// one owner and is not shared between threads.
@@ -9,7 +11,8 @@ public protocol SerialTransport: AnyObject {
     var name: String { get }
     /// Sets the line to `baudRate` baud, 8 data bits, no parity, 1 stop bit, no flow control, raw bytes.
     func configure(baudRate: Int) throws(SerialError)
-    /// Writes every byte of `bytes` (looping over partial writes).
+    /// Writes every byte of `bytes` (looping over partial writes), or fails with ETIMEDOUT at the transport's
+    /// write deadline.
     func write(_ bytes: UnsafeRawBufferPointer) throws(SerialError)
     /// Reads whatever is available into `buffer`, waiting until at least one byte arrives or `deadline`
     /// passes; returns the number of bytes read (0 on timeout).

@@ -7,6 +7,6 @@ extension ControlLoopResult {
         let s = safety
         return ["clamped_to_limits": s.clampedToLimits, "rate_limited": s.rateLimited,
                 "rejected_non_finite": s.rejectedNonFinite, "ease_in_ticks": s.easeInTicks,
-                "failed_reads": s.failedReads, "stopped_on_fault": stoppedOnFault, "stop_reason": stopReason]
+                "failed_reads": s.failedReads, "rejected_readings": s.rejectedReadings, "stopped_on_fault": stoppedOnFault, "stop_reason": stopReason]
     }
 }

@@ -269,7 +269,7 @@ enum RunCommand: EngramCommand {
             print("loop             \(loop.ticks) ticks at \(RobotFiles.number(loop.rateHz)) Hz in real time, \(loop.overruns) overruns; read→write p50 \(f(loop.latencyP50Microseconds)) µs, p99 \(f(loop.latencyP99Microseconds)) µs, max \(f(loop.latencyMaxMicroseconds)) µs")
         }
         let s = loop.safety
-        print("safety           \(s.clampedToLimits) clamped, \(s.rateLimited) rate-limited, \(s.rejectedNonFinite) non-finite, \(s.failedReads) failed reads; \(loop.stopReason)")
+        print("safety           \(s.clampedToLimits) clamped, \(s.rateLimited) rate-limited, \(s.rejectedNonFinite) non-finite, \(s.failedReads) failed reads, \(s.rejectedReadings) readings refused; \(loop.stopReason)")
         print("memory           peak RSS \(String(format: "%.1f", Double(rss) / 1_048_576)) MB")
     }
 

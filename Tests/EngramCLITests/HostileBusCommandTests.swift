@@ -1,0 +1,54 @@
+import EngramTestSupport
+import Foundation
+import Robot
+import ServoBus
+import Testing
+@testable import engram
+
+/// `engram run` against a hostile bus and against ports that are not ports (issue 19, items 1 and 5):
+/// the exit code and the one-line error.
+@Suite(.serialized) struct HostileBusCommandTests {
+    let robotPath = SharedData.repositoryRoot + "/Robots/scorbot-er7"
+
+    private func run(_ tokens: [String]) throws -> Int32 {
+        try RunCommand.run(try Arguments.parse(["--robot", robotPath, "--pcm", "off"] + tokens, for: RunCommand.self, path: "run"))
+    }
+
+    /// One wrong position reading at start: `engram run --port` exits 1 and no goal reaches the servos.
+    @Test func aWrongStartReadingExitsNonZeroWithoutMovingTheArm() throws {
+        let robot = try RobotDescription.load(fromFileAt: robotPath)
+        let calibration = try Calibration.load(fromFileAt: SharedData.repositoryRoot + "/Calibration/scorbot-er7.yaml")
+        let emulator = try ServoEmulator.simulating(robot, calibration: calibration, seed: 1)
+        let pty = try PseudoTerminal()
+        var models: [UInt8: ServoModel] = [:]
+        for joint in robot.joints { models[UInt8(joint.servoID!)] = joint.servoModel! }
+        let peer = HostilePeer(emulator: emulator, models: models, script: .at(read: 0, servo: 2, .position(3500)), serving: pty.master)
+        defer { peer.stop(); pty.close() }
+        #expect(try run(["--port", pty.path]) == 1)
+        #expect(peer.log.goals.isEmpty, "goals sent: \(peer.log.goals.prefix(8))")
+        #expect(peer.log.torque.allSatisfy { $0.value == 0 })
+    }
+
+    /// `--port` on a regular file, a FIFO, a directory or a missing path: one line saying what it is, and
+    /// not a byte written.
+    @Test func portsThatAreNotDevicesGetOneLine() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("engram-cli-ports-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = dir + "/ttyUSB0"
+        #expect(FileManager.default.createFile(atPath: file, contents: Data()))
+        let fifo = dir + "/fifo"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        for (path, says) in [(file, "is a regular file, not a serial port"), (fifo, "is a FIFO (named pipe), not a serial port"),
+                             (dir, "is a directory, not a serial port"), (dir + "/nope", "No such file or directory (no such port)")] {
+            do {
+                _ = try run(["--port", path])
+                Issue.record("\(path) was accepted")
+            } catch let e as RuntimeError {
+                #expect(e.message.contains(says), "\(e.message)")
+                #expect(!e.message.contains("invalid argument") && !e.message.contains("\n"), "\(e.message)")
+            }
+        }
+        #expect(try FileManager.default.attributesOfItem(atPath: file)[.size] as? Int == 0)
+    }
+}
