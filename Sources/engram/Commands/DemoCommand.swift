@@ -36,6 +36,11 @@ enum DemoCommand: EngramCommand {
         let seed = try arguments.seed(default: 1)
         let json = arguments.has("--json")
         let (robot, robotDir) = try ArmConnection.loadRobot(arguments)
+        let loop = try RobotFiles.controllerLoop(arguments)
+        if arguments.string("--checkpoint") == nil, loop == nil, robot.controller.wholeArm != nil,
+           arguments.string("--target").map({ WholeArm.coversEveryJoint(fileAt: $0, robot: robot) }) ?? true {
+            return try runWholeArm(arguments, robot: robot, robotDir: robotDir, seed: seed, json: json)
+        }
         let checkpointPath = try controllerPath(arguments.string("--checkpoint"), robot: robot, robotDir: robotDir,
                                                 loop: try RobotFiles.controllerLoop(arguments))
         let checkpoint = try AdaptationSetup.loadCheckpoint(checkpointPath)
@@ -62,25 +67,9 @@ enum DemoCommand: EngramCommand {
         let plotPath = arguments.string("--plot") ?? "engram-demo.svg"
         let say: (String) -> Void = { if !json { print($0) } }
 
-        // The emulated bus behind a pseudo-terminal, served by a thread of this process.
-        // The robot's shipped calibration (checked against the description), else the identity.
-        let calibration = try RobotFiles.loadCalibration(ResourceLocator.find("Calibration/\(robot.name).yaml"), robotPath: robotDir,
-                                                         robot: robot, required: false) ?? Calibration.uncalibrated(for: robot)
-        let emulator: ServoEmulator
-        let pty: PseudoTerminal
-        do {
-            emulator = try ServoEmulator.simulating(robot, calibration: calibration, seed: seed)
-            pty = try PseudoTerminal()
-        } catch {
-            throw RuntimeError("could not start the emulated arm: \(error)")
-        }
-        let server = emulator.start(serving: pty.master)
-        defer { _ = server.stop() }
-        let arm: BusArm
-        do { arm = try BusArm.open(robot: robot, calibration: calibration, port: pty.path) } catch {
-            throw RuntimeError("could not open the emulated arm on \(pty.path): \(error)")
-        }
-        defer { arm.close() }
+        let bus = try EmulatedArm(robot: robot, robotDir: robotDir, seed: seed)
+        defer { bus.close() }
+        let (arm, pty, calibration) = (bus.arm, bus.pty, bus.calibration)
         let servoModels = Set(robot.joints.compactMap { $0.servoModel?.rawValue }).sorted().joined(separator: ", ")
         say("Engram demo: one-shot learning on \(robot.name)")
         say("  arm         emulated \(robot.bus.map { $0.protocol.rawValue } ?? "") bus on \(pty.path) (\(robot.joints.count) × \(servoModels)), driven through BusArm")
@@ -155,6 +144,37 @@ enum DemoCommand: EngramCommand {
                 """)
         }
         return 0
+    }
+
+    /// The robot on an emulated bus behind a pseudo-terminal, served by a thread of this process, opened like a
+    /// real arm; with the robot's shipped calibration (checked against the description), else the identity.
+    final class EmulatedArm {
+        let calibration: Calibration
+        let pty: PseudoTerminal
+        let arm: BusArm
+        private let server: EmulatorThread
+
+        init(robot: RobotDescription, robotDir: String, seed: UInt64) throws {
+            calibration = try RobotFiles.loadCalibration(ResourceLocator.find("Calibration/\(robot.name).yaml"), robotPath: robotDir,
+                                                         robot: robot, required: false) ?? Calibration.uncalibrated(for: robot)
+            let emulator: ServoEmulator
+            do {
+                emulator = try ServoEmulator.simulating(robot, calibration: calibration, seed: seed)
+                pty = try PseudoTerminal()
+            } catch {
+                throw RuntimeError("could not start the emulated arm: \(error)")
+            }
+            server = emulator.start(serving: pty.master)
+            do { arm = try BusArm.open(robot: robot, calibration: calibration, port: pty.path) } catch {
+                _ = server.stop()
+                throw RuntimeError("could not open the emulated arm on \(pty.path): \(error)")
+            }
+        }
+
+        func close() {
+            arm.close()
+            _ = server.stop()
+        }
     }
 
     /// The controller to use: --checkpoint, else the robot's shipped one; for the Scorbot without a
