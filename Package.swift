@@ -32,6 +32,13 @@ let package = Package(
         .systemLibrary(
             name: "CYAML", pkgConfig: "yaml-0.1",
             providers: [.apt(["libyaml-dev"])]),
+        // PNG decoding (Omniglot as published) and zip reading (the archives as downloaded).
+        .systemLibrary(
+            name: "CPNG", pkgConfig: "libpng",
+            providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(
+            name: "CZip", pkgConfig: "libzip",
+            providers: [.apt(["libzip-dev"])]),
 
         // Libraries, lowest first. An arrow may only point down this list (../shared/DESIGN.md).
         .target(name: "Tensors", swiftSettings: numericFlags),
@@ -44,7 +51,7 @@ let package = Package(
         .target(
             name: "Control", dependencies: ["Robot", "Spiking", "MetaLearning", "PhaseChange", "Tensors"],
             swiftSettings: numericFlags),
-        .target(name: "Perception", dependencies: ["Tensors", "PhaseChange"], swiftSettings: numericFlags),
+        .target(name: "Perception", dependencies: ["Tensors", "PhaseChange", "CPNG", "CZip"], swiftSettings: numericFlags),
         // Fuzzing of every decoder of outside data (engram-bench fuzz, FuzzingTests); used by no product module.
         .target(
             name: "Fuzzing", dependencies: ["Tensors", "ServoBus", "Robot", "Spiking", "MetaLearning", "Perception"],
@@ -84,7 +91,7 @@ let package = Package(
         .testTarget(name: "ControlTests", dependencies: ["Control", "EngramTestSupport"]),
         .testTarget(name: "PerceptionTests", dependencies: ["Perception", "EngramTestSupport"], swiftSettings: numericFlags),
         .testTarget(name: "FuzzingTests", dependencies: ["Fuzzing", "EngramTestSupport"]),
-        .testTarget(name: "EngramCLITests", dependencies: ["engram", "EngramCommands", "EngramTestSupport"]),
+        .testTarget(name: "EngramCLITests", dependencies: ["engram", "EngramCommands", "Perception", "Tensors", "EngramTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

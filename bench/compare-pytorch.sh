@@ -64,28 +64,28 @@ import json, statistics, sys
 def load(path):
     return [json.loads(l) for l in open(path) if l.startswith("{")]
 e, t = load(sys.argv[1]), load(sys.argv[2])
-keys = ["seconds_per_iteration", "forward_s", "backward_s", "cpu_s_per_iteration", "forward_cpu_s", "backward_cpu_s"]
+keys = ["median_us", "forward_us", "backward_us", "cpu_us", "forward_cpu_us", "backward_cpu_us"]
 def med(rows, k): return statistics.median(r[k] for r in rows)
 em = {"bench": "engram_meta_iteration_batch90_ideal_median", "runs": len(e), "threads": e[0]["threads"]}
 tm = {"bench": "pytorch_meta_iteration_batch90_ideal_median", "runs": len(t), "threads": t[0]["threads"],
       "omp_wait_policy": t[0]["omp_wait_policy"]}
 for k in keys:
-    em[k] = round(med(e, k), 4); tm[k] = round(med(t, k), 4)
+    em[k] = round(med(e, k)); tm[k] = round(med(t, k))
 print(json.dumps(em)); print(json.dumps(tm))
 ratio = lambda k: round(tm[k] / em[k], 2)
 print(json.dumps({"bench": "engram_vs_pytorch_meta_iteration",
-                  "speedup_forward": ratio("forward_s"), "speedup_backward": ratio("backward_s"),
-                  "speedup_total": ratio("seconds_per_iteration"),
-                  "speedup_forward_cpu": ratio("forward_cpu_s"), "speedup_backward_cpu": ratio("backward_cpu_s"),
-                  "speedup_total_cpu": ratio("cpu_s_per_iteration"),
+                  "speedup_forward": ratio("forward_us"), "speedup_backward": ratio("backward_us"),
+                  "speedup_total": ratio("median_us"),
+                  "speedup_forward_cpu": ratio("forward_cpu_us"), "speedup_backward_cpu": ratio("backward_cpu_us"),
+                  "speedup_total_cpu": ratio("cpu_us"),
                   "note": "PyTorch / Engram medians of alternating runs; >1 means Engram is faster"}))
-c = [r for r in load(sys.argv[3]) if r.get("bench") == "pytorch_meta_iteration_batch90_ideal_compiled" and "forward_s" in r]
+c = [r for r in load(sys.argv[3]) if r.get("bench") == "pytorch_meta_iteration_batch90_ideal_compiled" and "forward_us" in r]
 if c:
     c = c[-1]
     print(json.dumps({"bench": "engram_vs_pytorch_compiled_meta_iteration", "runs": 1,
-                      "speedup_forward": round(c["forward_s"] / em["forward_s"], 2),
-                      "speedup_backward": round(c["backward_s"] / em["backward_s"], 2),
-                      "speedup_total": round(c["seconds_per_iteration"] / em["seconds_per_iteration"], 2),
-                      "speedup_total_cpu": round(c["cpu_s_per_iteration"] / em["cpu_s_per_iteration"], 2),
+                      "speedup_forward": round(c["forward_us"] / em["forward_us"], 2),
+                      "speedup_backward": round(c["backward_us"] / em["backward_us"], 2),
+                      "speedup_total": round(c["median_us"] / em["median_us"], 2),
+                      "speedup_total_cpu": round(c["cpu_us"] / em["cpu_us"], 2),
                       "note": "one torch.compile run against the Engram median"}))
 PY

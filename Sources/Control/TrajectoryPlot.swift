@@ -1,5 +1,19 @@
 import Foundation
 
+/// What a plotted series is. The role fixes its colour and line style in every plot Engram draws
+/// (demo, run, plot): target blue dashed, measured before the one-shot update red, measured (after the
+/// update, when there was one) green, the commanded goal dotted in a darker shade of the run it drove.
+public enum PlotRole: Sendable, Equatable {
+    /// The trajectory to follow (dashed blue).
+    case target
+    /// Measured before the one-shot update (solid red).
+    case before
+    /// Measured: the arm's path, after the update when there was one (solid green).
+    case measured
+    /// Commanded goals after the safety envelope (dotted, a darker shade of the measured run's colour).
+    case goal
+}
+
 /// One trajectory to draw: joint angles over time and, optionally, the end-effector path.
 public struct PlotSeries: Sendable {
     /// Legend label, e.g. "target" or "actual (after update)".
@@ -10,15 +24,41 @@ public struct PlotSeries: Sendable {
     public var joints: [(name: String, radians: [Double])]
     /// End-effector positions (m), empty when unknown.
     public var endEffector: [SIMD3<Double>]
-    /// Draw dashed (for targets).
+    /// Draw dashed (for targets; implied by `role` `.target`).
     public var dashed: Bool
+    /// What the series is (colour and style); nil: a colour by position, solid or `dashed`.
+    public var role: PlotRole?
+    /// Which run of several (e.g. files of `engram plot`): run 0 has the role colours, others their own
+    /// hue, with the role's line style.
+    public var run: Int
 
-    public init(label: String, time: [Double], joints: [(name: String, radians: [Double])], endEffector: [SIMD3<Double>] = [], dashed: Bool = false) {
+    public init(label: String, time: [Double], joints: [(name: String, radians: [Double])], endEffector: [SIMD3<Double>] = [],
+                dashed: Bool = false, role: PlotRole? = nil, run: Int = 0) {
         self.label = label
         self.time = time
         self.joints = joints
         self.endEffector = endEffector
         self.dashed = dashed
+        self.role = role
+        self.run = run
+    }
+
+    /// Stroke colour.
+    var color: String {
+        guard let role else { return TrajectoryPlot.palette[run % TrajectoryPlot.palette.count] }
+        switch role {
+        case .target: return "#1f77b4"
+        case .before: return "#d62728"
+        case .measured, .goal:
+            let hue = run == 0 ? "#2ca02c" : TrajectoryPlot.runHues[(run - 1) % TrajectoryPlot.runHues.count]
+            return role == .goal ? TrajectoryPlot.darker(hue) : hue
+        }
+    }
+
+    /// SVG dash attribute ("" for solid).
+    var dashAttribute: String {
+        if role == .goal { return " stroke-dasharray=\"2 3\"" }
+        return dashed || role == .target ? " stroke-dasharray=\"6 4\"" : ""
     }
 }
 
@@ -27,12 +67,17 @@ public struct PlotSeries: Sendable {
 /// a legend. One `<path>` per series per panel.
 public enum TrajectoryPlot {
     static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
+    /// Hues of further runs (never the target's blue or the before-update red).
+    static let runHues = ["#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f"]
 
     /// The SVG document for `series`.
     public static func svg(_ series: [PlotSeries], title: String) -> String {
         let jointNames = orderedJointNames(series)
         let hasPath = series.contains { !$0.endEffector.isEmpty }
-        let panelWidth = 420.0, panelHeight = 220.0, margin = 60.0, gap = 30.0, rowGap = 75.0
+        // gap: room for the right panel's tick labels and axis title clear of the left panel's last x tick.
+        let panelWidth = 420.0, panelHeight = 220.0, margin = 70.0, gap = 100.0, rowGap = 80.0
+        var series = series
+        for i in series.indices where series[i].role == nil { series[i].run = i }
         let timeRows = jointNames.count
         let columns = 2.0
         let timeRowsHeight = Double((timeRows + 1) / 2) * (panelHeight + rowGap)
@@ -50,11 +95,11 @@ public enum TrajectoryPlot {
         for (k, joint) in jointNames.enumerated() {
             let x0 = margin + Double(k % 2) * (panelWidth + gap)
             let top = y0 + Double(k / 2) * (panelHeight + rowGap)
-            var lines: [(String, [(Double, Double)], Int, Bool)] = []
-            for (s, ser) in series.enumerated() {
+            var lines: [(PlotSeries, [(Double, Double)])] = []
+            for ser in series {
                 guard let j = ser.joints.first(where: { $0.name == joint }) else { continue }
                 let n = min(ser.time.count, j.radians.count)
-                lines.append((ser.label, (0..<n).map { (ser.time[$0], j.radians[$0] * 180 / .pi) }, s, ser.dashed))
+                lines.append((ser, (0..<n).map { (ser.time[$0], j.radians[$0] * 180 / .pi) }))
             }
             out += panel(title: "\(joint) angle", xLabel: "time (s)", yLabel: "angle (deg)", x: x0, y: top, w: panelWidth, h: panelHeight, lines: lines)
         }
@@ -62,9 +107,9 @@ public enum TrajectoryPlot {
         if hasPath {
             for (k, (name, axis)) in [("end effector, top view", 1), ("end effector, side view", 2)].enumerated() {
                 let x0 = margin + Double(k) * (panelWidth + gap)
-                var lines: [(String, [(Double, Double)], Int, Bool)] = []
-                for (s, ser) in series.enumerated() where !ser.endEffector.isEmpty {
-                    lines.append((ser.label, ser.endEffector.map { ($0.x * 1000, (axis == 1 ? $0.y : $0.z) * 1000) }, s, ser.dashed))
+                var lines: [(PlotSeries, [(Double, Double)])] = []
+                for ser in series where !ser.endEffector.isEmpty {
+                    lines.append((ser, ser.endEffector.map { ($0.x * 1000, (axis == 1 ? $0.y : $0.z) * 1000) }))
                 }
                 out += panel(title: name, xLabel: "x (mm)", yLabel: axis == 1 ? "y (mm)" : "z (mm)", x: x0, y: y0, w: panelWidth, h: panelHeight,
                              lines: lines, overTime: false)
@@ -74,8 +119,7 @@ public enum TrajectoryPlot {
         out += "<g id=\"legend\">\n"
         for (s, ser) in series.enumerated() {
             let ly = y0 + Double(s) * 18
-            let color = palette[s % palette.count]
-            out += "<line x1=\"\(fmt(margin))\" y1=\"\(fmt(ly))\" x2=\"\(fmt(margin + 30))\" y2=\"\(fmt(ly))\" stroke=\"\(color)\" stroke-width=\"2\"\(ser.dashed ? " stroke-dasharray=\"6 4\"" : "")/>\n"
+            out += "<line x1=\"\(fmt(margin))\" y1=\"\(fmt(ly))\" x2=\"\(fmt(margin + 30))\" y2=\"\(fmt(ly))\" stroke=\"\(ser.color)\" stroke-width=\"2\"\(ser.dashAttribute)/>\n"
             out += "<text x=\"\(fmt(margin + 38))\" y=\"\(fmt(ly + 4))\">\(escape(ser.label))</text>\n"
         }
         out += "</g>\n</svg>\n"
@@ -90,15 +134,12 @@ public enum TrajectoryPlot {
 
     /// One panel; `overTime` says x is time (increasing), which allows thinning per pixel column.
     static func panel(title: String, xLabel: String, yLabel: String, x: Double, y: Double, w: Double, h: Double,
-                      lines: [(String, [(Double, Double)], Int, Bool)], overTime: Bool = true) -> String {
+                      lines: [(PlotSeries, [(Double, Double)])], overTime: Bool = true) -> String {
+        // The axes hold every point of every curve drawn, with a margin so no curve runs along the frame.
         let points = lines.flatMap { $0.1 }.filter { $0.0.isFinite && $0.1.isFinite }
-        var xmin = points.map(\.0).min() ?? 0, xmax = points.map(\.0).max() ?? 1
-        var ymin = points.map(\.1).min() ?? 0, ymax = points.map(\.1).max() ?? 1
-        if xmax - xmin < 1e-9 { xmin -= 1; xmax += 1 }
-        if ymax - ymin < 1e-9 { ymin -= 1; ymax += 1 }
+        let (xmin, xmax) = paddedRange(points.map(\.0))
+        let (ymin, ymax) = paddedRange(points.map(\.1))
         let xt = niceTicks(xmin, xmax), yt = niceTicks(ymin, ymax)
-        xmin = min(xmin, xt.first!); xmax = max(xmax, xt.last!)
-        ymin = min(ymin, yt.first!); ymax = max(ymax, yt.last!)
         func px(_ v: Double) -> Double { x + (v - xmin) / (xmax - xmin) * w }
         func py(_ v: Double) -> Double { y + h - (v - ymin) / (ymax - ymin) * h }
         var out = "<g class=\"panel\">\n<text x=\"\(fmt(x + w / 2))\" y=\"\(fmt(y - 8))\" text-anchor=\"middle\" font-weight=\"bold\">\(escape(title))</text>\n"
@@ -113,8 +154,8 @@ public enum TrajectoryPlot {
             out += "<text x=\"\(fmt(x - 8))\" y=\"\(fmt(py(t) + 4))\" text-anchor=\"end\">\(tickLabel(t))</text>\n"
         }
         out += "<text x=\"\(fmt(x + w / 2))\" y=\"\(fmt(y + h + 34))\" text-anchor=\"middle\">\(escape(xLabel))</text>\n"
-        out += "<text x=\"\(fmt(x - 45))\" y=\"\(fmt(y + h / 2))\" text-anchor=\"middle\" transform=\"rotate(-90 \(fmt(x - 45)) \(fmt(y + h / 2)))\">\(escape(yLabel))</text>\n"
-        for (label, pts, s, dashed) in lines {
+        out += "<text x=\"\(fmt(x - 55))\" y=\"\(fmt(y + h / 2))\" text-anchor=\"middle\" transform=\"rotate(-90 \(fmt(x - 55)) \(fmt(y + h / 2)))\">\(escape(yLabel))</text>\n"
+        for (ser, pts) in lines {
             var d = ""
             var pen = false
             let picture = pts.map { $0.0.isFinite && $0.1.isFinite ? (px($0.0), py($0.1)) : (Double.nan, Double.nan) }
@@ -123,10 +164,24 @@ public enum TrajectoryPlot {
                 d += (pen ? "L" : "M") + fmt(a) + "," + fmt(b) + " "
                 pen = true
             }
-            let color = palette[s % palette.count]
-            out += "<path d=\"\(d)\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"1.6\"\(dashed ? " stroke-dasharray=\"6 4\"" : "")><title>\(escape(label))</title></path>\n"
+            out += "<path d=\"\(d)\" fill=\"none\" stroke=\"\(ser.color)\" stroke-width=\"1.6\"\(ser.dashAttribute)><title>\(escape(ser.label))</title></path>\n"
         }
         return out + "</g>\n"
+    }
+
+    /// `#rrggbb` at 55 % brightness.
+    static func darker(_ hex: String) -> String {
+        let v = Int(hex.dropFirst(), radix: 16) ?? 0
+        let channels = [v >> 16 & 0xFF, v >> 8 & 0xFF, v & 0xFF].map { Int(Double($0) * 0.55) }
+        return "#" + channels.map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// The span of `values` widened by 4 % on each side (±1 around a single value; 0…1 when empty).
+    static func paddedRange(_ values: [Double]) -> (Double, Double) {
+        guard var lo = values.min(), var hi = values.max() else { return (0, 1) }
+        if hi - lo < 1e-9 { lo -= 1; hi += 1 }
+        let pad = 0.04 * (hi - lo)
+        return (lo - pad, hi + pad)
     }
 
     /// A polyline in picture coordinates thinned to what the picture can show: each run of consecutive

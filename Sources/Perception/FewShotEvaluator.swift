@@ -15,6 +15,8 @@ public struct FewShotEvaluation: Sendable, Equatable {
     /// Readout devices (differential pairs) re-programmed by the inner updates, summed over episodes.
     /// In ideal mode: readout weights the updates changed.
     public var devicesProgrammed: Int
+    /// Query accuracy of each episode after the last inner step, in episode order.
+    public var episodeAccuracy: [Double] = []
 
     /// The JSON object of `engram fewshot --json`.
     public var json: String {
@@ -83,7 +85,8 @@ public struct FewShotEvaluator: Sendable {
         let mean = finals.reduce(0, +) / Double(max(finals.count, 1))
         let variance = finals.count > 1 ? finals.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(finals.count - 1) : 0
         return FewShotEvaluation(accuracy: mean, ci95: 1.96 * (variance / Double(max(finals.count, 1))).squareRoot(),
-                                 perStepAccuracy: perStep, episodes: results.count, devicesProgrammed: devices)
+                                 perStepAccuracy: perStep, episodes: results.count, devicesProgrammed: devices,
+                                 episodeAccuracy: finals)
     }
 }
 

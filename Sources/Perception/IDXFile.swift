@@ -1,6 +1,7 @@
 import Foundation
 
-/// A malformed IDX file: names the file and what is wrong.
+/// A malformed or unreadable data file (IDX, PNG, zip archive, one-shot run list): names the file (and
+/// line) and what is wrong.
 public struct IDXError: Error, CustomStringConvertible, Equatable {
     /// The file.
     public var path: String

@@ -29,10 +29,16 @@ func quantile(_ values: [Double], _ q: Double) -> Double {
     return s[i]
 }
 
-/// Prints one JSON line: `{"bench": name, ...fields}` with keys in the given order.
+/// Prints one JSON line: `{"bench": name, ...fields}` with keys in the given order. Every time is in
+/// microseconds (keys ending `_us`); a line with its own `target_us` also says whether its `median_us`
+/// is over it (`"over_target": true`).
 func emit(_ name: String, _ fields: KeyValuePairs<String, Any>) {
     var parts = ["\"bench\": \(jsonValue(name))"]
     for (k, v) in fields { parts.append("\(jsonValue(k)): \(jsonValue(v))") }
+    let numbers = Dictionary(fields.compactMap { k, v in (v as? Double).map { (k, $0) } }, uniquingKeysWith: { a, _ in a })
+    if let median = numbers["median_us"], let target = numbers["target_us"] {
+        parts.append("\"over_target\": \(median > target)")
+    }
     print("{" + parts.joined(separator: ", ") + "}")
     fflush(stdout)
 }

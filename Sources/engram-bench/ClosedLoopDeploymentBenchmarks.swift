@@ -49,7 +49,7 @@ func runClosedLoopDeploymentBenchmarks() {
         var noise = RandomSource(seed: 5)
         var changed = 0.0
         let adapt = sampleMicroseconds(repeats: 9, inner: 1, warmup: 1) { changed = adapter.adapt(to: target, rng: &noise).changedInput }
-        emit("one_shot_adaptation_ideal", ["loop": label, "input_rows": a.traineeInputs, "median_ms": quantile(adapt, 0.5) / 1000,
+        emit("one_shot_adaptation_ideal", ["loop": label, "input_rows": a.traineeInputs, "median_us": quantile(adapt, 0.5),
                                            "changed_input": changed])
     }
 }

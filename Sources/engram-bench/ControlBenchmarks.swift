@@ -68,7 +68,7 @@ private func benchLoop(robot: RobotDescription, rateHz: Double, seconds: Double,
     let stats = arm.bus.statistics
     emit("control_loop_\(overPseudoTerminal ? "pty" : "socketpair")_\(Int(rateHz))hz", [
         "median_us": result.latencyP50Microseconds,
-        "rate_hz": rateHz, "seconds": seconds, "servos": robot.joints.count, "protocol": "dynamixel2", "baud": 1_000_000,
+        "rate_hz": rateHz, "duration_us": seconds * 1e6, "servos": robot.joints.count, "protocol": "dynamixel2", "baud": 1_000_000,
         "ticks": result.ticks, "overruns": result.overruns,
         "overrun_pct": 100 * Double(result.overruns) / Double(max(result.ticks, 1)), "missed_cycles": result.missedCycles,
         "latency_p50_us": result.latencyP50Microseconds, "latency_p99_us": result.latencyP99Microseconds,

@@ -128,8 +128,8 @@ func runFuzzChild(_ arguments: [String]) -> Int32 {
     emit("fuzz", ["decoder": target.name, "inputs": report.inputs, "accepted": report.accepted, "rejected": report.rejected,
                   "crashes": 0, "hangs": 0, "findings": report.findingCount,
                   "max_rss_mb_after_10pct": Double(rssEarly) / 1_048_576, "max_rss_mb": Double(rss) / 1_048_576,
-                  "seconds": report.seconds, "inputs_per_s": Double(report.inputs) / max(report.seconds, 1e-9),
-                  "slowest_input_ms": report.slowestInputSeconds * 1000, "seed": Int(seed)])
+                  "duration_us": report.seconds * 1e6, "inputs_per_s": Double(report.inputs) / max(report.seconds, 1e-9),
+                  "slowest_input_us": report.slowestInputSeconds * 1e6, "seed": Int(seed)])
     for f in report.findings.prefix(10) { printToStandardError("engram-bench fuzz: \(target.name) input \(f.index): \(f.message)\n") }
     return report.findingCount == 0 ? 0 : 1
 }

@@ -80,13 +80,12 @@ func runMetaLearningBenchmarks() {
         let fw = quantile(forwardWall, 0.5), tw = quantile(totalWall, 0.5)
         let fc = quantile(forwardCPU, 0.5), tc = quantile(totalCPU, 0.5)
         emit("meta_iteration_batch90_\(label)", [
-            "median_us": tw * 1e6,
-            "seconds_per_iteration": tw, "forward_s": fw, "backward_s": tw - fw,
-            "cpu_s_per_iteration": tc, "forward_cpu_s": fc, "backward_cpu_s": tc - fc,
+            "median_us": tw * 1e6, "forward_us": fw * 1e6, "backward_us": (tw - fw) * 1e6,
+            "cpu_us": tc * 1e6, "forward_cpu_us": fc * 1e6, "backward_cpu_us": (tc - fc) * 1e6,
             "threads": threads, "repeats": repeats, "weights": weightsLabel,
             "trainee_rate_hz": last?.traineeRateHz ?? 0, "lsg_rate_hz": last?.lsgRateHz ?? 0,
             "peak_rss_mib": peakResidentMiB(),
-            "note": "wall and CPU (all threads) seconds; backward = full evaluation minus forward",
+            "note": "wall and CPU (all threads) time per iteration; backward = full evaluation minus forward",
         ])
     }
 }

@@ -104,6 +104,7 @@ private func benchmarkDecode(_ wire: ServoProtocol, megabytes: Int = 32) {
     }
     let seconds = start.duration(to: .now).seconds
     emit("servobus.decode.\(wire.rawValue)", [
+        "per_packet_us": seconds * 1e6 / Double(max(packets, 1)),
         "mb_per_s": Double(stream.count) / 1e6 / seconds, "packets_per_s": Double(packets) / seconds,
         "bytes": stream.count, "packets": packets,
     ])

@@ -65,7 +65,7 @@ func runSpikingBenchmarks() {
             lossAfter += adapter.adapt(to: targets[k % targets.count], rng: &rng).lossAfter.total
             k += 1
         }
-        emit(name, ["median_ms": quantile(samples, 0.5) / 1000, "p90_ms": quantile(samples, 0.9) / 1000, "target_ms": 30.0,
+        emit(name, ["median_us": quantile(samples, 0.5), "p90_us": quantile(samples, 0.9), "target_us": 30_000.0,
                     "threads": 1, "note": note])
     }
     var ideal = OneShotAdaptation(architecture: a, weights: weights, loss: loss, quantize: false)
@@ -112,14 +112,14 @@ private func runNumPyReference(weights: ControllerWeights, source: String, targe
     process.waitUntilExit()
     let out = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     guard process.terminationStatus == 0, let fields = try? JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any],
-          let median = fields["median_ms"] as? Double else {
+          let median = fields["median_us"] as? Double else {
         emit("one_shot_adaptation_numpy", ["skipped": "python3 with numpy unavailable or failed (status \(process.terminationStatus))"])
         return
     }
     var adapter = OneShotAdaptation(architecture: .paper, weights: weights, loss: TrajectoryLoss(family: .paperScorbot), quantize: false)
     var rng = RandomSource(seed: 0)
     let swift = adapter.adapt(to: target, rng: &rng)
-    emit("one_shot_adaptation_numpy", ["median_ms": median, "loss_before": fields["loss_before"] as? Double ?? .nan,
+    emit("one_shot_adaptation_numpy", ["median_us": median, "loss_before": fields["loss_before"] as? Double ?? .nan,
                                        "loss_after": fields["loss_after"] as? Double ?? .nan,
                                        "swift_loss_before": swift.lossBefore.total, "swift_loss_after": swift.lossAfter.total,
                                        "numpy": fields["numpy"] as? String ?? "?", "threads": 1,
@@ -201,5 +201,5 @@ inner_loop()
 times = []
 for _ in range(7):
     t0 = time.perf_counter(); before, after = inner_loop(); times.append(time.perf_counter() - t0)
-print(json.dumps({"median_ms": 1000 * sorted(times)[len(times) // 2], "loss_before": before, "loss_after": after, "numpy": np.__version__}))
+print(json.dumps({"median_us": 1e6 * sorted(times)[len(times) // 2], "loss_before": before, "loss_after": after, "numpy": np.__version__}))
 """#

@@ -86,3 +86,106 @@ struct TrajectoryPlotTests {
         #expect(TrajectoryPlot.thinnedPath(circle).count <= 2 * once, "\(TrajectoryPlot.thinnedPath(circle).count) points for a circle drawn in \(once)")
     }
 }
+
+/// Geometry of the drawn SVG: panel frames, path points, tick labels (as boxes of ~7 px per character).
+final class SVGGeometry: NSObject, XMLParserDelegate {
+    var frames: [(x: Double, y: Double, w: Double, h: Double)] = []
+    var paths: [(label: String, stroke: String, dash: String?, points: [(Double, Double)])] = []
+    var labels: [(text: String, x: Double, y: Double, anchor: String)] = []
+    private var text: (x: Double, y: Double, anchor: String, rotated: Bool)?
+    private var pending = ""
+    private var inPathTitle = false
+    func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?, attributes a: [String: String] = [:]) {
+        switch name {
+        case "rect" where a["fill"] == "none":
+            frames.append((Double(a["x"]!)!, Double(a["y"]!)!, Double(a["width"]!)!, Double(a["height"]!)!))
+        case "path":
+            let numbers = a["d"]!.split(whereSeparator: { "ML ".contains($0) }).map { $0.split(separator: ",").map { Double($0)! } }
+            paths.append(("", a["stroke"]!, a["stroke-dasharray"], numbers.map { ($0[0], $0[1]) }))
+        case "title": inPathTitle = true; pending = ""
+        case "text": text = (Double(a["x"]!)!, Double(a["y"]!)!, a["text-anchor"] ?? "start", a["transform"] != nil); pending = ""
+        default: break
+        }
+    }
+    func parser(_ parser: XMLParser, foundCharacters string: String) { pending += string }
+    func parser(_ parser: XMLParser, didEndElement name: String, namespaceURI: String?, qualifiedName: String?) {
+        if name == "title", inPathTitle { paths[paths.count - 1].label = pending; inPathTitle = false }
+        if name == "text", let t = text, !t.rotated { labels.append((pending, t.x, t.y, t.anchor)) }
+        if name == "text" { text = nil }
+    }
+
+    static func parse(_ svg: String) -> SVGGeometry {
+        let g = SVGGeometry()
+        let parser = XMLParser(data: Data(svg.utf8))
+        parser.delegate = g
+        _ = parser.parse()
+        return g
+    }
+
+    /// The box a label occupies: 7 px per character, 12 px tall, placed by its anchor, plus 2 px on each
+    /// side (so two labels closer than 4 px count as running together).
+    static func box(_ l: (text: String, x: Double, y: Double, anchor: String)) -> (x0: Double, x1: Double, y0: Double, y1: Double) {
+        let w = 7.0 * Double(l.text.count)
+        let x0 = l.anchor == "end" ? l.x - w : l.anchor == "middle" ? l.x - w / 2 : l.x
+        return (x0 - 2, x0 + w + 2, l.y - 12, l.y + 4)
+    }
+}
+
+struct TrajectoryPlotLayoutTests {
+    /// A run like the demo's: a wide "before" path far from the target, numbers with four digits and signs.
+    static func series() -> [PlotSeries] {
+        let t = (0..<250).map { Double($0) * 0.01 }
+        func joints(_ a: Double) -> [(name: String, radians: [Double])] {
+            [("base", t.map { a * sin($0) * 9 }), ("shoulder", t.map { a * cos($0) * 8 }), ("elbow", t.map { _ in 0 })]
+        }
+        let path = { (a: Double) in t.map { SIMD3(0.9 - a * $0 * 0.4, a * 0.8 * sin($0), 0.1 + a * 0.5 * $0) } }
+        return [PlotSeries(label: "target", time: t, joints: joints(1), endEffector: path(1), role: .target),
+                PlotSeries(label: "measured before the update", time: t, joints: joints(-2), endEffector: path(-2.5), role: .before),
+                PlotSeries(label: "measured", time: t, joints: joints(0.9), endEffector: path(0.9), role: .measured),
+                PlotSeries(label: "goal", time: t, joints: joints(0.95), endEffector: path(0.95), role: .goal)]
+    }
+
+    @Test func everyCurveStaysInsideItsPanelClearOfTheFrame() {
+        let g = SVGGeometry.parse(TrajectoryPlot.svg(Self.series(), title: "layout"))
+        #expect(g.frames.count == 5, "3 joints + 2 end-effector views")
+        #expect(g.paths.count == 20)
+        for p in g.paths {
+            guard let frame = g.frames.first(where: { f in p.points.allSatisfy { $0.0 >= f.x && $0.0 <= f.x + f.w && $0.1 >= f.y && $0.1 <= f.y + f.h } }) else {
+                Issue.record("\(p.label) leaves every panel"); continue
+            }
+            // No curve runs along the frame: a margin of at least 2 % of the panel on every side.
+            for (x, y) in p.points {
+                #expect(x >= frame.x + 0.02 * frame.w - 0.1 && x <= frame.x + 0.98 * frame.w + 0.1 &&
+                        y >= frame.y + 0.02 * frame.h - 0.1 && y <= frame.y + 0.98 * frame.h + 0.1, "\(p.label) at \(x), \(y) touches the frame")
+            }
+        }
+    }
+
+    @Test func noTwoLabelsOverlap() {
+        let g = SVGGeometry.parse(TrajectoryPlot.svg(Self.series(), title: "layout"))
+        let boxes = g.labels.map(SVGGeometry.box)
+        #expect(boxes.count > 40)
+        for i in boxes.indices {
+            for j in boxes.indices where j > i {
+                let a = boxes[i], b = boxes[j]
+                let overlap = a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1
+                #expect(!overlap, "'\(g.labels[i].text)' and '\(g.labels[j].text)' overlap")
+            }
+        }
+    }
+
+    @Test func rolesHaveOneColourAndStyleInEveryPlot() {
+        let g = SVGGeometry.parse(TrajectoryPlot.svg(Self.series(), title: "layout"))
+        func style(_ label: String) -> Set<String> { Set(g.paths.filter { $0.label == label }.map { $0.stroke + " " + ($0.dash ?? "solid") }) }
+        #expect(style("target") == ["#1f77b4 6 4"])
+        #expect(style("measured before the update") == ["#d62728 solid"])
+        #expect(style("measured") == ["#2ca02c solid"])
+        #expect(style("goal") == ["#185818 2 3"], "a darker shade of the measured green")
+        // Another run (a second file of `engram plot`) keeps the styles in its own hue, never blue or red.
+        let t = [0.0, 1.0]
+        let second = TrajectoryPlot.svg([PlotSeries(label: "b", time: t, joints: [("j", t)], role: .measured, run: 1),
+                                         PlotSeries(label: "b goal", time: t, joints: [("j", t)], role: .goal, run: 1)], title: "x")
+        let h = SVGGeometry.parse(second)
+        #expect(h.paths.map(\.stroke) == ["#9467bd", "#513867"] && h.paths[1].dash == "2 3")
+    }
+}

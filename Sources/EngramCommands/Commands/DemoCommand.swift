@@ -107,10 +107,13 @@ enum DemoCommand: EngramCommand {
         say("  after       joint RMS \(f2(ta.jointRMSDegrees))°, end effector mean \(f1(ta.endEffectorMeanMillimetres)) mm (\(String(format: "%.1f", ratio))× smaller)")
 
         // The plot: target, before and after (measured).
-        var series = RunCommand.plotSeries(outcome: before, robot: robot, target: target).filter { $0.label != "goal (after safety envelope)" }
-        if let i = series.firstIndex(where: { $0.label == "measured" }) { series[i].label = "before the update (measured)" }
-        var afterSeries = RunCommand.plotSeries(outcome: after, robot: robot, target: nil).filter { $0.label == "measured" }
-        for i in afterSeries.indices { afterSeries[i].label = "after one update (measured)" }
+        var series = RunCommand.plotSeries(outcome: before, robot: robot, target: target).filter { $0.role != .goal }
+        if let i = series.firstIndex(where: { $0.role == .measured }) {
+            series[i].label = "measured before the update"
+            series[i].role = .before
+        }
+        var afterSeries = RunCommand.plotSeries(outcome: after, robot: robot, target: nil).filter { $0.role == .measured }
+        for i in afterSeries.indices { afterSeries[i].label = "measured after one update" }
         series += afterSeries
         let svg = TrajectoryPlot.svg(series, title: "engram demo: \(robot.name), one e-prop update (seed \(seed))")
         do { try svg.write(toFile: plotPath, atomically: true, encoding: .utf8) } catch {
@@ -132,12 +135,12 @@ enum DemoCommand: EngramCommand {
             let other = robot.name == "so101" ? ("koch", "a Koch arm (Dynamixel XL430/XL330 bus)") : ("so101", "an SO-101 (Feetech STS3215 bus)")
             print("""
 
-                Try next:
-                  engram demo --robot \(other.0)   the same on \(other.1)
-                  engram sim-serial --robot \(robotDir)   a virtual arm on a port; then
-                  engram run --robot \(robotDir) --port /dev/pts/N --target T.csv --plot run.svg
-                  engram record --robot Robots/so101 --port /dev/ttyACM0 --out wave.csv   teach a real arm by hand
-                  engram help   everything else
+                Try next (engram is not on your PATH: run it through swift from this folder):
+                  swift run -c release engram demo --robot \(other.0)   the same on \(other.1)
+                  swift run -c release engram sim-serial --robot \(robotDir)   a virtual arm on a port; then
+                  swift run -c release engram run --robot \(robotDir) --port /dev/pts/N --plot run.svg
+                  swift run -c release engram record --robot Robots/so101 --port /dev/ttyACM0 --out wave.csv   teach a real arm by hand
+                  swift run -c release engram help   everything else
                 """)
         }
         return 0

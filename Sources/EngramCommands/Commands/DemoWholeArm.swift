@@ -71,11 +71,12 @@ extension DemoCommand {
         let targetTime = (0..<target.steps).map { Double($0 + 1) * period }
         series.append(PlotSeries(label: "demonstration", time: targetTime,
                                  joints: names.indices.map { j in (name: names[j], radians: (0..<target.steps).map { target.angles[$0 * target.joints + j] }) },
-                                 dashed: true))
-        for (label, outcome) in [("before the update (measured)", before), ("after one update per segment (measured)", after)] {
+                                 role: .target))
+        for (label, role, outcome) in [("measured before the update", PlotRole.before, before), ("measured after one update per segment", PlotRole.measured, after)] {
             let log = outcome.loop.log
             series.append(PlotSeries(label: label, time: (0..<log.count).map { log.time[$0] },
-                                     joints: names.indices.map { j in (name: names[j], radians: (0..<log.count).map { log.measured(tick: $0, joint: j) }) }))
+                                     joints: names.indices.map { j in (name: names[j], radians: (0..<log.count).map { log.measured(tick: $0, joint: j) }) },
+                                     role: role))
         }
         let svg = TrajectoryPlot.svg(series, title: "engram demo: \(robot.name), whole arm, one e-prop update per segment (seed \(seed))")
         do { try svg.write(toFile: plotPath, atomically: true, encoding: .utf8) } catch {
@@ -95,11 +96,11 @@ extension DemoCommand {
         } else {
             print("""
 
-                Try next:
-                  engram record --robot \(robotDir) --sim --fast --out demo.csv    a 10 s demonstration of every joint
-                  engram run --robot \(robotDir) --sim --target demo.csv --plot run.svg
-                  engram evaluate --whole-arm --robot \(robot.name)    20 demonstrations, before and after
-                  engram demo --robot \(robotDir) --open-loop    the paper's two-joint controller
+                Try next (engram is not on your PATH: run it through swift from this folder):
+                  swift run -c release engram record --robot \(robotDir) --sim --fast --out demo.csv    a 10 s demonstration of every joint
+                  swift run -c release engram run --robot \(robotDir) --sim --target demo.csv --plot run.svg
+                  swift run -c release engram evaluate --whole-arm --robot \(robot.name)    20 demonstrations, before and after
+                  swift run -c release engram demo --robot \(robotDir) --open-loop    the paper's two-joint controller
                 """)
         }
         return 0

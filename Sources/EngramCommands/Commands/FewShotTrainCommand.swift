@@ -10,7 +10,9 @@ enum FewShotTrainCommand: EngramCommand {
     static let name = "fewshot-train"
     static let abstract = "Meta-train the perception CNN with second-order MAML"
     static let discussion = """
-    Each iteration samples --meta-batch tasks (N-way K-shot with Q queries per class, each class rotated \
+    The data (--data) is Omniglot as its authors publish it (images_background.zip or its folder, \
+    alphabet/character/NNNN_XX.png, resized as the paper's pipeline does; several joined by commas) or \
+    an IDX prefix. Each iteration samples --meta-batch tasks (N-way K-shot with Q queries per class, each class rotated \
     by a random multiple of 90°), adapts the readout with the inner loop, and moves the conv kernels and \
     the initial readout with Adam (1e-3) along the exact second-order gradient of the query loss. \
     Writes --out (weights with the official names: conv1..conv4 HWIO, readout) and --out.state (Adam \
@@ -19,14 +21,16 @@ enum FewShotTrainCommand: EngramCommand {
     --validate-every iterations, accuracy on the held-out alphabets (--validate-alphabets, default: every \
     alphabet not in --alphabets) in the --pcm mode (the meta-gradient itself is always ideal).
 
-    Example: engram fewshot-train --data ../shared/data/omniglot/background \
-    --alphabets Balinese,Early_Aramaic,Greek,Japanese_(katakana),Latin,Sanskrit --iterations 3000 \
-    --out Models/omniglot-fewshot.safetensors
+    Example (5-way 5-shot, the paper's task): engram fewshot-train --data images_background.zip \
+    --iterations 30000 --out my-5way.safetensors
+
+    Example (20-way 1-shot, Lake's task): engram fewshot-train --data images_background.zip --ways 20 \
+    --shots 1 --queries 1 --meta-batch 16 --threads 1 --iterations 10000 --out my-20way-1shot.safetensors
     """
     static let options: [OptionSpec] = [
-        .value("--data", "prefix", "IDX training data (PREFIX-images-idx3-ubyte, PREFIX-labels-idx1-int16)"),
+        .value("--data", "dir|zip|prefix", "Omniglot folder or zip as published (a,b for several), or IDX prefix"),
         .flag("--synthetic", "train on synthetic stroke glyphs (alphabets synthetic-0..7) instead of --data"),
-        .value("--alphabets", "a,b", "train on these alphabets only (needs PREFIX-classes.tsv)"),
+        .value("--alphabets", "a,b", "train on these alphabets only (PNG folders, or IDX with PREFIX-classes.tsv)"),
         .value("--validate-alphabets", "a,b", "held-out alphabets for validation (default: the others)"),
         .value("--iterations", "n", "outer steps to reach"),
         .value("--pcm", "mode", "weights mode for validation (default off)", choices: WeightMode.allCases.map(\.rawValue)),
@@ -39,7 +43,7 @@ enum FewShotTrainCommand: EngramCommand {
         .value("--inner-steps", "k", "inner SGD steps (default 4)"),
         .value("--learning-rate", "rate", "Adam learning rate (default 0.001)"),
         .value("--channels", "c", "conv channels of a new network (default 56)"),
-        .flag("--invert", "train on 1 − pixel (dark ink on white)"),
+        .flag("--invert", "train on 1 − pixel (IDX: dark ink on white; PNG: bright ink on dark)"),
         .flag("--no-rotate", "no 90° rotation augmentation"),
         .value("--checkpoint-every", "n", "iterations between checkpoints (default 100)"),
         .value("--validate-every", "n", "iterations between validations (default 250; 0 = never)"),
@@ -76,10 +80,13 @@ enum FewShotTrainCommand: EngramCommand {
 
         var train: FewShotDataset
         var validation: FewShotDataset?
+        var brightInk = true
         let trainAlphabets = arguments.string("--alphabets").map(splitList) ?? []
         do {
-            let all = try arguments.string("--data").map { try FewShotDataset(prefix: $0, invert: invert) }
+            let all = try arguments.string("--data").map { try readFewShotData($0, invert: invert) }
                 ?? syntheticGlyphs(seed: seed, invert: invert)
+            // The IDX export and the synthetic glyphs have bright ink on dark; the paper's pipeline dark ink on white.
+            brightInk = isPublishedOmniglot(arguments.string("--data") ?? "") ? invert : !invert
             train = trainAlphabets.isEmpty ? all : try all.filtered(alphabets: trainAlphabets)
             if let v = arguments.string("--validate-alphabets") {
                 validation = try all.filtered(alphabets: splitList(v))
@@ -112,7 +119,8 @@ enum FewShotTrainCommand: EngramCommand {
         if ftell(log) == 0 { fputs("iteration\tloss\taccuracy\tseconds\tvalidation_accuracy\n", log) }
 
         let metadata: [String: String] = [
-            "alphabets": trainAlphabets.joined(separator: ","), "inverted": invert ? "1" : "0",
+            "alphabets": trainAlphabets.joined(separator: ","), "ink": brightInk ? "bright" : "dark",
+            "data": arguments.string("--data").map { splitList($0).map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: ",") } ?? "synthetic",
             "seed": String(seed), "meta_batch": String(settings.metaBatch),
         ]
         func save() throws {

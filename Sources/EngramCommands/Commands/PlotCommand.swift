@@ -8,8 +8,10 @@ enum PlotCommand: EngramCommand {
     static let name = "plot"
     static let abstract = "Plot trajectory CSV files (joint angles over time, end-effector path) as SVG"
     static let discussion = """
-        Each file's measured positions (<joint>.pos) become one series; a file that also has commanded
-        goals (<joint>.goal) adds a dashed series for them. The end-effector path is drawn in a top view
+        Each file's measured positions (<joint>.pos) become one solid series (the first file green, then
+        purple, orange, brown, ...: never the blue of targets or the red of before-update runs, as in the
+        demo and run plots); a file that also has commanded goals (<joint>.goal) adds a dotted series in
+        its colour. The end-effector path is drawn in a top view
         (x–y) and a side view (x–z) from the file's ee.x/ee.y/ee.z columns, or by forward kinematics of
         the robot named with --robot or in the file's '# robot:' metadata line.
 
@@ -25,7 +27,7 @@ enum PlotCommand: EngramCommand {
     static func run(_ arguments: ParsedArguments) throws -> Int32 {
         let output = try arguments.required("--output")
         var series: [PlotSeries] = []
-        for path in arguments.positionals {
+        for (run, path) in arguments.positionals.enumerated() {
             let file: TrajectoryFile
             do { file = try TrajectoryFile(contentsOfFile: path) } catch { throw RuntimeError("\(error)") }
             for note in file.notes { printError("note: \(path): \(note)") }
@@ -38,9 +40,9 @@ enum PlotCommand: EngramCommand {
                 } catch { throw RuntimeError("\(error)") }
             }
             let label = (path as NSString).lastPathComponent
-            series.append(PlotCommand.series(file, values: file.positions, label: label, kinematics: kinematics, dashed: false))
+            series.append(PlotCommand.series(file, values: file.positions, label: label + " (measured)", kinematics: kinematics, role: .measured, run: run))
             if let goals = file.goals {
-                series.append(PlotCommand.series(file, values: goals, label: label + " (goal)", kinematics: kinematics, dashed: true))
+                series.append(PlotCommand.series(file, values: goals, label: label + " (goal)", kinematics: kinematics, role: .goal, run: run))
             }
         }
         let title = arguments.string("--title") ?? arguments.positionals.map { ($0 as NSString).lastPathComponent }.joined(separator: " vs ")
@@ -53,7 +55,8 @@ enum PlotCommand: EngramCommand {
     }
 
     /// One plot series from a file's position-like columns (`values`, rows × joints).
-    static func series(_ file: TrajectoryFile, values: [Double], label: String, kinematics: (any ForwardKinematics, RobotDescription)?, dashed: Bool) -> PlotSeries {
+    static func series(_ file: TrajectoryFile, values: [Double], label: String, kinematics: (any ForwardKinematics, RobotDescription)?,
+                       role: PlotRole, run: Int) -> PlotSeries {
         let n = file.joints.count
         let joints = file.joints.enumerated().map { j, name in (name: name, radians: (0..<file.rows).map { values[$0 * n + j] }) }
         var ee: [SIMD3<Double>] = []
@@ -67,6 +70,6 @@ enum PlotCommand: EngramCommand {
                 return fk.position(q)
             }
         }
-        return PlotSeries(label: label, time: file.time, joints: joints, endEffector: ee, dashed: dashed)
+        return PlotSeries(label: label, time: file.time, joints: joints, endEffector: ee, role: role, run: run)
     }
 }

@@ -64,6 +64,7 @@ enum RecordCommand: EngramCommand {
 
         var state = JointState(jointCount: robot.joints.count)
         var pacer = LoopPacer(rateHz: rate)
+        let simulatedTime = connection.source == "sim" && arguments.has("--fast")
         let period = 1 / rate
         let maxTicks = duration.map { Int(($0 * rate).rounded()) } ?? Int.max
         var tick = 0, failures = 0
@@ -85,11 +86,12 @@ enum RecordCommand: EngramCommand {
                 }
             }
             tick += 1
-            if !(connection.source == "sim" && arguments.has("--fast")) { pacer.waitForNextTick() }
+            if !simulatedTime { pacer.waitForNextTick() }
         }
         recorder.close()
         arm.close()
-        print("recorded \(recorder.rowCount) rows (\(fmt(Double(recorder.rowCount) / rate)) s) to \(out); stopped: \(stopReason)")
+        let clock = simulatedTime ? "simulated time (--fast)" : "real time"
+        print("recorded \(recorder.rowCount) rows (\(fmt(Double(recorder.rowCount) / rate)) s of \(clock)) to \(out); stopped: \(stopReason)")
         return 0
     }
 

@@ -17,6 +17,7 @@ enum Registry {
         PCMCommand.self,
         FewShotCommand.self,
         FewShotTrainCommand.self,
+        FewShotRunsCommand.self,
         VersionCommand.self,
     ]
 }

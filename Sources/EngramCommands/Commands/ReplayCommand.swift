@@ -84,10 +84,14 @@ enum ReplayCommand: EngramCommand {
         }
         let rms = count > 0 ? (se / Double(count)).squareRoot() * 180 / .pi : 0
         if arguments.has("--json") {
-            try JSONOutput.print(["ticks": result.ticks, "rms_error_deg": rms, "stop": result.stopReason, "overruns": result.overruns,
-                                  "safety": result.safetyJSON] as [String: Any])
+            // Overruns mean something only against a real clock.
+            var object: [String: Any] = ["ticks": result.ticks, "clock": pacing == .simulated ? "simulated" : "real",
+                                         "rms_error_deg": rms, "stop": result.stopReason, "safety": result.safetyJSON]
+            if pacing != .simulated { object["overruns"] = result.overruns }
+            try JSONOutput.print(object)
         } else {
-            print("replayed \(path) on \(robot.name) (\(connection.source)): \(result.ticks) ticks, RMS error \(String(format: "%.3f", rms))°; stopped: \(result.stopReason)")
+            let clock = pacing == .simulated ? "simulated time (--fast)" : "real time, \(result.overruns) overruns"
+            print("replayed \(path) on \(robot.name) (\(connection.source)) in \(clock): \(result.ticks) ticks, RMS error \(String(format: "%.3f", rms))°; stopped: \(result.stopReason)")
         }
         return result.stoppedOnFault ? 1 : 0
     }

@@ -212,8 +212,7 @@ enum RunCommand: EngramCommand {
             "pcm": session.settings.pcm.rawValue,
             "seed": session.settings.seed,
             "tracking": tracking,
-            "timing": ["rate_hz": loop.rateHz, "ticks": loop.ticks, "overruns": loop.overruns, "missed_cycles": loop.missedCycles,
-                       "latency_us": ["p50": loop.latencyP50Microseconds, "p99": loop.latencyP99Microseconds, "max": loop.latencyMaxMicroseconds]] as [String: Any],
+            "timing": timing(loop, simulated: session.settings.pacing == .simulated),
             "safety": safety,
             "rss_mb": Double(rss) / 1_048_576,
         ]
@@ -235,6 +234,17 @@ enum RunCommand: EngramCommand {
         return object
     }
 
+    /// The loop's timing for --json: the clock it ran on, and overruns and read→write latency only for
+    /// real-time runs (in simulated time they measure nothing about an arm).
+    static func timing(_ loop: ControlLoopResult, simulated: Bool) -> [String: Any] {
+        var t: [String: Any] = ["clock": simulated ? "simulated" : "real", "rate_hz": loop.rateHz, "ticks": loop.ticks]
+        guard !simulated else { return t }
+        t["overruns"] = loop.overruns
+        t["missed_cycles"] = loop.missedCycles
+        t["latency_us"] = ["p50": loop.latencyP50Microseconds, "p99": loop.latencyP99Microseconds, "max": loop.latencyMaxMicroseconds]
+        return t
+    }
+
     static func printText(_ outcome: RunOutcome, session: RunSession, rss: Int) {
         let loop = outcome.loop
         let f = { (x: Double) in String(format: "%.3g", x) }
@@ -247,16 +257,23 @@ enum RunCommand: EngramCommand {
         if let p = outcome.programming {
             print("PCM              \(session.settings.pcm.rawValue): \(p.devicesProgrammed) devices programmed, \(p.pulses) pulses")
         }
+        if session.target == nil {
+            print("motion           the controller's own (no --target): the motion it plays before any update; --target FILE teaches it another with one update")
+        }
         if let t = outcome.tracking {
             print("tracking         vs \(t.reference): joint RMS \(String(format: "%.2f", t.jointRMSDegrees))°, end effector mean \(String(format: "%.1f", t.endEffectorMeanMillimetres)) mm (max \(String(format: "%.1f", t.endEffectorMaxMillimetres)) mm) over \(t.samples) steps")
         }
-        print("loop             \(loop.ticks) ticks at \(RobotFiles.number(loop.rateHz)) Hz, \(loop.overruns) overruns; read→write p50 \(f(loop.latencyP50Microseconds)) µs, p99 \(f(loop.latencyP99Microseconds)) µs, max \(f(loop.latencyMaxMicroseconds)) µs")
+        if session.settings.pacing == .simulated {
+            print("loop             \(loop.ticks) ticks at \(RobotFiles.number(loop.rateHz)) Hz in simulated time (\(String(format: "%.2f", Double(loop.ticks) / loop.rateHz)) s simulated, run as fast as the CPU goes; loop timing is measured on real arms, --port)")
+        } else {
+            print("loop             \(loop.ticks) ticks at \(RobotFiles.number(loop.rateHz)) Hz in real time, \(loop.overruns) overruns; read→write p50 \(f(loop.latencyP50Microseconds)) µs, p99 \(f(loop.latencyP99Microseconds)) µs, max \(f(loop.latencyMaxMicroseconds)) µs")
+        }
         let s = loop.safety
         print("safety           \(s.clampedToLimits) clamped, \(s.rateLimited) rate-limited, \(s.rejectedNonFinite) non-finite, \(s.failedReads) failed reads, \(s.rejectedReadings) readings refused; \(loop.stopReason)")
         print("memory           peak RSS \(String(format: "%.1f", Double(rss) / 1_048_576)) MB")
     }
 
-    /// Target (dashed), measured and commanded series for `TrajectoryPlot`.
+    /// Target, measured and commanded (goal) series for `TrajectoryPlot`, each with its end-effector path.
     static func plotSeries(outcome: RunOutcome, robot: RobotDescription, target: TargetTrajectory?) -> [PlotSeries] {
         let log = outcome.loop.log
         let names = robot.joints.map(\.name)
@@ -267,15 +284,16 @@ enum RunCommand: EngramCommand {
         if let target {
             let time = (0..<target.steps).map { Double($0 + 1) * period }
             let joints = driven.enumerated().map { m, j in (name: names[j], radians: (0..<target.steps).map { target.angles[$0 * target.joints + m] }) }
-            series.append(PlotSeries(label: "target", time: time, joints: joints, endEffector: target.endEffector, dashed: true))
+            series.append(PlotSeries(label: "target", time: time, joints: joints, endEffector: target.endEffector, role: .target))
         }
         let ticks = log.count
         let time = (0..<ticks).map { log.time[$0] }
         let measured = driven.map { j in (name: names[j], radians: (0..<ticks).map { log.measured(tick: $0, joint: j) }) }
         let path = (0..<ticks).map { k in fk.position((0..<names.count).map { log.measured(tick: k, joint: $0) }) }
-        series.append(PlotSeries(label: "measured", time: time, joints: measured, endEffector: path))
+        series.append(PlotSeries(label: "measured", time: time, joints: measured, endEffector: path, role: .measured))
         let goals = driven.map { j in (name: names[j], radians: (0..<ticks).map { log.goal(tick: $0, joint: j) }) }
-        series.append(PlotSeries(label: "goal (after safety envelope)", time: time, joints: goals))
+        let goalPath = (0..<ticks).map { k in fk.position((0..<names.count).map { log.goal(tick: k, joint: $0) }) }
+        series.append(PlotSeries(label: "goal (commanded, after the safety envelope)", time: time, joints: goals, endEffector: goalPath, role: .goal))
         return series
     }
 }
