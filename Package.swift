@@ -44,17 +44,25 @@ let package = Package(
         .target(name: "Tensors", swiftSettings: numericFlags),
         .target(name: "YAMLCoding", dependencies: ["CYAML"]),
         .target(name: "PhaseChange", dependencies: ["Tensors"], swiftSettings: numericFlags),
+        // Forward kinematics (the protocol, DH chains, the Scorbot's closed form) and trajectories (the
+        // target type, the CSV format, resampling): below both the hardware layer and the learning modules.
+        .target(name: "Kinematics", swiftSettings: numericFlags),
+        .target(name: "Trajectories", dependencies: ["Kinematics"], swiftSettings: numericFlags),
         .target(name: "Spiking", dependencies: ["Tensors", "PhaseChange"], swiftSettings: numericFlags),
-        .target(name: "MetaLearning", dependencies: ["Spiking", "Tensors", "PhaseChange"], swiftSettings: numericFlags),
         .target(name: "ServoBus", dependencies: ["CSerialPort", "Tensors"], swiftSettings: numericFlags),
-        .target(name: "Robot", dependencies: ["ServoBus", "YAMLCoding", "MetaLearning", "Tensors"], swiftSettings: numericFlags),
+        .target(name: "Robot", dependencies: ["ServoBus", "YAMLCoding", "Kinematics", "Tensors"], swiftSettings: numericFlags),
+        // Offline learning: the BPTT tape, the trainer, task families, the plants of closed-loop training
+        // (one of them the simulated robot arm, hence the arrow to Robot).
         .target(
-            name: "Control", dependencies: ["Robot", "Spiking", "MetaLearning", "PhaseChange", "Tensors"],
+            name: "MetaLearning", dependencies: ["Spiking", "Tensors", "PhaseChange", "Kinematics", "Trajectories", "Robot"],
+            swiftSettings: numericFlags),
+        .target(
+            name: "Control", dependencies: ["Robot", "Spiking", "MetaLearning", "PhaseChange", "Tensors", "Kinematics", "Trajectories"],
             swiftSettings: numericFlags),
         .target(name: "Perception", dependencies: ["Tensors", "PhaseChange", "CPNG", "CZip"], swiftSettings: numericFlags),
         // Fuzzing of every decoder of outside data (engram-bench fuzz, FuzzingTests); used by no product module.
         .target(
-            name: "Fuzzing", dependencies: ["Tensors", "ServoBus", "Robot", "Spiking", "MetaLearning", "Perception"],
+            name: "Fuzzing", dependencies: ["Tensors", "ServoBus", "Robot", "Spiking", "MetaLearning", "Perception", "Trajectories"],
             swiftSettings: numericFlags),
 
         // The commands of `engram` (argument parsing, help, every command), a library so that
@@ -62,8 +70,8 @@ let package = Package(
         .target(
             name: "EngramCommands",
             dependencies: [
-                "Tensors", "YAMLCoding", "PhaseChange", "Spiking", "MetaLearning", "ServoBus", "Robot",
-                "Control", "Perception",
+                "Tensors", "YAMLCoding", "PhaseChange", "Kinematics", "Trajectories", "Spiking", "MetaLearning",
+                "ServoBus", "Robot", "Control", "Perception",
             ],
             swiftSettings: numericFlags),
 
@@ -72,8 +80,8 @@ let package = Package(
         .executableTarget(
             name: "engram-bench",
             dependencies: [
-                "Tensors", "PhaseChange", "Spiking", "MetaLearning", "ServoBus", "Robot", "Control",
-                "Perception", "Fuzzing",
+                "Tensors", "PhaseChange", "Kinematics", "Trajectories", "Spiking", "MetaLearning", "ServoBus",
+                "Robot", "Control", "Perception", "Fuzzing",
             ],
             swiftSettings: numericFlags),
 
@@ -85,9 +93,10 @@ let package = Package(
             name: "PhaseChangeTests", dependencies: ["PhaseChange", "EngramTestSupport"],
             exclude: ["Reference"], swiftSettings: numericFlags),
         .testTarget(name: "SpikingTests", dependencies: ["Spiking", "EngramTestSupport"], swiftSettings: numericFlags),
-        .testTarget(name: "MetaLearningTests", dependencies: ["MetaLearning", "EngramTestSupport"], swiftSettings: numericFlags),
+        .testTarget(name: "MetaLearningTests",
+            dependencies: ["MetaLearning", "Kinematics", "Trajectories", "Robot", "EngramTestSupport"], swiftSettings: numericFlags),
         .testTarget(name: "ServoBusTests", dependencies: ["ServoBus", "EngramTestSupport"]),
-        .testTarget(name: "RobotTests", dependencies: ["Robot", "EngramTestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "RobotTests", dependencies: ["Robot", "Kinematics", "EngramTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ControlTests", dependencies: ["Control", "EngramTestSupport"]),
         .testTarget(name: "PerceptionTests", dependencies: ["Perception", "EngramTestSupport"], swiftSettings: numericFlags),
         .testTarget(name: "FuzzingTests", dependencies: ["Fuzzing", "EngramTestSupport"]),

@@ -2,6 +2,7 @@ import Foundation
 import MetaLearning
 import Robot
 import Tensors
+import Trajectories
 
 /// Mean end-effector error of a run over the parts of its trial (mm).
 public struct WindowedTrackingError: Sendable, Equatable {

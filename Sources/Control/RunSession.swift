@@ -1,9 +1,11 @@
 import Foundation
+import Kinematics
 import MetaLearning
 import PhaseChange
 import Robot
 import Spiking
 import Tensors
+import Trajectories
 
 /// Which synapses the trainee runs on.
 public enum SynapseMode: String, Sendable, CaseIterable {

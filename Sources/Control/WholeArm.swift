@@ -2,6 +2,7 @@ import Foundation
 import MetaLearning
 import Robot
 import Spiking
+import Trajectories
 
 /// A robot's whole arm as the learning modules see it: every joint (gripper included) with its limits and
 /// top speed, the whole-arm controller architecture, its meta-training family and the evaluation generator.

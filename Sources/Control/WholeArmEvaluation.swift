@@ -3,6 +3,7 @@ import MetaLearning
 import Robot
 import Spiking
 import Tensors
+import Trajectories
 
 /// One demonstration of a whole-arm evaluation: run on the simulated arm without the update (the
 /// meta-trained controller, the "before") and with it (the "after").

@@ -5,6 +5,7 @@ import Robot
 import ServoBus
 import Spiking
 import Tensors
+import Trajectories
 
 extension FuzzTarget {
     /// Every decoder of data from outside: both servo protocols on the host side (status packets) and the

@@ -1,4 +1,5 @@
 import Foundation
+import Kinematics
 import PhaseChange
 import Spiking
 import Tensors

@@ -1,6 +1,8 @@
 import Foundation
+import Kinematics
 import Spiking
 import Tensors
+import Trajectories
 
 /// A source of target trajectories for meta-training: any arm with forward kinematics and the joints
 /// the controller drives.

@@ -1,6 +1,8 @@
 import Foundation
+import Kinematics
 import Spiking
 import Tensors
+import Trajectories
 
 /// Device clock of one adaptation (seconds): when the trainee is first programmed, when trial 1 is
 /// read, when the update is programmed and when trial 2 is read. The paper's PCM mode ignores times

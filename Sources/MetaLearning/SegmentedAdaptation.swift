@@ -1,6 +1,8 @@
 import Foundation
+import Kinematics
 import Spiking
 import Tensors
+import Trajectories
 
 /// How a demonstration of any length is cut into the trials of a whole-arm controller (docs/whole-arm.md):
 /// consecutive segments of `steps` ticks, each starting `steps − handOver` ticks after the previous one, the

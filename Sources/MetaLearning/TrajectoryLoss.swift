@@ -1,4 +1,6 @@
 import Foundation
+import Kinematics
+import Trajectories
 
 /// The value of the trajectory loss and its two parts.
 public struct TrajectoryLossValue: Sendable, Equatable {

@@ -1,5 +1,7 @@
 import Foundation
+import Kinematics
 import Tensors
+import Trajectories
 
 /// What a person's motion of a whole arm must respect: per joint its limits and top speed, which joints
 /// are grippers (they open and close on their own schedule), and the robot's tick.

@@ -1,5 +1,5 @@
 import Foundation
-import MetaLearning
+import Kinematics
 import ServoBus
 import YAMLCoding
 

@@ -1,5 +1,6 @@
 import Control
 import Foundation
+import Kinematics
 import MetaLearning
 import PhaseChange
 import Spiking

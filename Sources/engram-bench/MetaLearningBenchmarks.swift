@@ -1,4 +1,5 @@
 @preconcurrency import Foundation
+import Kinematics
 import MetaLearning
 import Tensors
 

@@ -1,8 +1,10 @@
 import Foundation
+import Kinematics
 import MetaLearning
 import PhaseChange
 import Spiking
 import Tensors
+import Trajectories
 
 /// The official controller when ../shared is present (found from the working directory or
 /// ENGRAM_SHARED), otherwise the paper's initialisation (seed 1): (weights, source label).

@@ -7,6 +7,7 @@ import Spiking
 import Tensors
 import Testing
 @testable import Control
+import Trajectories
 
 private func scorbot() throws -> RobotDescription {
     try RobotDescription.load(fromFileAt: SharedData.repositoryRoot + "/Robots/scorbot-er7")

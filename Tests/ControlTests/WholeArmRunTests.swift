@@ -5,6 +5,7 @@ import Robot
 import Spiking
 import Tensors
 @testable import Control
+import Trajectories
 
 /// A random (not meta-trained) whole-arm controller for the SO-101: the mechanics of segments, hand-overs,
 /// time base and reports do not depend on training.

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import MetaLearning
 import EngramTestSupport
+import Trajectories
 
 /// record and replay end to end through the `engram` binary on the simulated arm.
 struct RecordReplayTests {

@@ -1,9 +1,11 @@
 import EngramTestSupport
 import Foundation
+import Kinematics
 import MetaLearning
 import Tensors
 import Testing
 @testable import EngramCommands
+import Trajectories
 
 private func parse(_ tokens: [String]) throws -> ParsedArguments {
     try Arguments.parse(tokens, for: RunCommand.self, path: "run")

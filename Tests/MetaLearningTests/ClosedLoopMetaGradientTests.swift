@@ -1,4 +1,5 @@
 import Foundation
+import Kinematics
 import Testing
 import Spiking
 import Tensors

@@ -1,10 +1,12 @@
 import Foundation
+import Kinematics
 import Testing
 import EngramTestSupport
 import MetaLearning
 import PhaseChange
 import Spiking
 import Tensors
+import Trajectories
 
 /// The inner loop end to end: determinism, agreement with an independent Float64 port, the official
 /// checkpoint's behaviour on fixed tasks, and the PCM path.

@@ -1,7 +1,9 @@
 import Foundation
+import Kinematics
 import MetaLearning
 import Spiking
 import Tensors
+import Trajectories
 
 /// An independent Float64 port of the ideal inner loop (paper-model.md §2.1–2.5), written as plain
 /// scalar loops with explicit eligibility traces: the yardstick for the Float32 implementation.

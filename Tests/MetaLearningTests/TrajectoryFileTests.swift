@@ -1,7 +1,9 @@
 import Foundation
+import Kinematics
 import Testing
 import MetaLearning
 import Tensors
+import Trajectories
 
 /// Trajectory CSV: round trip, derivation of missing columns, and errors with line numbers.
 struct TrajectoryFileTests {

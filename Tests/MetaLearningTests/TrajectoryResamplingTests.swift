@@ -1,5 +1,6 @@
 import Testing
 @testable import MetaLearning
+import Trajectories
 
 struct TrajectoryResamplingTests {
     @Test func resamplingMapsTheWholeDurationOntoTheTrial() {

@@ -1,6 +1,6 @@
 import EngramTestSupport
 import Foundation
-import MetaLearning
+import Kinematics
 import Tensors
 import Testing
 @testable import Robot

@@ -1,10 +1,12 @@
 import Foundation
 import Control
+import Kinematics
 import PhaseChange
 import Robot
 import MetaLearning
 import Spiking
 import Tensors
+import Trajectories
 
 /// `engram adapt`: one-shot adaptation of a controller to target trajectories from CSV files.
 enum AdaptCommand: EngramCommand {

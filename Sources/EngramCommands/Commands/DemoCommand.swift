@@ -6,6 +6,7 @@ import Robot
 import ServoBus
 import Spiking
 import Tensors
+import Trajectories
 
 /// `engram demo`: the main job on the embedded default.
 enum DemoCommand: EngramCommand {

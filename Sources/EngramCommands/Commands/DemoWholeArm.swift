@@ -3,6 +3,7 @@ import Control
 import MetaLearning
 import Robot
 import Tensors
+import Trajectories
 
 extension DemoCommand {
     /// Length of the demo's simulated demonstration (s).

@@ -3,11 +3,13 @@
 @preconcurrency import Glibc
 #endif
 import Control
+import Kinematics
 import MetaLearning
 import PhaseChange
 import Robot
 import Spiking
 import Tensors
+import Trajectories
 
 /// `engram evaluate`: samples tasks from the paper's family and reports the population means of the
 /// one-shot adaptation (loss before and after, weights changed, firing rates).

@@ -1,5 +1,6 @@
 @preconcurrency import Foundation
 import Control
+import Kinematics
 import Robot
 import MetaLearning
 import Spiking

@@ -1,7 +1,9 @@
 import Foundation
 import Control
+import Kinematics
 import MetaLearning
 import Robot
+import Trajectories
 
 /// `engram plot`: draws trajectory files as an SVG.
 enum PlotCommand: EngramCommand {

@@ -1,5 +1,6 @@
 import Foundation
 import Control
+import Kinematics
 import MetaLearning
 import Robot
 import Tensors

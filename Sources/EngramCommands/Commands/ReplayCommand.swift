@@ -2,6 +2,7 @@ import Foundation
 import Control
 import MetaLearning
 import Robot
+import Trajectories
 
 /// `engram replay`: plays a recorded trajectory on the arm.
 enum ReplayCommand: EngramCommand {

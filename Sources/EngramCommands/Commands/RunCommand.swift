@@ -6,6 +6,7 @@ import ServoBus
 import Tensors
 #if canImport(Glibc)
 @preconcurrency import Glibc
+import Trajectories
 #endif
 
 /// `engram run`: the spiking controller on an arm (over a serial port, or simulated), optionally adapted

@@ -1,5 +1,5 @@
 import Foundation
-import MetaLearning
+import Robot
 import Tensors
 
 /// A `SimulatedArm` as the arm of closed-loop meta-training (docs/closed-loop.md): the same servo model,

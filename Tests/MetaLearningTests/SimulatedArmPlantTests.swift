@@ -10,7 +10,7 @@ import Testing
     let robot: RobotDescription
 
     init() throws {
-        robot = try RobotDescription.load(fromFileAt: repositoryFile("Robots/scorbot-er7"))
+        robot = try RobotDescription.load(fromFileAt: SharedData.repositoryRoot + "/Robots/scorbot-er7")
     }
 
     /// Runs `ticks` ticks commanding `goal` to both driven joints; returns the measured angles per tick.

@@ -1,4 +1,5 @@
 import Foundation
+import Kinematics
 
 /// A bad trajectory file: `description` is one line, `file:line: what is wrong; what to do`.
 public struct TrajectoryFileError: Error, CustomStringConvertible, Equatable {
