@@ -40,7 +40,7 @@ let package = Package(
             name: "CZip", pkgConfig: "libzip",
             providers: [.apt(["libzip-dev"])]),
 
-        // Libraries, lowest first. An arrow may only point down this list (../shared/DESIGN.md).
+        // Libraries, lowest first. An arrow may only point down this list (docs/modules.md, checked by ModuleLayeringTests).
         .target(name: "Tensors", swiftSettings: numericFlags),
         .target(name: "YAMLCoding", dependencies: ["CYAML"]),
         .target(name: "PhaseChange", dependencies: ["Tensors"], swiftSettings: numericFlags),
@@ -51,18 +51,24 @@ let package = Package(
         .target(name: "Spiking", dependencies: ["Tensors", "PhaseChange"], swiftSettings: numericFlags),
         .target(name: "ServoBus", dependencies: ["CSerialPort", "Tensors"], swiftSettings: numericFlags),
         .target(name: "Robot", dependencies: ["ServoBus", "YAMLCoding", "Kinematics", "Tensors"], swiftSettings: numericFlags),
+        // What deployment needs of learning: the checkpoint, one-shot (and segmented) adaptation, the task loss,
+        // the task families a target is drawn from.
+        .target(
+            name: "Adaptation", dependencies: ["Spiking", "Tensors", "Kinematics", "Trajectories"],
+            swiftSettings: numericFlags),
         // Offline learning: the BPTT tape, the trainer, task families, the plants of closed-loop training
         // (one of them the simulated robot arm, hence the arrow to Robot).
         .target(
-            name: "MetaLearning", dependencies: ["Spiking", "Tensors", "PhaseChange", "Kinematics", "Trajectories", "Robot"],
+            name: "MetaLearning",
+            dependencies: ["Spiking", "Tensors", "PhaseChange", "Kinematics", "Trajectories", "Adaptation", "Robot"],
             swiftSettings: numericFlags),
         .target(
-            name: "Control", dependencies: ["Robot", "Spiking", "MetaLearning", "PhaseChange", "Tensors", "Kinematics", "Trajectories"],
+            name: "Control", dependencies: ["Robot", "Spiking", "Adaptation", "PhaseChange", "Tensors", "Kinematics", "Trajectories"],
             swiftSettings: numericFlags),
         .target(name: "Perception", dependencies: ["Tensors", "PhaseChange", "CPNG", "CZip"], swiftSettings: numericFlags),
         // Fuzzing of every decoder of outside data (engram-bench fuzz, FuzzingTests); used by no product module.
         .target(
-            name: "Fuzzing", dependencies: ["Tensors", "ServoBus", "Robot", "Spiking", "MetaLearning", "Perception", "Trajectories"],
+            name: "Fuzzing", dependencies: ["Tensors", "ServoBus", "Robot", "Spiking", "MetaLearning", "Perception", "Trajectories", "Adaptation"],
             swiftSettings: numericFlags),
 
         // The commands of `engram` (argument parsing, help, every command), a library so that
@@ -70,7 +76,7 @@ let package = Package(
         .target(
             name: "EngramCommands",
             dependencies: [
-                "Tensors", "YAMLCoding", "PhaseChange", "Kinematics", "Trajectories", "Spiking", "MetaLearning",
+                "Tensors", "YAMLCoding", "PhaseChange", "Kinematics", "Trajectories", "Spiking", "Adaptation", "MetaLearning",
                 "ServoBus", "Robot", "Control", "Perception",
             ],
             swiftSettings: numericFlags),
@@ -80,7 +86,7 @@ let package = Package(
         .executableTarget(
             name: "engram-bench",
             dependencies: [
-                "Tensors", "PhaseChange", "Kinematics", "Trajectories", "Spiking", "MetaLearning", "ServoBus",
+                "Tensors", "PhaseChange", "Kinematics", "Trajectories", "Spiking", "Adaptation", "MetaLearning", "ServoBus",
                 "Robot", "Control", "Perception", "Fuzzing",
             ],
             swiftSettings: numericFlags),
@@ -94,10 +100,10 @@ let package = Package(
             exclude: ["Reference"], swiftSettings: numericFlags),
         .testTarget(name: "SpikingTests", dependencies: ["Spiking", "EngramTestSupport"], swiftSettings: numericFlags),
         .testTarget(name: "MetaLearningTests",
-            dependencies: ["MetaLearning", "Kinematics", "Trajectories", "Robot", "EngramTestSupport"], swiftSettings: numericFlags),
+            dependencies: ["MetaLearning", "Adaptation", "Kinematics", "Trajectories", "Robot", "EngramTestSupport"], swiftSettings: numericFlags),
         .testTarget(name: "ServoBusTests", dependencies: ["ServoBus", "EngramTestSupport"]),
         .testTarget(name: "RobotTests", dependencies: ["Robot", "Kinematics", "EngramTestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "ControlTests", dependencies: ["Control", "EngramTestSupport"]),
+        .testTarget(name: "ControlTests", dependencies: ["Control", "Adaptation", "EngramTestSupport"]),
         .testTarget(name: "PerceptionTests", dependencies: ["Perception", "EngramTestSupport"], swiftSettings: numericFlags),
         .testTarget(name: "FuzzingTests", dependencies: ["Fuzzing", "EngramTestSupport"]),
         .testTarget(name: "EngramCLITests", dependencies: ["engram", "EngramCommands", "Perception", "Tensors", "EngramTestSupport"]),

@@ -1,5 +1,5 @@
 import Foundation
-import MetaLearning
+import Adaptation
 import Robot
 import Tensors
 import Trajectories

@@ -1,6 +1,6 @@
 import Foundation
 import Kinematics
-import MetaLearning
+import Adaptation
 import PhaseChange
 import Robot
 import Spiking

@@ -1,4 +1,4 @@
-import MetaLearning
+import Adaptation
 import Spiking
 import Tensors
 

@@ -1,5 +1,5 @@
 import Foundation
-import MetaLearning
+import Adaptation
 import Robot
 import Spiking
 import Tensors

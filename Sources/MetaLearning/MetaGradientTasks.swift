@@ -1,3 +1,4 @@
+import Adaptation
 import Foundation
 import Kinematics
 import Spiking
@@ -24,6 +25,14 @@ extension TaskFamily: MetaTaskSampler {
     /// One task from `sample(_:)`, in the meta-gradient's layout.
     public func sampleTarget(_ rng: inout RandomSource) -> MetaTaskTarget {
         MetaTaskTarget(sample(&rng))
+    }
+}
+
+extension WholeArmTaskFamily: MetaTaskSampler {
+    /// One window of human-like motion, in the meta-gradient's layout.
+    public func sampleTarget(_ rng: inout RandomSource) -> MetaTaskTarget {
+        let s = sample(&rng)
+        return MetaTaskTarget(velocities: s.trajectory.angularVelocity, positions: s.trajectory.angles, startAngles: s.startAngles)
     }
 }
 

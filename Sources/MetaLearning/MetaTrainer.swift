@@ -1,3 +1,4 @@
+import Adaptation
 @preconcurrency import Foundation
 import Spiking
 import Tensors

@@ -1,3 +1,4 @@
+import Adaptation
 import Control
 import Foundation
 import Kinematics

@@ -1,3 +1,4 @@
+import Adaptation
 import Foundation
 import Control
 import MetaLearning

@@ -1,6 +1,6 @@
 import EngramTestSupport
 import Foundation
-import MetaLearning
+import Adaptation
 import Robot
 import ServoBus
 import Spiking

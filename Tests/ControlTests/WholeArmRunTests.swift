@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import MetaLearning
+import Adaptation
 import Robot
 import Spiking
 import Tensors

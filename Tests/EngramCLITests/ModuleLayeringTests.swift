@@ -94,9 +94,9 @@ struct ModuleTable {
         #expect(table.upwardArrows().isEmpty, "\(table.upwardArrows().joined(separator: "\n"))")
     }
 
-    @Test func theHardwareLayerDoesNotLinkTraining() throws {
+    @Test func whatShipsDoesNotLinkTraining() throws {
         let table = ModuleTable(markdown: try String(contentsOfFile: Self.root + "/docs/modules.md", encoding: .utf8))
-        for module in ["Tensors", "PhaseChange", "Spiking", "Kinematics", "Trajectories", "ServoBus", "Robot"] {
+        for module in ["Tensors", "PhaseChange", "Spiking", "Kinematics", "Trajectories", "Adaptation", "ServoBus", "Robot", "Control"] {
             #expect(table.allowed[module]?.contains("MetaLearning") == false, "\(module) may import MetaLearning")
         }
     }

@@ -1,3 +1,4 @@
+import Adaptation
 import EngramTestSupport
 import Foundation
 import Kinematics

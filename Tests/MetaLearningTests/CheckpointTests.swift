@@ -1,3 +1,4 @@
+import Adaptation
 import Foundation
 import Testing
 import EngramTestSupport

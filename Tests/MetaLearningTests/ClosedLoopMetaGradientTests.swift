@@ -1,3 +1,4 @@
+@testable import Adaptation
 import Foundation
 import Kinematics
 import Testing

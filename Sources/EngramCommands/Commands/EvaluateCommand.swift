@@ -1,3 +1,4 @@
+import Adaptation
 @preconcurrency import Foundation
 #if canImport(Glibc)
 @preconcurrency import Glibc

@@ -1,3 +1,4 @@
+import Adaptation
 @preconcurrency import Foundation
 import Control
 import Kinematics

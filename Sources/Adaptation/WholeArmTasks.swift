@@ -230,7 +230,7 @@ extension TargetTrajectory {
 /// The meta-training family of a whole-arm controller: windows of `steps` ticks cut from human-like motions
 /// of every joint (`HumanMotionGenerator`, training style) that start at a random pose and have been going for
 /// a random lead-in, so a window may begin mid-move, as a segment of a demonstration does.
-public struct WholeArmTaskFamily: MetaTaskSampler {
+public struct WholeArmTaskFamily: Sendable {
     /// The arm's kinematics (for the end-effector path of reports; the loss is in joint space).
     public var kinematics: any ForwardKinematics
     /// The motion generator.
@@ -263,11 +263,6 @@ public struct WholeArmTaskFamily: MetaTaskSampler {
         let window = Array(q[(lead * n)...])
         let trajectory = TargetTrajectory(angles: window, joints: n, from: start, stepSeconds: generator.limits.stepSeconds, kinematics: kinematics)
         return WholeArmTarget(trajectory: trajectory, startAngles: start)
-    }
-
-    public func sampleTarget(_ rng: inout RandomSource) -> MetaTaskTarget {
-        let s = sample(&rng)
-        return MetaTaskTarget(velocities: s.trajectory.angularVelocity, positions: s.trajectory.angles, startAngles: s.startAngles)
     }
 }
 
