@@ -1,4 +1,5 @@
 import Foundation
+import Adaptation
 import Control
 import MetaLearning
 import PhaseChange
