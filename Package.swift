@@ -1,14 +1,17 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-/// Numeric targets are compiled with -O even in debug builds: unoptimised SIMD code is about
-/// 300 times slower, which would make `swift test` crawl. On x86_64 they also target haswell (x86-64-v3 level: AVX2 + FMA)
-/// (AVX2 + FMA), which every x86 machine since 2015 has.
-#if arch(x86_64)
-let numericFlags: [SwiftSetting] = [.unsafeFlags(["-O", "-target-cpu", "haswell"])]
-#else
-let numericFlags: [SwiftSetting] = [.unsafeFlags(["-O"])]
-#endif
+/// Numeric targets are compiled with -O even in debug builds: unoptimised SIMD code is about 300 times
+/// slower, which would make `swift test` crawl. No CPU-specific flag: the binaries run on any x86-64 and on
+/// arm64 (a Raspberry Pi, a Jetson).
+///
+/// -O is an unsafe flag, which SwiftPM refuses in a package fetched as a dependency. So it is added only
+/// when Engram is built from its own directory (this repository, or a local `.package(path:)` such as
+/// Cluster/), not when SwiftPM or Xcode checked it out into a `checkouts` directory; a dependent's
+/// release builds are optimised anyway. `ENGRAM_NO_UNSAFE_FLAGS=1` leaves it out here too.
+let fetchedAsDependency = Context.packageDirectory.split(separator: "/").contains("checkouts")
+    || Context.environment["ENGRAM_NO_UNSAFE_FLAGS"] == "1"
+let numericFlags: [SwiftSetting] = fetchedAsDependency ? [] : [.unsafeFlags(["-O"])]
 
 let package = Package(
     name: "Engram",

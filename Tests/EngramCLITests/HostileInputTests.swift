@@ -32,7 +32,7 @@ struct HostileInputTests {
 
     /// A target of 1e308 (or far outside the joint limits) was adapted to (loss inf → inf), and `--out`
     /// still wrote a controller. Now it is refused before adapting, naming row, joint and bound.
-    @Test(.enabled(if: EngramBinary.isAvailable && TeachByDemonstrationTests.controller != nil, "needs .build/debug/engram and a controller"))
+    @Test(.enabled(if: EngramBinary.isAvailable && TeachByDemonstrationTests.controller != nil, "needs the engram binary (swift build) and a controller"))
     func adaptRefusesTargetsOutsideTheJointLimits() throws {
         let path = temporary("target.csv"), out = temporary("adapted.safetensors")
         defer { try? FileManager.default.removeItem(atPath: path); try? FileManager.default.removeItem(atPath: out) }
@@ -51,7 +51,7 @@ struct HostileInputTests {
 
     /// An end-effector column of 1e308 passes the joint limits but makes the loss infinite: the adaptation
     /// is refused as diverged, and `--out` writes nothing (it used to write a controller from loss inf → inf).
-    @Test(.enabled(if: EngramBinary.isAvailable && TeachByDemonstrationTests.controller != nil, "needs .build/debug/engram and a controller"))
+    @Test(.enabled(if: EngramBinary.isAvailable && TeachByDemonstrationTests.controller != nil, "needs the engram binary (swift build) and a controller"))
     func adaptWithANonFiniteLossWritesNothing() throws {
         let path = temporary("ee.csv"), out = temporary("ee-adapted.safetensors")
         defer { try? FileManager.default.removeItem(atPath: path); try? FileManager.default.removeItem(atPath: out) }
@@ -67,7 +67,7 @@ struct HostileInputTests {
 
     /// `replay` sized its log from the file's time span: 2.5e8 s (or microseconds read as seconds) asked
     /// for gigabytes and aborted. The span is bounded before the port opens.
-    @Test(.enabled(if: EngramBinary.isAvailable, "needs .build/debug/engram"))
+    @Test(.enabled(if: EngramBinary.isAvailable, "needs the engram binary (swift build)"))
     func replayBoundsTheFilesTimeSpan() throws {
         let path = temporary("long.csv")
         defer { try? FileManager.default.removeItem(atPath: path) }
@@ -79,7 +79,7 @@ struct HostileInputTests {
     }
 
     /// `replay --json` reports the safety counters as `run --json` does.
-    @Test(.enabled(if: EngramBinary.isAvailable, "needs .build/debug/engram"))
+    @Test(.enabled(if: EngramBinary.isAvailable, "needs the engram binary (swift build)"))
     func replayJSONCarriesTheSafetyCounters() throws {
         let path = temporary("short.csv")
         defer { try? FileManager.default.removeItem(atPath: path) }

@@ -38,11 +38,9 @@ private func scorbotWithoutController() throws -> String {
     }
 
     /// `engram run --sim --target --record --plot` with the official controller (uses ../shared; skipped without it).
-    @Test func simulatedRunRecordsAndPlots() throws {
-        guard let checkpoint = SharedData.path("reference/robot-l2l-official.safetensors") else {
-            print("skipped: ../shared/reference/robot-l2l-official.safetensors is absent")
-            return
-        }
+    @Test(.enabled(if: SharedData.path("reference/robot-l2l-official.safetensors") != nil, "needs ../shared/reference/robot-l2l-official.safetensors"))
+    func simulatedRunRecordsAndPlots() throws {
+        let checkpoint = try #require(SharedData.path("reference/robot-l2l-official.safetensors"))
         let dir = try scorbotWithoutController()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var rng = RandomSource(seed: 5)
