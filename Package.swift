@@ -89,7 +89,7 @@ let package = Package(
             exclude: ["Reference"], swiftSettings: numericFlags),
         .testTarget(name: "SpikingTests", dependencies: ["Spiking", "EngramTestSupport"], swiftSettings: numericFlags),
         .testTarget(name: "MetaLearningTests", dependencies: ["MetaLearning", "EngramTestSupport"], swiftSettings: numericFlags),
-        .testTarget(name: "ServoBusTests", dependencies: ["ServoBus", "EngramTestSupport"]),
+        .testTarget(name: "ServoBusTests", dependencies: ["ServoBus", "EngramTestSupport"], exclude: ["Scripts"]),
         .testTarget(name: "RobotTests", dependencies: ["Robot", "EngramTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ControlTests", dependencies: ["Control", "EngramTestSupport"]),
         .testTarget(name: "PerceptionTests", dependencies: ["Perception", "EngramTestSupport"], swiftSettings: numericFlags),

@@ -8,15 +8,16 @@ private func parse(_ tokens: [String]) throws -> ParsedArguments {
 }
 
 @Suite struct EvaluateDisturbanceTests {
-    @Test func anUnknownDisturbanceIsAUsageErrorListingTheChoices() throws {
+    @Test(.enabled(if: EngramBinary.isAvailable, "needs the engram binary (swift build)"))
+    func anUnknownDisturbanceIsAUsageErrorListingTheChoices() throws {
         do {
             _ = try parse(["--disturbance", "shove"])
             Issue.record("expected a usage error")
         } catch let e as UsageError {
             #expect(e.message == "--disturbance <kind>: 'shove' is not one of none, push, payload, latency")
         }
-        #expect(Dispatch.main(["evaluate", "--disturbance", "shove"]) == 2)
-        #expect(Dispatch.main(["evaluate", "--disturbance", "push", "--drift", "off"]) == 2)
+        #expect(try EngramBinary.run(["evaluate", "--disturbance", "shove"]).status == 2)
+        #expect(try EngramBinary.run(["evaluate", "--disturbance", "push", "--drift", "off"]).status == 2)
     }
 
     @Test func twoPushTasksOnTheShippedController() throws {

@@ -22,7 +22,9 @@ struct HostileInputTests {
         #expect(text == #"{"mean":null,"n":2,"tasks":[{"loss_after":null,"loss_before":0.5}]}"#)
         #expect(nonFinite == ["mean", "tasks[0].loss_after"])
         do {
-            try JSONOutput.print(["x": Float.nan] as [String: Any])
+            var printed: [String] = []
+            defer { #expect(printed == [#"{"x":null}"#]) }
+            try JSONOutput.print(["x": Float.nan] as [String: Any]) { printed.append($0) }
             Issue.record("a non-finite figure passed")
         } catch {
             #expect("\(error)".hasPrefix("not finite, printed as null: x;"), "\(error)")
