@@ -2,8 +2,7 @@
 import PackageDescription
 
 /// Numeric targets are compiled with -O even in debug builds: unoptimised SIMD code is about 300 times
-/// slower, which would make `swift test` crawl. No CPU-specific flag: the binaries run on any x86-64 and on
-/// arm64 (a Raspberry Pi, a Jetson).
+/// slower, which would make `swift test` crawl. arm64 (a Raspberry Pi, a Jetson) needs no CPU flag.
 ///
 /// -O is an unsafe flag, which SwiftPM refuses in a package fetched as a dependency. So it is added only
 /// when Engram is built from its own directory (this repository, or a local `.package(path:)` such as
@@ -11,7 +10,14 @@ import PackageDescription
 /// release builds are optimised anyway. `ENGRAM_NO_UNSAFE_FLAGS=1` leaves it out here too.
 let fetchedAsDependency = Context.packageDirectory.split(separator: "/").contains("checkouts")
     || Context.environment["ENGRAM_NO_UNSAFE_FLAGS"] == "1"
-let numericFlags: [SwiftSetting] = fetchedAsDependency ? [] : [.unsafeFlags(["-O"])]
+#if arch(x86_64)
+/// Haswell (x86-64-v3: AVX2 + FMA) unless `ENGRAM_PORTABLE=1` (binaries for any x86-64). Measured in
+/// engram-bench without it: matvec 256x256 93x slower (2.9 -> 267 us), one-shot adaptation 1.6-1.7x.
+let cpuFlags = Context.environment["ENGRAM_PORTABLE"] == "1" ? [] : ["-target-cpu", "haswell"]
+#else
+let cpuFlags: [String] = []
+#endif
+let numericFlags: [SwiftSetting] = fetchedAsDependency ? [] : [.unsafeFlags(["-O"] + cpuFlags)]
 
 let package = Package(
     name: "Engram",
