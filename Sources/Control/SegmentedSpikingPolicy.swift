@@ -73,13 +73,7 @@ public struct SegmentedSpikingPolicy<Weights: Synapses>: Policy {
 
     /// Device read time for tick `tick`, as `SpikingPolicy.readTime(tick:)`.
     public func readTime(tick: Int) -> Double {
-        let start: Double, elapsed: Double
-        switch deviceClock {
-        case .simulated(let s, let period): (start, elapsed) = (s, Double(tick) * period)
-        case .wallClock(let s): (start, elapsed) = (s, Double(LoopPacer.now() &- startNanoseconds) * 1e-9)
-        }
-        guard readTimeResolution > 0 else { return start + elapsed }
-        return start + (elapsed / readTimeResolution).rounded(.down) * readTimeResolution
+        deviceClock.readTime(tick: tick, startNanoseconds: startNanoseconds, resolution: readTimeResolution)
     }
 
     public mutating func goals(tick: Int, time: Double, measured: [Double], into goals: inout [Double]) -> PolicyStatus {

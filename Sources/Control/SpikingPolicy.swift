@@ -8,6 +8,18 @@ public enum DeviceClock: Sendable, Equatable {
     /// Wall-clock seconds since programming: `start` plus the CLOCK_MONOTONIC time elapsed since the
     /// policy's first tick (a real-time run on an arm).
     case wallClock(start: Double)
+
+    /// The read time at tick `tick` of a policy that started at `startNanoseconds` (`LoopPacer.now()`): the
+    /// clock's start plus the elapsed (simulated or wall-clock) seconds, rounded down to `resolution`.
+    public func readTime(tick: Int, startNanoseconds: UInt64, resolution: Double) -> Double {
+        let start: Double, elapsed: Double
+        switch self {
+        case .simulated(let s, let period): (start, elapsed) = (s, Double(tick) * period)
+        case .wallClock(let s): (start, elapsed) = (s, Double(LoopPacer.now() &- startNanoseconds) * 1e-9)
+        }
+        guard resolution > 0 else { return start + elapsed }
+        return start + (elapsed / resolution).rounded(.down) * resolution
+    }
 }
 
 /// The trainee network of a learning-to-learn controller as a control policy.
@@ -117,13 +129,7 @@ public struct SpikingPolicy<Weights: Synapses>: Policy {
     /// Device read time for tick `tick`: the clock's start plus the elapsed (simulated or wall-clock)
     /// seconds, rounded down to `readTimeResolution`.
     public func readTime(tick: Int) -> Double {
-        let start: Double, elapsed: Double
-        switch deviceClock {
-        case .simulated(let s, let period): (start, elapsed) = (s, Double(tick) * period)
-        case .wallClock(let s): (start, elapsed) = (s, Double(LoopPacer.now() &- startNanoseconds) * 1e-9)
-        }
-        guard readTimeResolution > 0 else { return start + elapsed }
-        return start + (elapsed / readTimeResolution).rounded(.down) * readTimeResolution
+        deviceClock.readTime(tick: tick, startNanoseconds: startNanoseconds, resolution: readTimeResolution)
     }
 
     /// One network step on the clock input (closed loop: and on the encoded `measured` angles and tracking

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import Spiking
 import Tensors
+import EngramTestSupport
 @testable import MetaLearning
 
 /// A three-joint planar arm (links 0.3, 0.2, 0.1 m in the x–y plane) with the third joint a gripper that
@@ -99,5 +100,44 @@ struct WholeArmTaskTests {
         #expect(code.code(s.normalized(3, joint: 0)) == 65535)
         #expect(code.code(s.normalized(1, joint: 0)) == 32768)
         #expect(code.code(s.normalized(9, joint: 0)) == 65535, "an angle past the range is clamped, not wrapped")
+    }
+}
+
+@Suite("Whole arm: training and deployment agree")
+struct WholeArmTrainingDeploymentTests {
+    /// The meta-gradient's forward pass (what training optimises) and `OneShotAdaptation` (what `adapt`, `run`
+    /// and `demo` do) give the same trial-2 errors on the same weights and target: the joint-space loss, the
+    /// joint code and the start pose agree between training and deployment.
+    @Test func forwardLossMatchesOneShotAdaptation() {
+        let family = WholeArmTaskFamily(kinematics: PlanarTestArm(), limits: planarLimits, home: [0, 0, 0.6], steps: 20)
+        var a = tinyWholeArmArchitecture()
+        a.traineeNeurons = 40
+        a.lsgPlainNeurons = 30
+        a.lsgAdaptiveNeurons = 10
+        let controller = a.controller
+        var rng = RandomSource(seed: 21)
+        var weights = ControllerWeights(initializing: controller, rng: &rng)
+        weights.traineeReadout = Matrix(rows: weights.traineeReadout.rows, columns: weights.traineeReadout.columns,
+                                        storage: weights.traineeReadout.storage.map { $0 * 40 })
+        var compared = 0
+        for _ in 0..<4 {
+            let task = family.sample(&rng)
+            var loss = TrajectoryLoss(kinematics: PlanarTestArm(), drivenJoints: [0, 1, 2], restAngles: task.startAngles)
+            loss.jointSpace = true
+            var adaptation = OneShotAdaptation(architecture: controller, weights: weights, loss: loss, quantize: false)
+            var noise = RandomSource(seed: 1)
+            let deployed = adaptation.adapt(to: task.trajectory, startAngles: task.startAngles, rng: &noise)
+
+            let engine = MetaGradientEngine<Float>(architecture: a, options: MetaGradientOptions(), kinematics: PlanarTestArm(),
+                                                   drivenJoints: [0, 1, 2], restAngles: [0, 0, 0.6])
+            let tape = MetaTaskTape<Float>(architecture: a)
+            var forwardRNG = RandomSource(seed: 2)
+            let target = MetaTaskTarget(velocities: task.trajectory.angularVelocity, positions: task.trajectory.angles, startAngles: task.startAngles)
+            engine.forward(tape, parameters: FlatParameters(MetaParameters(weights), architecture: a), target: target, rng: &forwardRNG)
+            #expect(isClose(tape.velocityError, deployed.lossAfter.velocity, relative: 1e-4), "velocity MSE: training \(tape.velocityError), deployment \(deployed.lossAfter.velocity)")
+            #expect(isClose(tape.positionError, deployed.lossAfter.endEffector, relative: 1e-4), "joint MSE: training \(tape.positionError), deployment \(deployed.lossAfter.endEffector)")
+            if deployed.lossAfter.velocity > 0 { compared += 1 }
+        }
+        #expect(compared == 4)
     }
 }

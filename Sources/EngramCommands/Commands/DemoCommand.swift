@@ -55,15 +55,7 @@ enum DemoCommand: EngramCommand {
             target = RunSession.taskFamily(for: robot, steps: steps).sample(&rng)
             targetText = "a fresh sample of the task family (seed \(seed))"
         }
-        var settings = RunSettings()
-        settings.rateHz = robot.controller.rateHz
-        settings.pcm = arguments.string("--pcm").flatMap(SynapseMode.init(rawValue:)) ?? SynapseMode.trainedFor(checkpoint)
-        settings.seed = seed
-        settings.pacing = .realTime
-        // The emulator is a thread of this process: on a busy machine it can miss a few ticks in a row.
-        // The envelope holds the last goal meanwhile and the controller's clock waits, so be patient
-        // (half a second) before calling it a fault.
-        settings.failedReadBudget = 50
+        let settings = demoSettings(arguments, robot: robot, checkpoint: checkpoint, seed: seed)
         let plotPath = arguments.string("--plot") ?? "engram-demo.svg"
         let say: (String) -> Void = { if !json { print($0) } }
 
@@ -144,6 +136,21 @@ enum DemoCommand: EngramCommand {
                 """)
         }
         return 0
+    }
+
+    /// How the demo runs: the robot's rate in real time through the emulated bus, the PCM model the controller
+    /// was trained for (or --pcm), seed `seed`.
+    static func demoSettings(_ arguments: ParsedArguments, robot: RobotDescription, checkpoint: ControllerCheckpoint, seed: UInt64) -> RunSettings {
+        var settings = RunSettings()
+        settings.rateHz = robot.controller.rateHz
+        settings.pcm = arguments.string("--pcm").flatMap(SynapseMode.init(rawValue:)) ?? SynapseMode.trainedFor(checkpoint)
+        settings.seed = seed
+        settings.pacing = .realTime
+        // The emulator is a thread of this process: on a busy machine it can miss a few ticks in a row.
+        // The envelope holds the last goal meanwhile and the controller's clock waits, so be patient
+        // (half a second) before calling it a fault.
+        settings.failedReadBudget = 50
+        return settings
     }
 
     /// The robot on an emulated bus behind a pseudo-terminal, served by a thread of this process, opened like a

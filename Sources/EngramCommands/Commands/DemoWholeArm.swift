@@ -31,12 +31,7 @@ extension DemoCommand {
             target = WholeArm.demonstrations(for: robot).demonstration(seed: seed, index: 0, seconds: wholeArmSeconds).trajectory
             targetText = "a simulated demonstration (seed \(seed))"
         }
-        var settings = RunSettings()
-        settings.rateHz = robot.controller.rateHz
-        settings.pcm = arguments.string("--pcm").flatMap(SynapseMode.init(rawValue:)) ?? SynapseMode.trainedFor(checkpoint)
-        settings.seed = seed
-        settings.pacing = .realTime
-        settings.failedReadBudget = 50
+        let settings = demoSettings(arguments, robot: robot, checkpoint: checkpoint, seed: seed)
         let plotPath = arguments.string("--plot") ?? "engram-demo.svg"
         say("Engram demo: whole-arm one-shot learning on \(robot.name)")
         say("  arm         emulated \(robot.bus.map { $0.protocol.rawValue } ?? "") bus on \(bus.pty.path) (\(robot.joints.count) joints), driven through BusArm")
