@@ -1,14 +1,23 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-/// Numeric targets are compiled with -O even in debug builds: unoptimised SIMD code is about
-/// 300 times slower, which would make `swift test` crawl. On x86_64 they also target haswell (x86-64-v3 level: AVX2 + FMA)
-/// (AVX2 + FMA), which every x86 machine since 2015 has.
+/// Numeric targets are compiled with -O even in debug builds: unoptimised SIMD code is about 300 times
+/// slower, which would make `swift test` crawl. arm64 (a Raspberry Pi, a Jetson) needs no CPU flag.
+///
+/// -O is an unsafe flag, which SwiftPM refuses in a package fetched as a dependency. So it is added only
+/// when Engram is built from its own directory (this repository, or a local `.package(path:)` such as
+/// Cluster/), not when SwiftPM or Xcode checked it out into a `checkouts` directory; a dependent's
+/// release builds are optimised anyway. `ENGRAM_NO_UNSAFE_FLAGS=1` leaves it out here too.
+let fetchedAsDependency = Context.packageDirectory.split(separator: "/").contains("checkouts")
+    || Context.environment["ENGRAM_NO_UNSAFE_FLAGS"] == "1"
 #if arch(x86_64)
-let numericFlags: [SwiftSetting] = [.unsafeFlags(["-O", "-target-cpu", "haswell"])]
+/// Haswell (x86-64-v3: AVX2 + FMA) unless `ENGRAM_PORTABLE=1` (binaries for any x86-64). Measured in
+/// engram-bench without it: matvec 256x256 93x slower (2.9 -> 267 us), one-shot adaptation 1.6-1.7x.
+let cpuFlags = Context.environment["ENGRAM_PORTABLE"] == "1" ? [] : ["-target-cpu", "haswell"]
 #else
-let numericFlags: [SwiftSetting] = [.unsafeFlags(["-O"])]
+let cpuFlags: [String] = []
 #endif
+let numericFlags: [SwiftSetting] = fetchedAsDependency ? [] : [.unsafeFlags(["-O"] + cpuFlags)]
 
 let package = Package(
     name: "Engram",
@@ -101,7 +110,7 @@ let package = Package(
         .testTarget(name: "SpikingTests", dependencies: ["Spiking", "EngramTestSupport"], swiftSettings: numericFlags),
         .testTarget(name: "MetaLearningTests",
             dependencies: ["MetaLearning", "Adaptation", "Kinematics", "Trajectories", "Robot", "EngramTestSupport"], swiftSettings: numericFlags),
-        .testTarget(name: "ServoBusTests", dependencies: ["ServoBus", "EngramTestSupport"]),
+        .testTarget(name: "ServoBusTests", dependencies: ["ServoBus", "EngramTestSupport"], exclude: ["Scripts"]),
         .testTarget(name: "RobotTests", dependencies: ["Robot", "Kinematics", "EngramTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ControlTests", dependencies: ["Control", "Adaptation", "EngramTestSupport"]),
         .testTarget(name: "PerceptionTests", dependencies: ["Perception", "EngramTestSupport"], swiftSettings: numericFlags),

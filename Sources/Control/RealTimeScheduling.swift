@@ -41,7 +41,7 @@ public enum RealTimeScheduling {
         var line = [CChar](repeating: 0, count: 4096)
         var failure: Int32? = nil
         while fgets(&line, Int32(line.count), file) != nil {
-            let text = String(cString: line)
+            let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             let fields = text.split(separator: " ", omittingEmptySubsequences: true)
             guard fields.count >= 5 else { continue }
             let bounds = fields[0].split(separator: "-")

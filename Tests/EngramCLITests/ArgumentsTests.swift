@@ -1,3 +1,4 @@
+import EngramTestSupport
 import Foundation
 import Testing
 @testable import EngramCommands
@@ -60,12 +61,12 @@ struct ArgumentsTests {
         #expect(try p.int("--rate") == -5)
     }
 
-    @Test func exitStatuses() {
-        #expect(Dispatch.main(["--help"]) == 0)
-        #expect(Dispatch.main(["nosuchcommand"]) == 2)
-        #expect(Dispatch.main(["help", "plot"]) == 0)
-        #expect(Dispatch.main(["plot", "--bogus"]) == 2)
-        #expect(Dispatch.main(["plot", "/nonexistent.csv", "-o", "/tmp/x.svg"]) == 1)
+    @Test(.enabled(if: EngramBinary.isAvailable, "needs the engram binary (swift build)")) func exitStatuses() throws {
+        #expect(try EngramBinary.run(["--help"]).status == 0)
+        #expect(try EngramBinary.run(["nosuchcommand"]).status == 2)
+        #expect(try EngramBinary.run(["help", "plot"]).status == 0)
+        #expect(try EngramBinary.run(["plot", "--bogus"]).status == 2)
+        #expect(try EngramBinary.run(["plot", "/nonexistent.csv", "-o", "/tmp/x.svg"]).status == 1)
     }
 
     @Test func everyCommandHasHelp() {

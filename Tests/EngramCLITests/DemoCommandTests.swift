@@ -9,7 +9,7 @@ struct DemoCommandTests {
         FileManager.default.fileExists(atPath: SharedData.repositoryRoot + "/Robots/scorbot-er7/controller.safetensors")
     }
 
-    @Test(.enabled(if: EngramBinary.isAvailable && shipped, "skipped: needs .build/debug/engram and Robots/scorbot-er7/controller.safetensors"))
+    @Test(.enabled(if: EngramBinary.isAvailable && shipped, "skipped: needs the engram binary (swift build) and Robots/scorbot-er7/controller.safetensors"))
     func demoImprovesTrackingThreefold() throws {
         let plot = NSTemporaryDirectory() + "engram-\(getpid())-demo.svg"
         defer { try? FileManager.default.removeItem(atPath: plot) }

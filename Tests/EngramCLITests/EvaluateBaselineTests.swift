@@ -25,7 +25,7 @@ import Testing
         #expect(object?["baseline_mean_loss_after"] as? Double == object?["mean_loss_after"] as? Double)
     }
 
-    @Test func baselineWithDisturbanceIsAUsageError() {
-        #expect(Dispatch.main(["evaluate", "--disturbance", "push", "--baseline", "x.safetensors"]) == 2)
+    @Test(.enabled(if: EngramBinary.isAvailable, "needs the engram binary (swift build)")) func baselineWithDisturbanceIsAUsageError() throws {
+        #expect(try EngramBinary.run(["evaluate", "--disturbance", "push", "--baseline", "x.safetensors"]).status == 2)
     }
 }

@@ -7,7 +7,7 @@ import EngramTestSupport
 struct FewShotCommandTests {
     static let model = SharedData.repositoryRoot + "/Models/omniglot-fewshot.safetensors"
 
-    @Test(.enabled(if: EngramBinary.isAvailable, "skipped: needs .build/debug/engram"))
+    @Test(.enabled(if: EngramBinary.isAvailable, "skipped: needs the engram binary (swift build)"))
     func shortSyntheticEvaluationRuns() throws {
         let r = try EngramBinary.run(["fewshot", "--checkpoint", Self.model, "--synthetic", "--ways", "5", "--shots", "1",
                                       "--episodes", "2", "--threads", "1", "--json"])
@@ -15,7 +15,7 @@ struct FewShotCommandTests {
         #expect(r.stdout.contains("\"accuracy\""), "\(r.stdout)")
     }
 
-    @Test(.enabled(if: EngramBinary.isAvailable, "skipped: needs .build/debug/engram"))
+    @Test(.enabled(if: EngramBinary.isAvailable, "skipped: needs the engram binary (swift build)"))
     func tooManyWaysIsAUsageError() throws {
         let r = try EngramBinary.run(["fewshot", "--checkpoint", Self.model, "--synthetic", "--ways", "999", "--shots", "1", "--episodes", "1"])
         #expect(r.status == 2, "\(r.stderr)")
@@ -23,7 +23,7 @@ struct FewShotCommandTests {
     }
 
     @Test(.enabled(if: EngramBinary.isAvailable && SharedData.path("data/omniglot/background-classes.tsv") != nil,
-                   "skipped: needs .build/debug/engram and ../shared/data/omniglot"))
+                   "skipped: needs the engram binary (swift build) and ../shared/data/omniglot"))
     func unknownAlphabetIsAUsageErrorListingTheKnownOnes() throws {
         let prefix = String(SharedData.path("data/omniglot/background-classes.tsv")!.dropLast("-classes.tsv".count))
         let r = try EngramBinary.run(["fewshot", "--checkpoint", Self.model, "--data", prefix, "--alphabets", "Klingon",

@@ -32,7 +32,7 @@ struct FewShotRunsTests {
         return folder
     }
 
-    @Test(.enabled(if: EngramBinary.isAvailable, "skipped: needs .build/debug/engram"))
+    @Test(.enabled(if: EngramBinary.isAvailable, "skipped: needs the engram binary (swift build)"))
     func buildsRunsAndScoresThemFromFolderAndZip() throws {
         let data = try Self.publishedFolder(), runs = Self.temporary("runs"), zip = Self.temporary("runs.zip")
         defer { [data, runs, zip].forEach { try? FileManager.default.removeItem(atPath: $0) } }
@@ -64,7 +64,7 @@ struct FewShotRunsTests {
 
     /// A run whose test images are its training images scores far above one where every test image is
     /// labelled as another class: the runs' labels reach the classifier.
-    @Test(.enabled(if: EngramBinary.isAvailable, "skipped: needs .build/debug/engram"))
+    @Test(.enabled(if: EngramBinary.isAvailable, "skipped: needs the engram binary (swift build)"))
     func labelsOfTheRunsAreThoseClassified() throws {
         let data = try Self.publishedFolder(), runs = Self.temporary("copies")
         defer { [data, runs].forEach { try? FileManager.default.removeItem(atPath: $0) } }
@@ -88,7 +88,7 @@ struct FewShotRunsTests {
         #expect(perRun[0] >= 0.8 && perRun[1] <= 0.2, "\(perRun)")
     }
 
-    @Test(.enabled(if: EngramBinary.isAvailable, "skipped: needs .build/debug/engram"))
+    @Test(.enabled(if: EngramBinary.isAvailable, "skipped: needs the engram binary (swift build)"))
     func mistakesAreNamed() throws {
         let data = try Self.publishedFolder(), runs = Self.temporary("never")
         defer { [data, runs].forEach { try? FileManager.default.removeItem(atPath: $0) } }
@@ -107,7 +107,7 @@ struct FewShotRunsTests {
 
     /// fewshot-train reads the published layout, and its checkpoint records the ink it was trained on,
     /// which fewshot then gives the PNGs without being told.
-    @Test(.enabled(if: EngramBinary.isAvailable, "skipped: needs .build/debug/engram"))
+    @Test(.enabled(if: EngramBinary.isAvailable, "skipped: needs the engram binary (swift build)"))
     func trainsOnPublishedPNGsAndRecordsTheInk() throws {
         let data = try Self.publishedFolder(), out = Self.temporary("model.safetensors")
         defer { [data, out, out + ".state", String(out.dropLast(12)) + "-loss.tsv"].forEach { try? FileManager.default.removeItem(atPath: $0) } }

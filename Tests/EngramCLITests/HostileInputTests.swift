@@ -22,7 +22,9 @@ struct HostileInputTests {
         #expect(text == #"{"mean":null,"n":2,"tasks":[{"loss_after":null,"loss_before":0.5}]}"#)
         #expect(nonFinite == ["mean", "tasks[0].loss_after"])
         do {
-            try JSONOutput.print(["x": Float.nan] as [String: Any])
+            var printed: [String] = []
+            defer { #expect(printed == [#"{"x":null}"#]) }
+            try JSONOutput.print(["x": Float.nan] as [String: Any]) { printed.append($0) }
             Issue.record("a non-finite figure passed")
         } catch {
             #expect("\(error)".hasPrefix("not finite, printed as null: x;"), "\(error)")
@@ -32,7 +34,7 @@ struct HostileInputTests {
 
     /// A target of 1e308 (or far outside the joint limits) was adapted to (loss inf → inf), and `--out`
     /// still wrote a controller. Now it is refused before adapting, naming row, joint and bound.
-    @Test(.enabled(if: EngramBinary.isAvailable && TeachByDemonstrationTests.controller != nil, "needs .build/debug/engram and a controller"))
+    @Test(.enabled(if: EngramBinary.isAvailable && TeachByDemonstrationTests.controller != nil, "needs the engram binary (swift build) and a controller"))
     func adaptRefusesTargetsOutsideTheJointLimits() throws {
         let path = temporary("target.csv"), out = temporary("adapted.safetensors")
         defer { try? FileManager.default.removeItem(atPath: path); try? FileManager.default.removeItem(atPath: out) }
@@ -51,7 +53,7 @@ struct HostileInputTests {
 
     /// An end-effector column of 1e308 passes the joint limits but makes the loss infinite: the adaptation
     /// is refused as diverged, and `--out` writes nothing (it used to write a controller from loss inf → inf).
-    @Test(.enabled(if: EngramBinary.isAvailable && TeachByDemonstrationTests.controller != nil, "needs .build/debug/engram and a controller"))
+    @Test(.enabled(if: EngramBinary.isAvailable && TeachByDemonstrationTests.controller != nil, "needs the engram binary (swift build) and a controller"))
     func adaptWithANonFiniteLossWritesNothing() throws {
         let path = temporary("ee.csv"), out = temporary("ee-adapted.safetensors")
         defer { try? FileManager.default.removeItem(atPath: path); try? FileManager.default.removeItem(atPath: out) }
@@ -67,7 +69,7 @@ struct HostileInputTests {
 
     /// `replay` sized its log from the file's time span: 2.5e8 s (or microseconds read as seconds) asked
     /// for gigabytes and aborted. The span is bounded before the port opens.
-    @Test(.enabled(if: EngramBinary.isAvailable, "needs .build/debug/engram"))
+    @Test(.enabled(if: EngramBinary.isAvailable, "needs the engram binary (swift build)"))
     func replayBoundsTheFilesTimeSpan() throws {
         let path = temporary("long.csv")
         defer { try? FileManager.default.removeItem(atPath: path) }
@@ -79,7 +81,7 @@ struct HostileInputTests {
     }
 
     /// `replay --json` reports the safety counters as `run --json` does.
-    @Test(.enabled(if: EngramBinary.isAvailable, "needs .build/debug/engram"))
+    @Test(.enabled(if: EngramBinary.isAvailable, "needs the engram binary (swift build)"))
     func replayJSONCarriesTheSafetyCounters() throws {
         let path = temporary("short.csv")
         defer { try? FileManager.default.removeItem(atPath: path) }

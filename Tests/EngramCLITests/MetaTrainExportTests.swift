@@ -17,7 +17,7 @@ private func safetensorsHeader(of path: String, bytes: Int = 4000) throws -> Sub
 
 /// `meta-train --export` writes a shipping copy: the weights and metadata without the Adam state.
 struct MetaTrainExportTests {
-    @Test(.enabled(if: EngramBinary.isAvailable, "skipped: needs .build/debug/engram"))
+    @Test(.enabled(if: EngramBinary.isAvailable, "skipped: needs the engram binary (swift build)"))
     func exportDropsTheTrainingStateAndStillLoads() throws {
         try withScratchDirectory("export") { dir in
             let run = dir + "/run.safetensors", ship = dir + "/ship.safetensors"
@@ -40,7 +40,7 @@ struct MetaTrainExportTests {
 /// `meta-train --pcm off,paper` mixes the models over each batch and says so in the checkpoint and the log;
 /// a model name that does not exist is a usage error naming the choices.
 struct MetaTrainMixedModelsTests {
-    @Test(.enabled(if: EngramBinary.isAvailable, "skipped: needs .build/debug/engram"))
+    @Test(.enabled(if: EngramBinary.isAvailable, "skipped: needs the engram binary (swift build)"))
     func mixedRunRecordsBothModels() throws {
         try withScratchDirectory("mixed") { dir in
             let run = dir + "/run.safetensors", log = dir + "/curve.csv"
@@ -64,7 +64,7 @@ struct MetaTrainMixedModelsTests {
 /// Every sitting that trained a checkpoint's weights is in its metadata: a run started with --init from
 /// another run's checkpoint and then resumed records three commands, oldest first.
 struct MetaTrainHistoryTests {
-    @Test(.enabled(if: EngramBinary.isAvailable, "skipped: needs .build/debug/engram"))
+    @Test(.enabled(if: EngramBinary.isAvailable, "skipped: needs the engram binary (swift build)"))
     func historyFollowsInitAndResume() throws {
         try withScratchDirectory("history") { dir in
             let first = dir + "/first.safetensors", second = dir + "/second.safetensors"
@@ -85,7 +85,7 @@ struct MetaTrainHistoryTests {
 /// `--after-disturbance-weight` belongs to closed-loop training and must be at least 1: usage errors (exit 2)
 /// that name the fix, before any training starts.
 struct MetaTrainAfterDisturbanceWeightTests {
-    @Test(.enabled(if: EngramBinary.isAvailable, "skipped: needs .build/debug/engram"))
+    @Test(.enabled(if: EngramBinary.isAvailable, "skipped: needs the engram binary (swift build)"))
     func badUsesAreRefused() throws {
         try withScratchDirectory("after-weight") { dir in
             let out = dir + "/x.safetensors"
@@ -104,7 +104,7 @@ struct MetaTrainAfterDisturbanceWeightTests {
 /// `--average-every` keeps a weight average in the run's checkpoint and `--export-average` ships it;
 /// asking for an average the run does not keep, or a start without a spacing, is refused with the fix.
 struct MetaTrainWeightAverageTests {
-    @Test(.enabled(if: EngramBinary.isAvailable, "skipped: needs .build/debug/engram"))
+    @Test(.enabled(if: EngramBinary.isAvailable, "skipped: needs the engram binary (swift build)"))
     func averageIsKeptAndExported() throws {
         try withScratchDirectory("average") { dir in
             let run = dir + "/run.safetensors", plain = dir + "/plain.safetensors", ship = dir + "/ship.safetensors"

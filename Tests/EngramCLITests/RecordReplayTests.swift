@@ -12,7 +12,7 @@ struct RecordReplayTests {
 
     /// A recording killed with SIGKILL keeps every whole row; a row cut in half (as by a pulled cable)
     /// is reported and skipped by the reader.
-    @Test(.enabled(if: EngramBinary.isAvailable, "needs .build/debug/engram"))
+    @Test(.enabled(if: EngramBinary.isAvailable, "needs the engram binary (swift build)"))
     func recordingSurvivesSIGKILL() throws {
         let path = temporary("killed.csv")
         defer { try? FileManager.default.removeItem(atPath: path) }
@@ -36,7 +36,7 @@ struct RecordReplayTests {
     }
 
     /// Replay reproduces a recorded trajectory on the simulated arm within 1° RMS.
-    @Test(.enabled(if: EngramBinary.isAvailable, "needs .build/debug/engram"))
+    @Test(.enabled(if: EngramBinary.isAvailable, "needs the engram binary (swift build)"))
     func replayReproducesARecording() throws {
         let recording = temporary("demo.csv")
         defer { try? FileManager.default.removeItem(atPath: recording) }
@@ -51,7 +51,7 @@ struct RecordReplayTests {
     }
 
     /// A file for another robot, or with a value outside the limits, is refused naming joint and value.
-    @Test(.enabled(if: EngramBinary.isAvailable, "needs .build/debug/engram"))
+    @Test(.enabled(if: EngramBinary.isAvailable, "needs the engram binary (swift build)"))
     func replayRefusesMismatchedFiles() throws {
         let path = temporary("bad.csv")
         defer { try? FileManager.default.removeItem(atPath: path) }

@@ -41,21 +41,22 @@ private func scorbotWithoutController() throws -> String {
     }
 
     /// `engram run --sim --target --record --plot` with the official controller (uses ../shared; skipped without it).
-    @Test func simulatedRunRecordsAndPlots() throws {
-        guard let checkpoint = SharedData.path("reference/robot-l2l-official.safetensors") else {
-            print("skipped: ../shared/reference/robot-l2l-official.safetensors is absent")
-            return
-        }
+    @Test(.enabled(if: EngramBinary.isAvailable && SharedData.path("reference/robot-l2l-official.safetensors") != nil,
+                   "needs the engram binary and ../shared/reference/robot-l2l-official.safetensors"))
+    func simulatedRunRecordsAndPlots() throws {
+        let checkpoint = try #require(SharedData.path("reference/robot-l2l-official.safetensors"))
         let dir = try scorbotWithoutController()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var rng = RandomSource(seed: 5)
         let target = TaskFamily<ScorbotKinematics>.paperScorbot.sample(&rng)
         try TrajectoryFile(target: target, joints: ["base", "shoulder"]).write(toFile: dir + "/target.csv")
-        let status = try RunCommand.run(try parse([
-            "--robot", dir, "--sim", "--checkpoint", checkpoint, "--target", dir + "/target.csv", "--pcm", "off",
+        let r = try EngramBinary.run([
+            "run", "--robot", dir, "--sim", "--checkpoint", checkpoint, "--target", dir + "/target.csv", "--pcm", "off",
             "--record", dir + "/run.csv", "--plot", dir + "/run.svg", "--json",
-        ]))
-        #expect(status == 0)
+        ])
+        #expect(r.status == 0, "\(r.stderr)")
+        let report = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+        #expect((report?["tracking"] as? [String: Any])?["samples"] as? Int == 249, "\(r.stdout)")
         let recorded = try TrajectoryFile(contentsOfFile: dir + "/run.csv")
         #expect(recorded.rows == 250)
         #expect(recorded.joints == ["base", "shoulder", "elbow", "wrist"])

@@ -12,7 +12,7 @@ struct TeachByDemonstrationTests {
     }
 
     @Test(.enabled(if: EngramBinary.isAvailable && controller != nil,
-                   "skipped: needs .build/debug/engram and a Scorbot controller (shipped or ../shared/reference)"))
+                   "skipped: needs the engram binary (swift build) and a Scorbot controller (shipped or ../shared/reference)"))
     func adaptedRunTracksTheDemonstrationAtLeastTwiceAsWell() throws {
         let demo = NSTemporaryDirectory() + "engram-\(getpid())-demonstration.csv"
         defer { try? FileManager.default.removeItem(atPath: demo) }

@@ -12,7 +12,7 @@ import EngramTestSupport
         try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
     }
 
-    @Test(.enabled(if: EngramBinary.isAvailable, "skipped: needs .build/debug/engram"))
+    @Test(.enabled(if: EngramBinary.isAvailable, "skipped: needs the engram binary (swift build)"))
     func recordRunReplayOnEveryJoint() throws {
         let demo = Self.scratch("demo.csv")
         defer { try? FileManager.default.removeItem(atPath: demo) }
@@ -47,7 +47,7 @@ import EngramTestSupport
 
     /// A bad demonstration is refused before the port is touched: the error names the file, the joint and the
     /// row even when --port names no device at all.
-    @Test(.enabled(if: EngramBinary.isAvailable, "skipped: needs .build/debug/engram"))
+    @Test(.enabled(if: EngramBinary.isAvailable, "skipped: needs the engram binary (swift build)"))
     func badDemonstrationIsRefusedBeforeThePort() throws {
         let path = Self.scratch("bad.csv")
         defer { try? FileManager.default.removeItem(atPath: path) }
@@ -64,7 +64,7 @@ import EngramTestSupport
     }
 
     /// `adapt` refuses a controller meta-trained for another robot.
-    @Test(.enabled(if: EngramBinary.isAvailable, "skipped: needs .build/debug/engram"))
+    @Test(.enabled(if: EngramBinary.isAvailable, "skipped: needs the engram binary (swift build)"))
     func adaptRefusesAnotherRobotsController() throws {
         let demo = Self.scratch("koch.csv")
         defer { try? FileManager.default.removeItem(atPath: demo) }

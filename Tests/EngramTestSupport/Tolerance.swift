@@ -57,10 +57,19 @@ public enum EngramBinary {
         return String(decoding: first, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
     }
 
-    /// Path of the debug build of `engram`.
-    public static var path: String { SharedData.repositoryRoot + "/.build/debug/engram" }
+    /// Path of the `engram` built with the tests: beside the running test bundle (the configuration in
+    /// use, debug or release), else `.build/debug`, else `.build/release`.
+    public static let path: String = {
+        let fm = FileManager.default
+        var candidates: [String] = []
+        if let exe = Bundle.main.executableURL?.resolvingSymlinksInPath() {
+            candidates.append(exe.deletingLastPathComponent().appendingPathComponent("engram").path)
+        }
+        candidates += ["debug", "release"].map { SharedData.repositoryRoot + "/.build/\($0)/engram" }
+        return candidates.first { fm.isExecutableFile(atPath: $0) } ?? candidates[candidates.count - 2]
+    }()
 
-    /// Whether the binary exists (tests that need it skip with a message otherwise).
+    /// Whether the binary exists (tests that need it report a skip otherwise).
     public static var isAvailable: Bool { FileManager.default.isExecutableFile(atPath: path) }
 
     /// Starts `engram` with `arguments`; stdout and stderr go to pipes.

@@ -52,11 +52,9 @@ struct CheckpointTests {
         #expect(throws: CheckpointError.self) { try ControllerCheckpoint(SafeTensors(bytes: file.serialized())) }
     }
 
-    @Test func officialCheckpointLoads() throws {
-        guard let path = SharedData.path("reference/robot-l2l-official.safetensors") else {
-            print("skipped: ../shared/reference/robot-l2l-official.safetensors is absent")
-            return
-        }
+    @Test(.enabled(if: SharedData.path("reference/robot-l2l-official.safetensors") != nil, "needs ../shared/reference/robot-l2l-official.safetensors"))
+    func officialCheckpointLoads() throws {
+        let path = try #require(SharedData.path("reference/robot-l2l-official.safetensors"))
         let c = try ControllerCheckpoint(contentsOfFile: path)
         #expect(!c.architectureFromMetadata)
         #expect(c.architecture == .paper)

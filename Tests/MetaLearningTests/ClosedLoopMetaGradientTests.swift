@@ -159,8 +159,7 @@ struct ClosedLoopMetaGradientTests {
         let held = run(lagArm(response: 0.9, hold: (joint: 0, ticks: 0..<a.steps + 1)))
         let k = a.outputs
         for t in 0...a.steps { #expect(held.measured[t * k] == held.measured[0], "the held joint moved at tick \(t)") }
-        var lastError = 0.0
-        for o in 0..<k { lastError = max(lastError, abs(held.commands[a.steps * k] - held.measured[a.steps * k])) }
+        let lastError = abs(held.commands[a.steps * k] - held.measured[a.steps * k])
         #expect(lastError > 0, "the command should run away from the held joint")
         // Rows of joint 0's outer error neurons (errors beyond ±0.05 rad saturate there).
         let encoder = a.proprioception!.makeEncoder()

@@ -60,11 +60,9 @@ struct OneShotAdaptationTests {
         }
     }
 
-    @Test func officialCheckpointAdaptsFixedTasksAndAgreesWithFloat64() throws {
-        guard let path = SharedData.path("reference/robot-l2l-official.safetensors") else {
-            print("skipped: ../shared/reference/robot-l2l-official.safetensors is absent")
-            return
-        }
+    @Test(.enabled(if: SharedData.path("reference/robot-l2l-official.safetensors") != nil, "needs ../shared/reference/robot-l2l-official.safetensors"))
+    func officialCheckpointAdaptsFixedTasksAndAgreesWithFloat64() throws {
+        let path = try #require(SharedData.path("reference/robot-l2l-official.safetensors"))
         let checkpoint = try ControllerCheckpoint(contentsOfFile: path)
         var ideal = OneShotAdaptation(architecture: checkpoint.architecture, weights: checkpoint.weights, loss: TrajectoryLoss(family: family), quantize: false)
         var rounded = OneShotAdaptation(architecture: checkpoint.architecture, weights: checkpoint.weights, loss: TrajectoryLoss(family: family), quantize: true)

@@ -27,11 +27,9 @@ import Tensors
         }
     }
 
-    @Test func officialWeightsLoadWhenShared() throws {
-        guard let path = SharedData.path("reference/omniglot-maml-official.safetensors") else {
-            print("skipping: ../shared/reference/omniglot-maml-official.safetensors is absent")
-            return
-        }
+    @Test(.enabled(if: SharedData.path("reference/omniglot-maml-official.safetensors") != nil, "needs ../shared/reference/omniglot-maml-official.safetensors"))
+    func officialWeightsLoadWhenShared() throws {
+        let path = try #require(SharedData.path("reference/omniglot-maml-official.safetensors"))
         let model = try FewShotCNN(checkpoint: path)
         #expect(model.architecture == CNNArchitecture())
         #expect(model.ways == 5)

@@ -82,7 +82,7 @@ enum VendorSDK {
     /// `engram sim-serial` end to end: first stdout line, the Feetech SDK against its port, clean exit on SIGTERM.
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: SharedData.repositoryRoot + "/.build/debug/engram")
                        && VendorSDK.available("scservo_sdk"),
-                   "skipped: needs .build/debug/engram (swift build --product engram) and python3 with scservo_sdk"))
+                   "skipped: needs the engram binary (swift build --product engram) and python3 with scservo_sdk"))
     func simSerialCommandServesTheFeetechSDK() throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: SharedData.repositoryRoot + "/.build/debug/engram")

@@ -79,11 +79,9 @@ struct SafeTensorsTests {
     }
 
     /// Uses ../shared/reference (skips when absent): the official robot checkpoint's names and shapes.
-    @Test func officialRobotCheckpointHasTheDocumentedShapes() throws {
-        guard let path = SharedData.path("reference/robot-l2l-official.safetensors") else {
-            print("skipped: ../shared/reference/robot-l2l-official.safetensors is absent")
-            return
-        }
+    @Test(.enabled(if: SharedData.path("reference/robot-l2l-official.safetensors") != nil, "needs ../shared/reference/robot-l2l-official.safetensors"))
+    func officialRobotCheckpointHasTheDocumentedShapes() throws {
+        let path = try #require(SharedData.path("reference/robot-l2l-official.safetensors"))
         let st = try SafeTensors(contentsOfFile: path)
         let expected: [String: [Int]] = [
             "W_in_trainee": [5, 250], "W_rec_trainee": [250, 250], "W_out_trainee": [250, 2],

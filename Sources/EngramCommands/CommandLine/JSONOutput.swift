@@ -20,9 +20,9 @@ enum JSONOutput {
     }
 
     /// Prints `object` (see `render`); throws, after printing, when a figure was not finite.
-    static func print(_ object: Any) throws {
+    static func print(_ object: Any, to write: (String) -> Void = { Swift.print($0) }) throws {
         let (text, nonFinite) = render(object)
-        Swift.print(text)
+        write(text)
         if !nonFinite.isEmpty {
             throw RuntimeError("not finite, printed as null: \(nonFinite.joined(separator: ", ")); the computation diverged, so the result is not usable (check the inputs lie within their bounds)")
         }
