@@ -313,20 +313,13 @@ public struct RunSession: Sendable {
         policy.initialPose = start
         // Everything the loop touches exists now: this is the moment to pin memory and raise priority.
         let warnings = settings.requestRealTime ? RealTimeScheduling.request() : []
-        var envelope = makeEnvelope()
         // Bring the arm to the trial's start pose first (unrecorded), so the trial starts where the target does.
-        var approach = ApproachPolicy(goal: start, maxSpeed: robot.joints.map { $0.maxSpeedRadiansPerSecond * settings.approachSpeedFraction })
-        let approachLoop = ControlLoop(rateHz: settings.rateHz, pacing: settings.pacing, duration: nil, recorder: nil, watchSignals: settings.watchSignals)
-        let approached = approachLoop.run(arm: arm, policy: &approach, envelope: &envelope, expectedTicks: 64)
-        if approached.stoppedOnFault || approached.stopReason != "policy finished" {
-            let tracking: TrackingError? = nil
-            return RunOutcome(loop: approached, tracking: tracking, adaptation: adaptation, programming: nil, networkOutputs: [],
+        if let stopped = approach(arm, to: start) {
+            return RunOutcome(loop: stopped, tracking: nil, adaptation: adaptation, programming: nil, networkOutputs: [],
                               integratedGoals: [], lastReadTime: 0, realTimeWarnings: warnings)
         }
-        envelope = makeEnvelope()
-        let loop = ControlLoop(rateHz: settings.rateHz, pacing: settings.pacing, duration: settings.duration, recorder: recorder,
-                               watchSignals: settings.watchSignals)
-        let result = loop.run(arm: arm, policy: &policy, envelope: &envelope, expectedTicks: a.steps + 2)
+        var envelope = makeEnvelope()
+        let result = trialLoop(recorder: recorder).run(arm: arm, policy: &policy, envelope: &envelope, expectedTicks: a.steps + 2)
         var programming: ProgrammingReport? = nil
         if let synapses = policy.network.synapses as? Crossbar, let readout = policy.network.readout as? Crossbar {
             programming = ProgrammingReport(devicesProgrammed: synapses.accounting.devicesProgrammed + readout.accounting.devicesProgrammed,
@@ -336,6 +329,21 @@ public struct RunSession: Sendable {
         return RunOutcome(loop: result, tracking: tracking, adaptation: adaptation, programming: programming,
                           networkOutputs: policy.outputs, integratedGoals: policy.integratedGoals, lastReadTime: policy.lastReadTime,
                           realTimeWarnings: warnings)
+    }
+
+    /// Moves the arm to `start` at a fraction of each joint's top speed (unrecorded) behind its own envelope;
+    /// nil when it got there, else the loop's result (a fault or a signal).
+    func approach(_ arm: any Arm, to start: [Double]) -> ControlLoopResult? {
+        var envelope = makeEnvelope()
+        var policy = ApproachPolicy(goal: start, maxSpeed: robot.joints.map { $0.maxSpeedRadiansPerSecond * settings.approachSpeedFraction })
+        let loop = ControlLoop(rateHz: settings.rateHz, pacing: settings.pacing, duration: nil, recorder: nil, watchSignals: settings.watchSignals)
+        let result = loop.run(arm: arm, policy: &policy, envelope: &envelope, expectedTicks: 64)
+        return result.stoppedOnFault || result.stopReason != "policy finished" ? result : nil
+    }
+
+    /// The loop of the trial itself (recorded when `recorder` is given).
+    func trialLoop(recorder: TrajectoryRecorder?) -> ControlLoop {
+        ControlLoop(rateHz: settings.rateHz, pacing: settings.pacing, duration: settings.duration, recorder: recorder, watchSignals: settings.watchSignals)
     }
 
     /// A whole-arm run: one weight set per segment of the target, each adapted by its own update (or, with
@@ -355,19 +363,13 @@ public struct RunSession: Sendable {
         var policy = SegmentedSpikingPolicy(networks: adaptation.networks, layout: adaptation.layout, segmentStarts: adaptation.segmentStarts,
                                             clock: a.clock, stepSeconds: Self.stepSeconds, deviceClock: deviceClock, rng: root.derived(1))
         let warnings = settings.requestRealTime ? RealTimeScheduling.request() : []
-        var envelope = makeEnvelope()
-        var approach = ApproachPolicy(goal: start, maxSpeed: robot.joints.map { $0.maxSpeedRadiansPerSecond * settings.approachSpeedFraction })
-        let approachLoop = ControlLoop(rateHz: settings.rateHz, pacing: settings.pacing, duration: nil, recorder: nil, watchSignals: settings.watchSignals)
-        let approached = approachLoop.run(arm: arm, policy: &approach, envelope: &envelope, expectedTicks: 64)
         let segmented = settings.adapt ? adaptation.summary(target: target) : nil
-        if approached.stoppedOnFault || approached.stopReason != "policy finished" {
-            return RunOutcome(loop: approached, tracking: nil, adaptation: nil, segmented: segmented, programming: nil, networkOutputs: [],
+        if let stopped = approach(arm, to: start) {
+            return RunOutcome(loop: stopped, tracking: nil, adaptation: nil, segmented: segmented, programming: nil, networkOutputs: [],
                               integratedGoals: [], lastReadTime: 0, realTimeWarnings: warnings)
         }
-        envelope = makeEnvelope()
-        let loop = ControlLoop(rateHz: settings.rateHz, pacing: settings.pacing, duration: settings.duration, recorder: recorder,
-                               watchSignals: settings.watchSignals)
-        let result = loop.run(arm: arm, policy: &policy, envelope: &envelope, expectedTicks: target.steps + 2)
+        var envelope = makeEnvelope()
+        let result = trialLoop(recorder: recorder).run(arm: arm, policy: &policy, envelope: &envelope, expectedTicks: target.steps + 2)
         var programming: ProgrammingReport? = nil
         var devices = 0, pulses = 0, crossbars = 0
         for network in policy.networks {
