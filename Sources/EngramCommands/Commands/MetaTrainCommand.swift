@@ -43,6 +43,7 @@ enum MetaTrainCommand: EngramCommand {
         .value("--quantize", "on|off", "round the inner update to 1/16 (straight-through)", choices: ["on", "off"]),
         .value("--init", "checkpoint", "start from these weights instead of a random initialisation"),
         .flag("--whole-arm", "with --robot: train a whole-arm controller (one readout per joint, gripper included; joint-space target code; trials of 1.25 s that are segments of a demonstration; docs/whole-arm.md)"),
+        .value("--segment-steps", "n", "with --whole-arm, for a new run: ticks per trial (segment) of the controller (default 125, 1.25 s at 100 Hz); the hand-over is a fifth of it"),
         .value("--inner-learning-rate", "eta", "with --whole-arm, for a new run: the e-prop update's learning rate η (default 1e-3; the paper's two-joint controllers use 1e-4)"),
         .flag("--closed-loop", "train a closed-loop controller (proprioceptive inputs, the simulated arm of --robot in trial 2; docs/closed-loop.md)"),
         .value("--disturbances", "kinds", "closed loop: disturbance kinds drawn per task, from none, push, payload, latency (default: all four)"),
@@ -263,6 +264,10 @@ enum MetaTrainCommand: EngramCommand {
             configuration.architecture.proprioception = arguments.has("--closed-loop") ? proprioception : nil
             if var wholeArm {
                 wholeArm.innerLearningRate = 1e-3
+                if let n = try arguments.int("--segment-steps", in: 10...1000) {
+                    wholeArm = .wholeArm(jointLimits: wholeArm.jointTarget!.jointRanges.map { $0[0]...$0[1] }, steps: n, handOverSteps: n / 5)
+                    wholeArm.innerLearningRate = 1e-3
+                }
                 if let text = arguments.string("--inner-learning-rate") {
                     guard let eta = Double(text), eta > 0, eta < 1 else {
                         throw UsageError("--inner-learning-rate: '\(text)' is not a learning rate; give a number between 0 and 1, e.g. 1e-3")
@@ -273,6 +278,12 @@ enum MetaTrainCommand: EngramCommand {
             }
             var rng = RandomSource(seed: seed).derived(0x1417)
             initial = MetaParameters(randomFor: configuration.architecture, rng: &rng)
+        }
+        if wholeArm != nil, configuration.architecture.steps != familySteps, let robotPath = arguments.string("--robot") {
+            // A whole-arm run trains on segments as long as its controller's trial (--segment-steps, or the checkpoint's).
+            let robot = try RobotFiles.loadRobot(ResourceLocator.robotDirectory(robotPath) ?? robotPath)
+            family = WholeArm.taskFamily(for: robot, steps: configuration.architecture.steps)
+            familySteps = configuration.architecture.steps
         }
         guard familySteps == configuration.architecture.steps, familyOutputs == configuration.architecture.outputs else {
             throw RuntimeError("the controller runs \(configuration.architecture.steps) steps with \(configuration.architecture.outputs) outputs; the \(familyName) task family needs \(familySteps) and \(familyOutputs)")
