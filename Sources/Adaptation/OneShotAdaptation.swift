@@ -164,8 +164,10 @@ public struct OneShotAdaptation<Weights: Synapses, Kinematics: ForwardKinematics
             if let joints = architecture.jointTarget {
                 // A whole-arm controller: the code of every joint's angle over its range.
                 for k in 0..<joints.joints {
-                    code.appendActiveChannels(joints.normalized(target.angles[row * target.joints + k], joint: k),
-                                              offset: clockNeurons + k * architecture.codeBits, to: &scratch)
+                    let value = joints.channels(target.angles[row * target.joints + k], joint: k, bits: architecture.codeBits)
+                    for bit in 0..<architecture.codeBits where (value >> UInt64(bit)) & 1 == 1 {
+                        scratch.append(Int32(clockNeurons + k * architecture.codeBits + bit))
+                    }
                 }
             } else {
                 let p = target.endEffector[row]

@@ -273,7 +273,7 @@ struct MetaGradientEngine<S: MetaScalar>: Sendable {
             for i in 0..<clockRows where clockMask[t] & (1 << UInt32(i)) != 0 { row[Int(c)] = Int32(i); c += 1 }
             for coordinate in 0..<a.codedCoordinates {
                 let value = target.positions[t * dimensions + coordinate]
-                let code = targetCode.code(a.jointTarget?.normalized(value, joint: coordinate) ?? value)
+                let code = a.jointTarget?.channels(value, joint: coordinate, bits: a.codeBits) ?? targetCode.code(value)
                 for bit in 0..<a.codeBits where (code >> UInt64(bit)) & 1 == 1 {
                     row[Int(c)] = Int32(clockRows + coordinate * a.codeBits + bit); c += 1
                 }

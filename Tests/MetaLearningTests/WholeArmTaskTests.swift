@@ -103,6 +103,27 @@ struct WholeArmTaskTests {
         #expect(code.code(s.normalized(1, joint: 0)) == 32768)
         #expect(code.code(s.normalized(9, joint: 0)) == 65535, "an angle past the range is clamped, not wrapped")
     }
+
+    /// The Gray code: angles one code step apart switch exactly one channel (the binary code switches all 16 at
+    /// mid-range), and a checkpoint written before the code was a setting reads as binary.
+    @Test func grayCodeSwitchesOneChannelPerStep() throws {
+        var s = JointTargetSettings(jointRanges: [-1.0...3.0], handOverSteps: 0)
+        let step = 4.0 / 65536
+        #expect((s.channels(1 - step / 2, joint: 0, bits: 16) ^ s.channels(1 + step / 2, joint: 0, bits: 16)).nonzeroBitCount == 16)
+        s.code = .gray
+        var previous = s.channels(-1, joint: 0, bits: 16)
+        for i in stride(from: 1, to: 65536, by: 97) {
+            let q = -1 + (Double(i) + 0.5) * step
+            let below = s.channels(q - step, joint: 0, bits: 16), here = s.channels(q, joint: 0, bits: 16)
+            #expect((below ^ here).nonzeroBitCount == 1, "Gray neighbours at \(i) differ in \((below ^ here).nonzeroBitCount) channels")
+            previous = here
+        }
+        #expect(previous != 0)
+        let old = Data(#"{"jointRanges":[[-1,3]],"handOverSteps":5}"#.utf8)
+        let decoded = try JSONDecoder().decode(JointTargetSettings.self, from: old)
+        #expect(decoded.code == .binary && decoded.handOverSteps == 5)
+        #expect(try JSONDecoder().decode(JointTargetSettings.self, from: JSONEncoder().encode(s)) == s)
+    }
 }
 
 @Suite("Whole arm: training and deployment agree")
@@ -110,9 +131,11 @@ struct WholeArmTrainingDeploymentTests {
     /// The meta-gradient's forward pass (what training optimises) and `OneShotAdaptation` (what `adapt`, `run`
     /// and `demo` do) give the same trial-2 errors on the same weights and target: the joint-space loss, the
     /// joint code and the start pose agree between training and deployment.
-    @Test func forwardLossMatchesOneShotAdaptation() {
+    @Test(arguments: JointTargetSettings.Code.allCases)
+    func forwardLossMatchesOneShotAdaptation(code: JointTargetSettings.Code) {
         let family = WholeArmTaskFamily(kinematics: PlanarTestArm(), limits: planarLimits, home: [0, 0, 0.6], steps: 20)
         var a = tinyWholeArmArchitecture()
+        a.jointTarget!.code = code
         a.traineeNeurons = 40
         a.lsgPlainNeurons = 30
         a.lsgAdaptiveNeurons = 10

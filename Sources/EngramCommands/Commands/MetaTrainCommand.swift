@@ -44,6 +44,7 @@ enum MetaTrainCommand: EngramCommand {
         .value("--init", "checkpoint", "start from these weights instead of a random initialisation"),
         .flag("--whole-arm", "with --robot: train a whole-arm controller (one readout per joint, gripper included; joint-space target code; trials of 1.25 s that are segments of a demonstration; docs/whole-arm.md)"),
         .value("--segment-steps", "n", "with --whole-arm, for a new run: ticks per trial (segment) of the controller (default 125, 1.25 s at 100 Hz); the hand-over is a fifth of it"),
+        .value("--target-code", "code", "with --whole-arm, for a new run: how the LSG hears each joint's angle: binary (the paper's bits, default) or gray (the Gray code of the same value: one channel changes at a time)", choices: JointTargetSettings.Code.allCases.map(\.rawValue)),
         .value("--inner-learning-rate", "eta", "with --whole-arm, for a new run: the e-prop update's learning rate η (default 1e-3; the paper's two-joint controllers use 1e-4)"),
         .flag("--closed-loop", "train a closed-loop controller (proprioceptive inputs, the simulated arm of --robot in trial 2; docs/closed-loop.md)"),
         .value("--disturbances", "kinds", "closed loop: disturbance kinds drawn per task, from none, push, payload, latency (default: all four)"),
@@ -267,6 +268,9 @@ enum MetaTrainCommand: EngramCommand {
                 if let n = try arguments.int("--segment-steps", in: 10...1000) {
                     wholeArm = .wholeArm(jointLimits: wholeArm.jointTarget!.jointRanges.map { $0[0]...$0[1] }, steps: n, handOverSteps: n / 5)
                     wholeArm.innerLearningRate = 1e-3
+                }
+                if let name = arguments.string("--target-code"), let code = JointTargetSettings.Code(rawValue: name) {
+                    wholeArm.jointTarget!.code = code
                 }
                 if let text = arguments.string("--inner-learning-rate") {
                     guard let eta = Double(text), eta > 0, eta < 1 else {
