@@ -17,21 +17,6 @@ public enum SynapseMode: String, Sendable, CaseIterable {
     case physical
 }
 
-/// Any arm's forward kinematics behind one concrete type, so generic task families and losses can use a
-/// kinematics chosen at run time (`RobotDescription.forwardKinematics`).
-public struct AnyKinematics: ForwardKinematics {
-    /// The wrapped kinematics.
-    public let base: any ForwardKinematics
-    /// Wraps `base`.
-    public init(_ base: any ForwardKinematics) { self.base = base }
-    /// `base.jointCount`.
-    public var jointCount: Int { base.jointCount }
-    /// `base.position(q)`.
-    public func position(_ q: [Double]) -> SIMD3<Double> { base.position(q) }
-    /// `base.jacobian(q)`.
-    public func jacobian(_ q: [Double]) -> [SIMD3<Double>] { base.jacobian(q) }
-}
-
 /// A run that cannot start: one line naming the file or setting and what to do.
 public struct RunSessionError: Error, Sendable, CustomStringConvertible {
     /// What is wrong and what to do.
@@ -304,10 +289,8 @@ public struct RunSession: Sendable {
         var rng = root.derived(0)
         if isWholeArm { return runWholeArm(on: arm, recorder: recorder, rng: &rng, root: root, makeSynapses: makeSynapses) }
         let (network, readStart, adaptation) = prepareNetwork(rng: &rng, makeSynapses: makeSynapses)
-        let period = 1 / settings.rateHz
-        let deviceClock: DeviceClock = settings.pacing == .simulated ? .simulated(start: readStart, period: period) : .wallClock(start: readStart)
         var policy = SpikingPolicy(network: network, clock: a.clock, steps: a.steps, drivenJoints: robot.drivenJointIndices,
-                                   stepSeconds: Self.stepSeconds, deviceClock: deviceClock, rng: root.derived(1),
+                                   stepSeconds: Self.stepSeconds, deviceClock: DeviceClock(start: readStart), rng: root.derived(1),
                                    proprioception: a.proprioception)
         let start = startPose
         policy.initialPose = start
@@ -338,7 +321,7 @@ public struct RunSession: Sendable {
         var policy = ApproachPolicy(goal: start, maxSpeed: robot.joints.map { $0.maxSpeedRadiansPerSecond * settings.approachSpeedFraction })
         let loop = ControlLoop(rateHz: settings.rateHz, pacing: settings.pacing, duration: nil, recorder: nil, watchSignals: settings.watchSignals)
         let result = loop.run(arm: arm, policy: &policy, envelope: &envelope, expectedTicks: 64)
-        return result.stoppedOnFault || result.stopReason != "policy finished" ? result : nil
+        return result.stop == .policyFinished ? nil : result
     }
 
     /// The loop of the trial itself (recorded when `recorder` is given).
@@ -357,11 +340,9 @@ public struct RunSession: Sendable {
         let adaptation = SegmentedAdaptation(architecture: a, weights: checkpoint.weights, kinematics: kinematics, target: target,
                                              startAngles: start, quantize: quantizesUpdate, update: settings.adapt, rng: &rng,
                                              makeSynapses: makeSynapses)
-        let period = 1 / settings.rateHz
-        let readStart = adaptation.readStart
-        let deviceClock: DeviceClock = settings.pacing == .simulated ? .simulated(start: readStart, period: period) : .wallClock(start: readStart)
         var policy = SegmentedSpikingPolicy(networks: adaptation.networks, layout: adaptation.layout, segmentStarts: adaptation.segmentStarts,
-                                            clock: a.clock, stepSeconds: Self.stepSeconds, deviceClock: deviceClock, rng: root.derived(1))
+                                            clock: a.clock, stepSeconds: Self.stepSeconds, deviceClock: DeviceClock(start: adaptation.readStart),
+                                            rng: root.derived(1))
         let warnings = settings.requestRealTime ? RealTimeScheduling.request() : []
         let segmented = settings.adapt ? adaptation.summary(target: target) : nil
         if let stopped = approach(arm, to: start) {
