@@ -227,11 +227,12 @@ struct LoopCycle {
         period = nominalPeriod
         self.rateHz = rateHz
         self.clock = clock
+        // Each made on its own (not copied from one another), so no buffer is copied on a tick's first write.
         latency = TickStatistics(capacity: ticks)
-        periods = latency
-        reads = latency
-        updates = latency
-        writes = latency
+        periods = TickStatistics(capacity: ticks)
+        reads = TickStatistics(capacity: ticks)
+        updates = TickStatistics(capacity: ticks)
+        writes = TickStatistics(capacity: ticks)
     }
 
     /// Loop seconds for `nanoseconds` on the clock: whole periods times the period plus the rest, so a
