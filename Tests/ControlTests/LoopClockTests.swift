@@ -1,6 +1,8 @@
 import EngramTestSupport
 import Foundation
 import Robot
+import Spiking
+import Tensors
 import Testing
 @testable import Control
 
@@ -122,5 +124,23 @@ struct LoopClockTests {
         #expect(pacer.nextDeadline == 5_000_000)
         let next = pacer.waitForNextTick()
         #expect(!next && clock.now() == 5_000_000)
+    }
+
+    /// A deployed controller reads its crossbar at the loop's measured time: after an overrun its device read
+    /// time is the late tick's, not the nominal one (and it never reads a clock itself).
+    @Test func theSpikingPolicyReadsAtTheLoopsMeasuredTime() throws {
+        let robot = try scorbot()
+        let (a, w) = smallController(steps: 10)
+        var policy = SpikingPolicy(network: network(a, w, at: 0, seed: 1) { DenseSynapses(rows: $0, columns: $1) }, clock: a.clock,
+                                   steps: a.steps, drivenJoints: [0, 1], deviceClock: DeviceClock(start: 32), rng: RandomSource(seed: 0))
+        policy.readTimeResolution = 0
+        let clock = ManualClock()
+        // The read of tick 5 (at 50 ms) takes 3.5 periods: tick 6 starts at once, at 85 ms instead of 60 ms.
+        let arm = TimedArm(SimulatedArm(robot: robot), clock: clock, slowReads: [5: 35_000_000])
+        var env = envelope(for: robot)
+        let loop = ControlLoop(rateHz: 100, pacing: .simulated, clock: clock, duration: 0.07, watchSignals: false)
+        let result = loop.run(arm: arm, policy: &policy, envelope: &env, expectedTicks: 7)
+        #expect(result.ticks == 7 && result.missedCycles == 2)
+        #expect(abs(policy.lastReadTime - 32.085) < 1e-12, "read at \(policy.lastReadTime) s")
     }
 }
