@@ -197,7 +197,7 @@ public struct DisturbanceEvaluation: Sendable {
             arm.teleport(to: session.startPose)
             arm.disturbance = disturbance
             let outcome = session.run(on: arm)
-            let finished = !outcome.loop.stoppedOnFault && outcome.loop.stopReason == "policy finished"
+            let finished = outcome.loop.stop == .policyFinished
             return (Self.endEffectorPath(log: outcome.loop.log, robot: robot, steps: target.steps), outcome.adaptation?.lossAfter.total, finished,
                     Self.armLoss(log: outcome.loop.log, robot: robot, target: target))
         }

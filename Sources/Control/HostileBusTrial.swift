@@ -26,9 +26,7 @@ public struct HostileBusTrial {
         /// The loop's ticks.
         public var ticks: Int
         /// Why the loop ended.
-        public var stopReason: String
-        /// Whether it ended on a fault.
-        public var stoppedOnFault: Bool
+        public var stop: StopReason
         /// Wall time of the loop (s).
         public var seconds: Double
         /// Goals the servos received.
@@ -38,6 +36,11 @@ public struct HostileBusTrial {
         /// Broken rules: a goal outside the limits, a goal step beyond the speed limit, a first goal that
         /// is not the true start pose.
         public var violations: [String]
+
+        /// `stop` as the command line prints it.
+        public var stopReason: String { stop.description }
+        /// Whether it ended on a fault.
+        public var stoppedOnFault: Bool { stop.isFault }
     }
 
     /// The random script of seed `seed`: 0.2 %, 0.5 %, 1 % or 3 % of the position replies tampered with (by
@@ -74,7 +77,7 @@ public struct HostileBusTrial {
         let seconds = began.duration(to: .now).seconds
         _ = try? arm.bus.ping(models.keys.min() ?? 1)  // sync writes have no reply: a ping's reply orders them
         let log = peer.log
-        return Report(ticks: result.ticks, stopReason: result.stopReason, stoppedOnFault: result.stoppedOnFault, seconds: seconds,
+        return Report(ticks: result.ticks, stop: result.stop, seconds: seconds,
                       goals: log.goals.count, tampered: log.tampered,
                       violations: violations(log.goals, arm: arm, envelope: envelope, trueStart: start))
     }

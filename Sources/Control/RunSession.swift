@@ -17,21 +17,6 @@ public enum SynapseMode: String, Sendable, CaseIterable {
     case physical
 }
 
-/// Any arm's forward kinematics behind one concrete type, so generic task families and losses can use a
-/// kinematics chosen at run time (`RobotDescription.forwardKinematics`).
-public struct AnyKinematics: ForwardKinematics {
-    /// The wrapped kinematics.
-    public let base: any ForwardKinematics
-    /// Wraps `base`.
-    public init(_ base: any ForwardKinematics) { self.base = base }
-    /// `base.jointCount`.
-    public var jointCount: Int { base.jointCount }
-    /// `base.position(q)`.
-    public func position(_ q: [Double]) -> SIMD3<Double> { base.position(q) }
-    /// `base.jacobian(q)`.
-    public func jacobian(_ q: [Double]) -> [SIMD3<Double>] { base.jacobian(q) }
-}
-
 /// A run that cannot start: one line naming the file or setting and what to do.
 public struct RunSessionError: Error, Sendable, CustomStringConvertible {
     /// What is wrong and what to do.
@@ -304,22 +289,21 @@ public struct RunSession: Sendable {
         var rng = root.derived(0)
         if isWholeArm { return runWholeArm(on: arm, recorder: recorder, rng: &rng, root: root, makeSynapses: makeSynapses) }
         let (network, readStart, adaptation) = prepareNetwork(rng: &rng, makeSynapses: makeSynapses)
-        let period = 1 / settings.rateHz
-        let deviceClock: DeviceClock = settings.pacing == .simulated ? .simulated(start: readStart, period: period) : .wallClock(start: readStart)
         var policy = SpikingPolicy(network: network, clock: a.clock, steps: a.steps, drivenJoints: robot.drivenJointIndices,
-                                   stepSeconds: Self.stepSeconds, deviceClock: deviceClock, rng: root.derived(1),
+                                   stepSeconds: Self.stepSeconds, deviceClock: DeviceClock(start: readStart), rng: root.derived(1),
                                    proprioception: a.proprioception)
         let start = startPose
         policy.initialPose = start
         // Everything the loop touches exists now: this is the moment to pin memory and raise priority.
         let warnings = settings.requestRealTime ? RealTimeScheduling.request() : []
         // Bring the arm to the trial's start pose first (unrecorded), so the trial starts where the target does.
-        if let stopped = approach(arm, to: start) {
+        let clock = settings.pacing.makeClock()
+        if let stopped = approach(arm, to: start, clock: clock) {
             return RunOutcome(loop: stopped, tracking: nil, adaptation: adaptation, programming: nil, networkOutputs: [],
                               integratedGoals: [], lastReadTime: 0, realTimeWarnings: warnings)
         }
         var envelope = makeEnvelope()
-        let result = trialLoop(recorder: recorder).run(arm: arm, policy: &policy, envelope: &envelope, expectedTicks: a.steps + 2)
+        let result = trialLoop(recorder: recorder, clock: clock).run(arm: arm, policy: &policy, envelope: &envelope, expectedTicks: a.steps + 2)
         var programming: ProgrammingReport? = nil
         if let synapses = policy.network.synapses as? Crossbar, let readout = policy.network.readout as? Crossbar {
             programming = ProgrammingReport(devicesProgrammed: synapses.accounting.devicesProgrammed + readout.accounting.devicesProgrammed,
@@ -331,19 +315,21 @@ public struct RunSession: Sendable {
                           realTimeWarnings: warnings)
     }
 
-    /// Moves the arm to `start` at a fraction of each joint's top speed (unrecorded) behind its own envelope;
-    /// nil when it got there, else the loop's result (a fault or a signal).
-    func approach(_ arm: any Arm, to start: [Double]) -> ControlLoopResult? {
+    /// Moves the arm to `start` at a fraction of each joint's top speed (unrecorded) behind its own envelope,
+    /// on `clock` (the trial's); nil when it got there, else the loop's result (a fault or a signal).
+    func approach(_ arm: any Arm, to start: [Double], clock: any LoopClock) -> ControlLoopResult? {
         var envelope = makeEnvelope()
         var policy = ApproachPolicy(goal: start, maxSpeed: robot.joints.map { $0.maxSpeedRadiansPerSecond * settings.approachSpeedFraction })
-        let loop = ControlLoop(rateHz: settings.rateHz, pacing: settings.pacing, duration: nil, recorder: nil, watchSignals: settings.watchSignals)
+        let loop = ControlLoop(rateHz: settings.rateHz, pacing: settings.pacing, clock: clock, duration: nil, recorder: nil,
+                               watchSignals: settings.watchSignals)
         let result = loop.run(arm: arm, policy: &policy, envelope: &envelope, expectedTicks: 64)
-        return result.stoppedOnFault || result.stopReason != "policy finished" ? result : nil
+        return result.stop == .policyFinished ? nil : result
     }
 
-    /// The loop of the trial itself (recorded when `recorder` is given).
-    func trialLoop(recorder: TrajectoryRecorder?) -> ControlLoop {
-        ControlLoop(rateHz: settings.rateHz, pacing: settings.pacing, duration: settings.duration, recorder: recorder, watchSignals: settings.watchSignals)
+    /// The loop of the trial itself on `clock` (recorded when `recorder` is given).
+    func trialLoop(recorder: TrajectoryRecorder?, clock: any LoopClock) -> ControlLoop {
+        ControlLoop(rateHz: settings.rateHz, pacing: settings.pacing, clock: clock, duration: settings.duration, recorder: recorder,
+                    watchSignals: settings.watchSignals)
     }
 
     /// A whole-arm run: one weight set per segment of the target, each adapted by its own update (or, with
@@ -357,19 +343,18 @@ public struct RunSession: Sendable {
         let adaptation = SegmentedAdaptation(architecture: a, weights: checkpoint.weights, kinematics: kinematics, target: target,
                                              startAngles: start, quantize: quantizesUpdate, update: settings.adapt, rng: &rng,
                                              makeSynapses: makeSynapses)
-        let period = 1 / settings.rateHz
-        let readStart = adaptation.readStart
-        let deviceClock: DeviceClock = settings.pacing == .simulated ? .simulated(start: readStart, period: period) : .wallClock(start: readStart)
         var policy = SegmentedSpikingPolicy(networks: adaptation.networks, layout: adaptation.layout, segmentStarts: adaptation.segmentStarts,
-                                            clock: a.clock, stepSeconds: Self.stepSeconds, deviceClock: deviceClock, rng: root.derived(1))
+                                            clock: a.clock, stepSeconds: Self.stepSeconds, deviceClock: DeviceClock(start: adaptation.readStart),
+                                            rng: root.derived(1))
         let warnings = settings.requestRealTime ? RealTimeScheduling.request() : []
         let segmented = settings.adapt ? adaptation.summary(target: target) : nil
-        if let stopped = approach(arm, to: start) {
+        let clock = settings.pacing.makeClock()
+        if let stopped = approach(arm, to: start, clock: clock) {
             return RunOutcome(loop: stopped, tracking: nil, adaptation: nil, segmented: segmented, programming: nil, networkOutputs: [],
                               integratedGoals: [], lastReadTime: 0, realTimeWarnings: warnings)
         }
         var envelope = makeEnvelope()
-        let result = trialLoop(recorder: recorder).run(arm: arm, policy: &policy, envelope: &envelope, expectedTicks: target.steps + 2)
+        let result = trialLoop(recorder: recorder, clock: clock).run(arm: arm, policy: &policy, envelope: &envelope, expectedTicks: target.steps + 2)
         var programming: ProgrammingReport? = nil
         var devices = 0, pulses = 0, crossbars = 0
         for network in policy.networks {

@@ -83,7 +83,8 @@ public struct SafetyEnvelope: Sendable {
     public private(set) var lastReading: [Double]
     private var hasReading = false
     private var ticksSinceBegin = 0
-    private var consecutiveFailedReads = 0
+    /// Reads that failed in a row (reset by a good one).
+    public private(set) var consecutiveFailedReads = 0
     private var begun = false
 
     /// An envelope; call `begin(from:)` with the measured pose before the first `filter`.
@@ -197,7 +198,7 @@ public struct SafetyEnvelope: Sendable {
         report.failedReads += 1
         consecutiveFailedReads += 1
         if consecutiveFailedReads > failedReadBudget {
-            report.stopReason = "watchdog: \(consecutiveFailedReads) failed reads in a row (last: \(why)); action: \(watchdogAction.rawValue)"
+            report.stopReason = StopReason.watchdog(failedReads: consecutiveFailedReads, lastFault: why, action: watchdogAction).description
             return watchdogAction
         }
         return nil

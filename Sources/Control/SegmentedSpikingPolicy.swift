@@ -38,7 +38,6 @@ public struct SegmentedSpikingPolicy<Weights: Synapses>: Policy {
     private var rng: RandomSource
     private var angles: [[Double]]
     private var last: [Double]
-    private var startNanoseconds: UInt64 = 0
 
     /// A policy over the segments' programmed trainees (`SegmentedAdaptation.networks`).
     public init(networks: [RecurrentSpikingNetwork<Weights>], layout: SegmentLayout, segmentStarts: [[Double]], clock: ClockInput,
@@ -68,12 +67,11 @@ public struct SegmentedSpikingPolicy<Weights: Synapses>: Policy {
         stepsTaken = 0
         integratedGoals.removeAll(keepingCapacity: true)
         outputs.removeAll(keepingCapacity: true)
-        startNanoseconds = LoopPacer.now()
     }
 
-    /// Device read time for tick `tick`, as `SpikingPolicy.readTime(tick:)`.
-    public func readTime(tick: Int) -> Double {
-        deviceClock.readTime(tick: tick, startNanoseconds: startNanoseconds, resolution: readTimeResolution)
+    /// Device read time at loop time `time` (s), as `SpikingPolicy.readTime(at:)`.
+    public func readTime(at time: Double) -> Double {
+        deviceClock.readTime(at: time, resolution: readTimeResolution)
     }
 
     public mutating func goals(tick: Int, time: Double, measured: [Double], into goals: inout [Double]) -> PolicyStatus {
@@ -83,7 +81,7 @@ public struct SegmentedSpikingPolicy<Weights: Synapses>: Policy {
             return .finished
         }
         let n = stepsTaken
-        let t = readTime(tick: tick)
+        let t = readTime(at: time)
         lastReadTime = t
         for j in 0..<joints { last[j] = 0 }
         var strongest = 0, strongestWeight = -1.0

@@ -1,24 +1,23 @@
 import Spiking
 import Tensors
 
-/// Where the PCM read time of a deployed controller comes from (seconds on the device clock).
-public enum DeviceClock: Sendable, Equatable {
-    /// Simulated seconds: the read time at tick k is `start + k · period` (experiments, `--sim`, tests).
-    case simulated(start: Double, period: Double)
-    /// Wall-clock seconds since programming: `start` plus the CLOCK_MONOTONIC time elapsed since the
-    /// policy's first tick (a real-time run on an arm).
-    case wallClock(start: Double)
+/// The PCM device clock of a deployed controller: device seconds since programming, `start` at loop time 0.
+///
+/// The device clock runs on the loop's clock: the read time at loop time t (the tick's measured time, which
+/// the loop passes to the policy) is `start + t`, in simulated and in real time alike. It never reads a
+/// clock itself, so a tick that starts late after an overrun reads the crossbar at the late time.
+public struct DeviceClock: Sendable, Equatable {
+    /// Device seconds since programming at loop time 0 (s).
+    public var start: Double
 
-    /// The read time at tick `tick` of a policy that started at `startNanoseconds` (`LoopPacer.now()`): the
-    /// clock's start plus the elapsed (simulated or wall-clock) seconds, rounded down to `resolution`.
-    public func readTime(tick: Int, startNanoseconds: UInt64, resolution: Double) -> Double {
-        let start: Double, elapsed: Double
-        switch self {
-        case .simulated(let s, let period): (start, elapsed) = (s, Double(tick) * period)
-        case .wallClock(let s): (start, elapsed) = (s, Double(LoopPacer.now() &- startNanoseconds) * 1e-9)
-        }
-        guard resolution > 0 else { return start + elapsed }
-        return start + (elapsed / resolution).rounded(.down) * resolution
+    /// A device clock at `start` seconds since programming when the loop starts.
+    public init(start: Double) { self.start = start }
+
+    /// The read time at loop time `time` (s): `start + time`, the elapsed part rounded down to `resolution`
+    /// (0: not rounded).
+    public func readTime(at time: Double, resolution: Double) -> Double {
+        guard resolution > 0 else { return start + time }
+        return start + (time / resolution).rounded(.down) * resolution
     }
 }
 
@@ -80,7 +79,6 @@ public struct SpikingPolicy<Weights: Synapses>: Policy {
     private var trackingErrors: [Double] = []
     private var startPose: [Double] = []
     private var angles: [Double]
-    private var startNanoseconds: UInt64 = 0
     /// Network steps taken in this trial.
     public private(set) var stepsTaken = 0
 
@@ -123,13 +121,12 @@ public struct SpikingPolicy<Weights: Synapses>: Policy {
         stepsTaken = 0
         outputs.removeAll(keepingCapacity: true)
         integratedGoals.removeAll(keepingCapacity: true)
-        startNanoseconds = LoopPacer.now()
     }
 
-    /// Device read time for tick `tick`: the clock's start plus the elapsed (simulated or wall-clock)
-    /// seconds, rounded down to `readTimeResolution`.
-    public func readTime(tick: Int) -> Double {
-        deviceClock.readTime(tick: tick, startNanoseconds: startNanoseconds, resolution: readTimeResolution)
+    /// Device read time at loop time `time` (s): the device clock's start plus `time`, rounded down to
+    /// `readTimeResolution`.
+    public func readTime(at time: Double) -> Double {
+        deviceClock.readTime(at: time, resolution: readTimeResolution)
     }
 
     /// One network step on the clock input (closed loop: and on the encoded `measured` angles and tracking
@@ -140,7 +137,7 @@ public struct SpikingPolicy<Weights: Synapses>: Policy {
             for (k, j) in drivenJoints.enumerated() { goals[j] = angles[k] }
             return .finished
         }
-        let t = readTime(tick: tick)
+        let t = readTime(at: time)
         lastReadTime = t
         if encoder != nil {
             // q_m(t) and e(t) = c(t) − q_m(t), c(t) the integrated command before this step.

@@ -25,9 +25,10 @@ public struct BusArmError: Error, Sendable, CustomStringConvertible {
 /// Bus errors never throw from `read`/`write`: they return `.error` (timeouts, corrupted replies) or
 /// `.deactivate` (a servo's hardware alarm, named from its Hardware_Error_Status or Status register; a
 /// Present_Position outside the encoder's 0...4095; a transport failure; a closed arm), and `lastFault`
-/// names the joint and servo. No raw reading is written back unchecked: a control loop turns torque on
-/// with `enableTorque(holding:)` (goals from its safety envelope), and `setTorque(enabled: true)` holds
-/// only readings inside the joint limits plus a margin.
+/// names the joint and servo. No raw reading is written back unchecked: a control loop activates the arm
+/// with `activate(holding:)` (goals from its safety envelope), and `activate()` holds only readings
+/// inside the joint limits plus a margin. A new arm is `.inactive` (its initialiser configured it) even
+/// when the servos still hold torque from a previous owner; `setTorque(enabled: false)` switches it off.
 public final class BusArm: Arm {
     /// The robot.
     public let robot: RobotDescription
@@ -37,11 +38,12 @@ public final class BusArm: Arm {
     public let bus: ServoBus
     /// Why the last call failed, if it did.
     public private(set) var lastFault: ArmFault?
-    /// Whether torque is on.
-    public private(set) var isTorqueEnabled = false
+    /// Where the arm is in its lifecycle: `.active` once this arm has switched torque on.
+    public var lifecycleState: ArmLifecycleState { isClosed ? .finalized : (torqueOn ? .active : .inactive) }
+    private var torqueOn = false
     /// Per joint: whether the servo applies the homing offset itself (its register holds it).
     public let servoAppliesOffset: [Bool]
-    /// When a reading is refused: `setTorque(enabled: true)` holds a pose only inside the joint limits
+    /// When a reading is refused: `activate()` holds a pose only inside the joint limits
     /// plus this margin.
     public var plausibility = ReadingPlausibility()
     /// Per joint: the limits (rad) of the description and the calibration together.
@@ -209,15 +211,22 @@ public final class BusArm: Arm {
         return .ok
     }
 
-    /// One SYNC_WRITE of Goal_Position (no reply on the wire). Non-finite goals are refused before anything is sent.
+    /// One SYNC_WRITE of Goal_Position (no reply on the wire), on an active arm. Non-finite goals are
+    /// refused before anything is sent.
     public func write(goals: [Double], time: Double, period: Double) -> ArmStatus {
         guard !isClosed else { return fail(.closed, .deactivate) }
+        return sendGoals(goals, requireActive: true)
+    }
+
+    /// Checks `goals` and sends them in one SYNC_WRITE of Goal_Position.
+    private func sendGoals(_ goals: [Double], requireActive: Bool) -> ArmStatus {
         let n = ids.count
         guard goals.count == n else { return fail(.goalCount(expected: n, found: goals.count), .error) }
         for k in 0..<n {
             guard goals[k].isFinite else { return fail(.nonFiniteGoal(joint: robot.joints[k].name), .error) }
             goalValues[k].value = goalTicks(joint: k, radians: goals[k], entry: joints[k], applied: servoAppliesOffset[k])
         }
+        if requireActive && !torqueOn { return fail(.notActive(lifecycleState), .error) }
         do {
             try bus.syncWrite(.goalPosition, goalValues)
         } catch {
@@ -235,41 +244,61 @@ public final class BusArm: Arm {
         return nil
     }
 
-    /// Torque on: reads the present positions and, when each is a plausible reading (inside the encoder's
-    /// range and the joint's limits plus `plausibility.marginRadians`), writes them as goals and enables
-    /// torque, so the arm holds where it is; an implausible reading leaves torque off (`.deactivate`).
-    /// Torque off: disables torque on every servo. A control loop uses `enableTorque(holding:)` instead.
-    public func setTorque(enabled: Bool) -> ArmStatus {
-        guard !isClosed else { return fail(.closed, .deactivate) }
-        if enabled {
-            do { try bus.syncRead(.presentPosition, ids, into: &tickValues) } catch { return failure(error) }
-            if let refused = encoderRangeFault() { return fail(refused, .deactivate) }
-            for k in 0..<ids.count {
-                let q = radians(joint: k, presentTicks: tickValues[k])
-                let margin = plausibility.marginRadians
-                if q < limits[k].lowerBound - margin || q > limits[k].upperBound + margin {
-                    let refused = ImplausibleReading(joint: k, value: q, kind: .outsideLimits(lower: limits[k].lowerBound, upper: limits[k].upperBound, margin: margin))
-                    return fail(.implausibleReading(refused.description(robot: robot) + "; torque left off"), .deactivate)
-                }
-                goalValues[k].value = tickValues[k]
+    /// Torque on holding where the arm is: reads the present positions and, when each is a plausible reading
+    /// (inside the encoder's range and the joint's limits plus `plausibility.marginRadians`), writes them as
+    /// goals and enables torque; an implausible reading leaves torque off (`.deactivate`). A control loop
+    /// uses `activate(holding:)` instead.
+    public func activate() -> ArmStatus {
+        if let refused = refuseTransition(.activate) { return refused }
+        do { try bus.syncRead(.presentPosition, ids, into: &tickValues) } catch { return failure(error) }
+        if let refused = encoderRangeFault() { return fail(refused, .deactivate) }
+        for k in 0..<ids.count {
+            let q = radians(joint: k, presentTicks: tickValues[k])
+            let margin = plausibility.marginRadians
+            if q < limits[k].lowerBound - margin || q > limits[k].upperBound + margin {
+                let refused = ImplausibleReading(joint: k, value: q, kind: .outsideLimits(lower: limits[k].lowerBound, upper: limits[k].upperBound, margin: margin))
+                return fail(.implausibleReading(refused.description(robot: robot) + "; torque left off"), .deactivate)
             }
-            do { try bus.syncWrite(.goalPosition, goalValues) } catch { return failure(error) }
+            goalValues[k].value = tickValues[k]
         }
-        return switchTorque(enabled)
+        do { try bus.syncWrite(.goalPosition, goalValues) } catch { return failure(error) }
+        return switchTorque(true)
     }
 
     /// Torque on holding `goals` (rad), which the caller's safety envelope has passed: one SYNC_WRITE of
     /// Goal_Position, then one of Torque_Enable. Nothing read from the bus is written back.
-    public func enableTorque(holding goals: [Double]) -> ArmStatus {
-        let written = write(goals: goals, time: 0, period: 0)
+    public func activate(holding goals: [Double]) -> ArmStatus {
+        if let refused = refuseTransition(.activate) { return refused }
+        let written = sendGoals(goals, requireActive: false)
         guard written == .ok else { return written }
         return switchTorque(true)
+    }
+
+    /// Torque off on every servo.
+    public func deactivate() -> ArmStatus {
+        if let refused = refuseTransition(.deactivate) { return refused }
+        return switchTorque(false)
+    }
+
+    /// Torque as a switch (see `Arm.setTorque(enabled:)`); off is sent even to an inactive arm, whose
+    /// servos may still hold torque from a previous owner (`disconnect(keepingTorque: true)`).
+    public func setTorque(enabled: Bool) -> ArmStatus {
+        guard !isClosed else { return fail(.closed, .deactivate) }
+        if enabled { return torqueOn ? .ok : activate() }
+        return switchTorque(false)
+    }
+
+    /// The status of a transition asked from the wrong state (nil when it may go ahead).
+    private func refuseTransition(_ transition: ArmTransition) -> ArmStatus? {
+        guard !isClosed else { return fail(.closed, .deactivate) }
+        guard torqueOn == (transition == .deactivate) else { return fail(.invalidTransition(transition, from: lifecycleState), .error) }
+        return nil
     }
 
     private func switchTorque(_ enabled: Bool) -> ArmStatus {
         for k in 0..<ids.count { goalValues[k].value = enabled ? 1 : 0 }
         do { try bus.syncWrite(.torqueEnable, goalValues) } catch { return failure(error) }
-        isTorqueEnabled = enabled
+        torqueOn = enabled
         lastFault = nil
         return .ok
     }
@@ -286,7 +315,7 @@ public final class BusArm: Arm {
             for k in 0..<ids.count { goalValues[k].value = 0 }
             // Best effort: the port may already be gone (a pulled cable); there is nothing more to do then.
             do { try bus.syncWrite(.torqueEnable, goalValues) } catch {}
-            isTorqueEnabled = false
+            torqueOn = false
         }
         isClosed = true
         bus.close()

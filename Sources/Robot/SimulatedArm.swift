@@ -33,8 +33,9 @@ public final class SimulatedArm: Arm {
     public let robot: RobotDescription
     /// Why the last call failed, if it did.
     public private(set) var lastFault: ArmFault?
-    /// Whether the simulated servos hold their goals.
-    public private(set) var isTorqueEnabled = false
+    /// Where the arm is in its lifecycle: `.active` while the simulated servos hold their goals.
+    public var lifecycleState: ArmLifecycleState { isClosed ? .finalized : (torqueOn ? .active : .inactive) }
+    private var torqueOn = false
 
     /// The per-joint servo models (public so tests and tools can inspect or retune them).
     public private(set) var servos: [ServoDynamics]
@@ -107,7 +108,7 @@ public final class SimulatedArm: Arm {
         precondition(state.positions.count == n && state.velocities.count == n, "JointState sized for another robot")
         if disturbance == .none {
             for j in 0..<n {
-                servos[j].step(&states[j], goalTicks: goals[j], duration: period, torqueEnabled: isTorqueEnabled)
+                servos[j].step(&states[j], goalTicks: goals[j], duration: period, torqueEnabled: torqueOn)
             }
         } else {
             stepDisturbed(tick: Self.tick(time: time, period: period), period: period)
@@ -134,6 +135,7 @@ public final class SimulatedArm: Arm {
     }
 
     /// Queues goals (rad), rounded to whole ticks; they act after `goalLatencyCycles` further writes.
+    /// Only an active arm takes goals (a well-formed goal to an inactive arm is `.error`, `.notActive`).
     public func write(goals newGoals: [Double], time: Double, period: Double) -> ArmStatus {
         guard !isClosed else { return fail(.closed, .deactivate) }
         let n = servos.count
@@ -141,6 +143,7 @@ public final class SimulatedArm: Arm {
         for j in 0..<n where !newGoals[j].isFinite {
             return fail(.nonFiniteGoal(joint: robot.joints[j].name), .error)
         }
+        guard torqueOn else { return fail(.notActive(lifecycleState), .error) }
         let slots = goalLine.count / max(n, 1)
         let base = goalCursor * n
         for j in 0..<n {
@@ -179,14 +182,14 @@ public final class SimulatedArm: Arm {
             switch disturbance {
             case .push(let joint, let offset, _, _) where joint == j && active:
                 let offsetTicks = offset * homeCalibration[j].direction.sign / JointCalibration.radiansPerTick
-                servos[j].step(&states[j], goalTicks: goals[j] + offsetTicks, duration: period, torqueEnabled: isTorqueEnabled)
+                servos[j].step(&states[j], goalTicks: goals[j] + offsetTicks, duration: period, torqueEnabled: torqueOn)
             case .payload(let joint, let factor, _, _) where joint == j && active:
                 var loaded = servos[j]
                 loaded.parameters.positionGainPerSecond *= factor
                 loaded.parameters.maxVelocityTicksPerSecond *= factor
-                loaded.step(&states[j], goalTicks: goals[j], duration: period, torqueEnabled: isTorqueEnabled)
+                loaded.step(&states[j], goalTicks: goals[j], duration: period, torqueEnabled: torqueOn)
             default:
-                servos[j].step(&states[j], goalTicks: goals[j], duration: period, torqueEnabled: isTorqueEnabled)
+                servos[j].step(&states[j], goalTicks: goals[j], duration: period, torqueEnabled: torqueOn)
             }
         }
     }
@@ -222,31 +225,38 @@ public final class SimulatedArm: Arm {
         }
     }
 
-    /// Turns torque on (holding the present position) or off (the servos stop where they are).
-    public func setTorque(enabled: Bool) -> ArmStatus {
+    /// Torque on, holding the present position: every pending and active goal becomes it.
+    public func activate() -> ArmStatus {
         guard !isClosed else { return fail(.closed, .deactivate) }
-        if enabled && !isTorqueEnabled {
-            // Hold where the arm is: every pending and active goal becomes the present position.
-            let n = servos.count
-            for j in 0..<n {
-                let here = states[j].positionTicks.rounded()
-                goals[j] = here
-                var k = j
-                while k < goalLine.count {
-                    goalLine[k] = here
-                    k += n
-                }
-                refillLatencyLine(joint: j, ticks: here)
+        guard !torqueOn else { return fail(.invalidTransition(.activate, from: lifecycleState), .error) }
+        let n = servos.count
+        for j in 0..<n {
+            let here = states[j].positionTicks.rounded()
+            goals[j] = here
+            var k = j
+            while k < goalLine.count {
+                goalLine[k] = here
+                k += n
             }
+            refillLatencyLine(joint: j, ticks: here)
         }
-        isTorqueEnabled = enabled
+        torqueOn = true
+        lastFault = nil
+        return .ok
+    }
+
+    /// Torque off: the servos stop where they are.
+    public func deactivate() -> ArmStatus {
+        guard !isClosed else { return fail(.closed, .deactivate) }
+        guard torqueOn else { return fail(.invalidTransition(.deactivate, from: lifecycleState), .error) }
+        torqueOn = false
         lastFault = nil
         return .ok
     }
 
     /// Torque off; later calls return `.deactivate`.
     public func close() {
-        isTorqueEnabled = false
+        torqueOn = false
         isClosed = true
     }
 

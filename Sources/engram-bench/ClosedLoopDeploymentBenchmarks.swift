@@ -27,7 +27,7 @@ func runClosedLoopDeploymentBenchmarks() {
             var noise = RandomSource(seed: 2)
             net.program(synapses: w.traineeStacked, readout: w.traineeReadout, at: 0, rng: &noise)
             var policy = SpikingPolicy(network: net, clock: a.clock, steps: a.steps, drivenJoints: [0, 1],
-                                       deviceClock: .simulated(start: 32, period: 0.01), rng: RandomSource(seed: 3), proprioception: a.proprioception)
+                                       deviceClock: DeviceClock(start: 32), rng: RandomSource(seed: 3), proprioception: a.proprioception)
             var measured = [0.1, -0.2, 0, 0]
             var goals = measured
             var k = 0

@@ -1,6 +1,7 @@
 import Adaptation
 import Foundation
 import Control
+import Kinematics
 import MetaLearning
 import PhaseChange
 import Robot

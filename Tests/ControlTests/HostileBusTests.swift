@@ -197,7 +197,8 @@ func shippedRobot(_ name: String) throws -> RobotDescription {
         #expect(rig.peer.log.goals.isEmpty && rig.peer.log.torque.isEmpty)
         // With a plausible reading, torque on holds it; holding given goals writes exactly those.
         #expect(rig.arm.setTorque(enabled: true) == .ok)
-        #expect(rig.arm.enableTorque(holding: [0.1, -0.2, 0.3, 0]) == .ok)
+        #expect(rig.arm.deactivate() == .ok)
+        #expect(rig.arm.activate(holding: [0.1, -0.2, 0.3, 0]) == .ok)
         _ = try rig.arm.bus.ping(1)
         let last = rig.peer.log.goals.suffix(4).map(\.value)
         #expect(last == (0..<4).map { rig.arm.goalTicks(joint: $0, radians: [0.1, -0.2, 0.3, 0][$0]) })

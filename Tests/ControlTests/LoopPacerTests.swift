@@ -5,15 +5,16 @@ struct LoopPacerTests {
     /// An overrun is counted and the schedule skips ahead rather than bursting: after a stall of five
     /// periods the next deadline is in the future again. (No timing is asserted beyond ordering.)
     @Test func overrunSkipsAheadInsteadOfBursting() {
-        var pacer = LoopPacer(rateHz: 1000)
+        let clock = MonotonicClock()
+        var pacer = LoopPacer(rateHz: 1000, clock: clock)
         pacer.waitForNextTick()
-        let stallUntil = LoopPacer.now() + 5_000_000
-        while LoopPacer.now() < stallUntil {}
+        let stallUntil = clock.now() + 5_000_000
+        while clock.now() < stallUntil {}
         let overran = pacer.waitForNextTick()
         #expect(overran)
         #expect(pacer.overruns >= 1)
         #expect(pacer.missedCycles >= 3)
-        #expect(pacer.nextDeadline > LoopPacer.now() - 1_000_000)
+        #expect(pacer.nextDeadline > clock.now() - 1_000_000)
     }
 
     @Test func tickStatisticsPercentiles() {

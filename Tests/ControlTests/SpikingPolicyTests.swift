@@ -40,7 +40,7 @@ func network<W: Synapses>(_ a: ControllerArchitecture, _ w: ControllerWeights, a
         reference.run(a.clock.raster(steps: a.steps), into: &record, at: 0, rng: &noise)
 
         var policy = SpikingPolicy(network: network(a, w, at: 0, seed: 1, dense), clock: a.clock, steps: a.steps,
-                                   drivenJoints: [2, 0], deviceClock: .simulated(start: 0, period: 0.01), rng: RandomSource(seed: 9))
+                                   drivenJoints: [2, 0], deviceClock: DeviceClock(start: 0), rng: RandomSource(seed: 9))
         let start = [0.1, -0.2, 0.3, 0.4]
         policy.start(from: start)
         var goals = [Double](repeating: .nan, count: 4)
@@ -71,7 +71,7 @@ func network<W: Synapses>(_ a: ControllerArchitecture, _ w: ControllerWeights, a
         reference.run(a.clock.raster(steps: a.steps), into: &record, at: 65, rng: &noise)
 
         var policy = SpikingPolicy(network: network(a, w, at: 0, seed: 5, pcm), clock: a.clock, steps: a.steps, drivenJoints: [0, 1],
-                                   deviceClock: .simulated(start: 65, period: 0.01), rng: RandomSource(seed: 11))
+                                   deviceClock: DeviceClock(start: 65), rng: RandomSource(seed: 11))
         policy.start(from: [0, 0, 0, 0])
         var goals = [0.0, 0, 0, 0]
         for t in 0..<a.steps { _ = policy.goals(tick: t, time: 0, measured: goals, into: &goals) }
@@ -82,14 +82,14 @@ func network<W: Synapses>(_ a: ControllerArchitecture, _ w: ControllerWeights, a
     @Test func deviceClockAdvancesInStepsOfItsResolution() {
         let (a, w) = smallController(steps: 10)
         var policy = SpikingPolicy(network: network(a, w, at: 0, seed: 1) { DenseSynapses(rows: $0, columns: $1) }, clock: a.clock,
-                                   steps: a.steps, drivenJoints: [0, 1], deviceClock: .simulated(start: 32, period: 0.01), rng: RandomSource(seed: 0))
+                                   steps: a.steps, drivenJoints: [0, 1], deviceClock: DeviceClock(start: 32), rng: RandomSource(seed: 0))
         policy.readTimeResolution = 1
-        #expect(policy.readTime(tick: 0) == 32)
-        #expect(policy.readTime(tick: 99) == 32)
-        #expect(policy.readTime(tick: 100) == 33)
-        #expect(policy.readTime(tick: 250) == 34)
+        #expect(policy.readTime(at: 0) == 32)
+        #expect(policy.readTime(at: 0.99) == 32)
+        #expect(policy.readTime(at: 1.0) == 33)
+        #expect(policy.readTime(at: 2.5) == 34)
         policy.readTimeResolution = 0
-        #expect(abs(policy.readTime(tick: 250) - 34.5) < 1e-12)
+        #expect(abs(policy.readTime(at: 2.5) - 34.5) < 1e-12)
     }
 }
 
@@ -115,7 +115,7 @@ func network<W: Synapses>(_ a: ControllerArchitecture, _ w: ControllerWeights, a
     @Test func encodesMeasuredAnglesAndTrackingErrorsOfTheDrivenJoints() {
         let (a, net) = closedLoopNetwork(silentReadout: true)
         let p = a.proprioception!
-        var policy = SpikingPolicy(network: net, clock: a.clock, steps: a.steps, drivenJoints: [2, 0], deviceClock: .simulated(start: 0, period: 0.01),
+        var policy = SpikingPolicy(network: net, clock: a.clock, steps: a.steps, drivenJoints: [2, 0], deviceClock: DeviceClock(start: 0),
                                    rng: RandomSource(seed: 1), proprioception: p)
         var reference = p.makeEncoder()
         // Driven joint 1 (arm joint 0): measured at the centre of angle neuron 7, error at the centre of error neuron 12.
@@ -151,7 +151,7 @@ func network<W: Synapses>(_ a: ControllerArchitecture, _ w: ControllerWeights, a
     @Test func perfectTrackingMeansZeroErrorAndMatchesTheTrialOnThoseInputs() {
         let (a, net) = closedLoopNetwork(silentReadout: false)
         let p = a.proprioception!
-        var policy = SpikingPolicy(network: net, clock: a.clock, steps: a.steps, drivenJoints: [0, 1], deviceClock: .simulated(start: 0, period: 0.01),
+        var policy = SpikingPolicy(network: net, clock: a.clock, steps: a.steps, drivenJoints: [0, 1], deviceClock: DeviceClock(start: 0),
                                    rng: RandomSource(seed: 1), proprioception: p)
         var reference = p.makeEncoder()
         var measured = [0.1, -0.1, 0, 0]

@@ -1,12 +1,13 @@
 import Foundation
 import Testing
 @testable import Control
+import Trajectories
 
 struct TrajectoryRecorderTests {
     @Test func fixedPointFormattingIsExact() {
         var buf = [UInt8](repeating: 0, count: 64)
         func render(_ v: Double, _ d: Int = 6) -> String {
-            let n = buf.withUnsafeMutableBufferPointer { TrajectoryRecorder.format(v, decimals: d, into: $0, at: 0) }
+            let n = buf.withUnsafeMutableBufferPointer { TrajectoryWriter.format(v, decimals: d, into: $0, at: 0) }
             return String(decoding: buf[0..<n], as: UTF8.self)
         }
         #expect(render(0) == "0.000000")
@@ -30,11 +31,11 @@ struct TrajectoryRecorderTests {
         let text = try String(contentsOfFile: path, encoding: .utf8)
         #expect(text == "# engram-trajectory 1\n# robot: scorbot-er7\n# rate_hz: 100\ntime_s,base.pos,shoulder.pos\n0.000000,0.100000,-0.200000\n0.010000,0.110000,-0.210000\n")
         rec.close()
-        #expect(throws: RecorderError.self) { try rec.append(time: 0.02, values: [0, 0]) }
+        #expect(throws: TrajectoryWriteError.self) { try rec.append(time: 0.02, values: [0, 0]) }
     }
 
     @Test func unwritablePathIsAClearError() {
-        #expect(throws: RecorderError.self) {
+        #expect(throws: TrajectoryWriteError.self) {
             _ = try TrajectoryRecorder(path: "/nonexistent-folder/x.csv", columns: ["a"], metadata: [])
         }
     }

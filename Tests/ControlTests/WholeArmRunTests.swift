@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Adaptation
+import Kinematics
 import Robot
 import Spiking
 import Tensors
@@ -79,7 +80,7 @@ struct WholeArmRunTests {
         }
         let summary = adaptation.summary(target: demo.trajectory)
         var policy = SegmentedSpikingPolicy(networks: adaptation.networks, layout: adaptation.layout, segmentStarts: adaptation.segmentStarts,
-                                            clock: checkpoint.architecture.clock, deviceClock: .simulated(start: 65, period: 0.01), rng: RandomSource(seed: 0))
+                                            clock: checkpoint.architecture.clock, deviceClock: DeviceClock(start: 65), rng: RandomSource(seed: 0))
         policy.start(from: demo.startAngles)
         var goals = [Double](repeating: 0, count: 6)
         var tick = 0

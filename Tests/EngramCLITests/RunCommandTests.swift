@@ -144,7 +144,17 @@ private func scorbotWithoutController() throws -> String {
         defer { if server.isRunning { kill(server.processIdentifier, SIGINT); server.waitUntilExit() } }
         let line = EngramBinary.firstLine(of: out)
         #expect(line.hasPrefix("port: /dev/pts/"))
-        return try Self.windows(try Self.output(["run", "--robot", robot, "--port", String(line.dropFirst("port: ".count))] + task))
+        let json = try Self.output(["run", "--robot", robot, "--port", String(line.dropFirst("port: ".count))] + task)
+        // A real-time run reports its measured period and read, update and write times per tick.
+        let object = try #require(try JSONSerialization.jsonObject(with: json) as? [String: Any])
+        let timing = try #require(object["timing"] as? [String: Any])
+        #expect(timing["clock"] as? String == "real")
+        for key in ["period_us", "read_us", "update_us", "write_us", "latency_us"] {
+            let summary = try #require(timing[key] as? [String: Double], "timing.\(key)")
+            #expect(summary["p50"].map { $0 >= 0 } == true && summary["max"] != nil, "timing.\(key): \(summary)")
+        }
+        #expect(((timing["period_us"] as? [String: Double])?["p50"] ?? 0) > 1_000, "a 100 Hz run's ticks are about 10 ms apart")
+        return try Self.windows(json)
     }
 
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: binary), "skipped: build the CLI first (swift build --product engram)"))

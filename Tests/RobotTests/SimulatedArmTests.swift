@@ -72,8 +72,9 @@ private func run(
     @Test func torqueOffIgnoresGoalsAndTorqueOnHoldsWhereItIs() throws {
         let arm = SimulatedArm(robot: try so101())
         var state = JointState(jointCount: 6)
-        // Torque off: a goal is accepted but nothing moves.
-        #expect(arm.write(goals: [1, 1, 1, 1, 1, 1], time: 0, period: 0.01) == .ok)
+        // Torque off (inactive): a goal is refused and nothing moves.
+        #expect(arm.write(goals: [1, 1, 1, 1, 1, 1], time: 0, period: 0.01) == .error)
+        #expect(arm.lastFault == .notActive(.inactive))
         for k in 0..<20 { _ = arm.read(into: &state, time: Double(k) * 0.01, period: 0.01) }
         #expect(state.positions == [0, 0, 0, 0, 0, 0])  // exact: home is tick 2047, angle 0
         // Torque on replaces the stale goal by the present position: still nothing moves.
@@ -114,6 +115,7 @@ private func run(
             configuration.noiseStdTicks = 2
             configuration.seed = seed
             let arm = SimulatedArm(robot: try so101(), configuration: configuration)
+            _ = arm.activate()  // goals reach an active arm only; holding home, it stays there
             var out: [Double] = []
             run(arm, goals: [0, 0, 0, 0, 0, 0], cycles: 2000) { _, s in out.append(s.positions[0] / JointCalibration.radiansPerTick) }
             return out

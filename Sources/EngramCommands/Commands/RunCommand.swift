@@ -236,14 +236,19 @@ enum RunCommand: EngramCommand {
         return object
     }
 
-    /// The loop's timing for --json: the clock it ran on, and overruns and read→write latency only for
-    /// real-time runs (in simulated time they measure nothing about an arm).
+    /// The loop's timing for --json: the clock it ran on, and only for real-time runs (in simulated time they
+    /// measure nothing about an arm) overruns, read→write latency, and the measured period and read, update
+    /// and write times per tick.
     static func timing(_ loop: ControlLoopResult, simulated: Bool) -> [String: Any] {
         var t: [String: Any] = ["clock": simulated ? "simulated" : "real", "rate_hz": loop.rateHz, "ticks": loop.ticks]
         guard !simulated else { return t }
         t["overruns"] = loop.overruns
         t["missed_cycles"] = loop.missedCycles
         t["latency_us"] = ["p50": loop.latencyP50Microseconds, "p99": loop.latencyP99Microseconds, "max": loop.latencyMaxMicroseconds]
+        let summaries = [("period_us", loop.timing.period), ("read_us", loop.timing.read), ("update_us", loop.timing.update), ("write_us", loop.timing.write)]
+        for (key, d) in summaries {
+            t[key] = ["p50": d.p50Microseconds, "p99": d.p99Microseconds, "max": d.maxMicroseconds, "mean": d.meanMicroseconds]
+        }
         return t
     }
 
