@@ -14,7 +14,7 @@ enum AdaptCommand: EngramCommand {
     static let name = "adapt"
     static let abstract = "Adapt a controller to target trajectories (CSV) with one e-prop update"
     static let discussion = """
-        Each --target CSV (format: # metadata lines, header, rows; see ../shared/DESIGN.md) carries time_s, \
+        Each --target CSV (format: # metadata lines, a header, then rows) carries time_s, \
         base.pos and shoulder.pos (rad), optionally base.vel and shoulder.vel (rad/s; derived by finite \
         difference when absent) and ee.x, ee.y, ee.z (m; derived by Scorbot forward kinematics when absent). \
         A file with another number of rows than the controller's steps (249 at 10 ms), such as a recorded demonstration, is resampled onto the trial (its whole duration mapped onto 2.49 s; the command says by how much). For each target the command runs \

@@ -24,7 +24,7 @@ enum EvaluateCommand: EngramCommand {
         with their spread. --pcm off runs ideal float weights; paper and physical run the trainee on an emulated \
         PCM crossbar. --quantize rounds the update to 1/16 (default: on with PCM, off without). Tasks run on \
         --threads threads; results do not depend on the thread count.
-        Example: engram evaluate --checkpoint ../shared/reference/robot-l2l-official.safetensors --tasks 360
+        Example: engram evaluate --checkpoint Robots/scorbot-er7/controller.safetensors --tasks 360
         With --baseline FILE the same tasks, with the same device noise, also run on that controller, and the \
         paired difference of the after-update losses is printed with its standard error: per-task losses are \
         very skewed, so two controllers are best compared on identical tasks.

@@ -32,198 +32,292 @@ enum MetaTrainCommand: EngramCommand {
         --average-every k also keeps a running mean of the weights, taken every k iterations from --average-from on \
         (stochastic weight averaging: Adam's iterates wander around a minimum, their mean sits nearer its centre); \
         --export-average ships it.
-        Example: engram meta-train --task scorbot --iterations 2000 --batch 90 --out scorbot.safetensors --log curve.csv
+
+        Example: engram meta-train --task scorbot --iterations 2000 --batch 90 -o scorbot.safetensors --log curve.csv
         """
+    /// The task families `--task` names.
+    enum FamilyName: String, ChoiceValue {
+        /// The paper's Scorbot family (two driven joints).
+        case scorbot
+    }
+
+    static let task = Option<FamilyName>("--task", "family", "Task family")
+    static let robot = CommonOptions.robot("Train for this robot's driven joints and kinematics: a name from Robots/ or a folder with robot.yaml")
+    static let iterations = Option<Int>("--iterations", "n", "Total meta-iterations of the run", in: 1...10_000_000, required: true)
+    static let batch = Option<Int>("--batch", "b", "Tasks per meta-batch", in: 1...100_000).defaulting(to: 90)
+    static let pcm = Option<CommaList<MetaPCMMode>>("--pcm", "model", "PCM model in the inner loop; a list such as off,paper mixes them over each batch")
+        .defaulting(to: CommaList([.off]))
+    static let quantize = Option<Switch>("--quantize", "on|off", "Round the inner update to 1/16 (straight-through)", defaultNote: "on with PCM, off without")
+    static let initial = Option<String>("--init", "checkpoint", "Start from these weights instead of a random initialisation")
+    static let wholeArm = Flag("--whole-arm", "With --robot: train a whole-arm controller (one readout per joint, gripper included; joint-space target code; trials that are segments of a demonstration; docs/whole-arm.md)")
+    static let segmentSteps = Option<Int>("--segment-steps", "n", "With --whole-arm, for a new run: ticks per trial (segment) of the controller; the hand-over is a fifth of it",
+                                          in: 10...1000, defaultNote: "125, 1.25 s at 100 Hz")
+    static let innerLearningRate = Option<Double>("--inner-learning-rate", "eta", "With --whole-arm, for a new run: the e-prop update's learning rate η (the paper's two-joint controllers use 1e-4)") { eta in
+        eta > 0 && eta < 1 ? nil : "'\(eta)' is not a learning rate; give a number between 0 and 1, e.g. 1e-3"
+    }.defaulting(to: 1e-3, shown: "1e-3")
+    static let closedLoop = Flag("--closed-loop", "Train a closed-loop controller (proprioceptive inputs, the simulated arm of --robot in trial 2; docs/closed-loop.md)")
+    static let disturbances = Option<CommaList<ArmDisturbance.Kind>>("--disturbances", "kinds", "Closed loop: disturbance kinds drawn per task")
+        .defaulting(to: CommaList(ArmDisturbance.Kind.allCases))
+    static let seed = CommonOptions.seed("Seed of initialisation, tasks and noise")
+    static let out = CommonOptions.out("file", "Checkpoint to write (safetensors); with --export or --export-average, the run's checkpoint to read", required: true)
+    static let resume = Flag("--resume", "Continue the run stored in --out")
+    static let checkpointEvery = Option<Int>("--checkpoint-every", "k", "Iterations between checkpoints", in: 1...10_000_000).defaulting(to: 50)
+    static let log = Option<String>("--log", "file", "CSV file for the loss curve (appended on --resume)")
+    static let threads = CommonOptions.threads
+    static let positionWeight = Option<Double>("--position-weight", "w", "Weight of the position term in the task loss, 0.5·MSE(ω) + 0.5·w·MSE(xyz)",
+                                               defaultNote: "1, the paper's; 20 with --whole-arm") { w in
+        w > 0 ? nil : "'\(w)' is not a weight; give a positive number, e.g. 10"
+    }
+    static let afterDisturbanceWeight = Option<Double>("--after-disturbance-weight", "a", "With --closed-loop: the position term counts a times at the steps after a disturbance window ends",
+                                                       defaultNote: "1") { a in
+        a >= 1 ? nil : "'\(a)' is not a weight; give a number of at least 1, e.g. 3"
+    }
+    static let learningRate = Option<Double>("--learning-rate", "lr", "Adam's base learning rate (×0.99 every 500 iterations either way)",
+                                             defaultNote: "1.5e-3, the paper's") { lr in
+        lr > 0 && lr < 1 ? nil : "'\(lr)' is not a learning rate; give a number between 0 and 1, e.g. 5e-4"
+    }
+    static let averageEvery = Option<Int>("--average-every", "k", "Also keep a running mean of the weights, folded in every k iterations (stochastic weight averaging; kept in --out across --resume; another k restarts it)",
+                                          in: 1...10_000_000)
+    static let averageFrom = Option<Int>("--average-from", "i", "With --average-every: the mean covers iterations from i on; an older mean is restarted",
+                                         in: 0...100_000_000, defaultNote: "0")
+    static let export = Option<String>("--export", "file", "Write the weights of --out (no Adam state; a third of the size) to this file, to ship")
+    static let exportAverage = Option<String>("--export-average", "file", "Write the running mean of the weights kept in --out (see --average-every) to this file")
+    static let json = Flag("--json", "Print the final summary as one JSON object")
+
     static let options: [OptionSpec] = [
-        .value("--task", "family", "task family", choices: ["scorbot"]),
-        .value("--robot", "dir", "robot description directory: train for its driven joints and kinematics"),
-        .value("--iterations", "n", "total meta-iterations of the run"),
-        .value("--batch", "b", "tasks per meta-batch (default 90)"),
-        .value("--pcm", "model", "PCM model in the inner loop: off, paper or physical; a list such as off,paper mixes them over each batch"),
-        .value("--quantize", "on|off", "round the inner update to 1/16 (straight-through)", choices: ["on", "off"]),
-        .value("--init", "checkpoint", "start from these weights instead of a random initialisation"),
-        .flag("--whole-arm", "with --robot: train a whole-arm controller (one readout per joint, gripper included; joint-space target code; trials of 1.25 s that are segments of a demonstration; docs/whole-arm.md)"),
-        .value("--segment-steps", "n", "with --whole-arm, for a new run: ticks per trial (segment) of the controller (default 125, 1.25 s at 100 Hz); the hand-over is a fifth of it"),
-        .value("--inner-learning-rate", "eta", "with --whole-arm, for a new run: the e-prop update's learning rate η (default 1e-3; the paper's two-joint controllers use 1e-4)"),
-        .flag("--closed-loop", "train a closed-loop controller (proprioceptive inputs, the simulated arm of --robot in trial 2; docs/closed-loop.md)"),
-        .value("--disturbances", "kinds", "closed loop: disturbance kinds drawn per task, from none, push, payload, latency (default: all four)"),
-        .value("--seed", "s", "seed of initialisation, tasks and noise (default 0)"),
-        .value("--out", "file", "checkpoint to write (safetensors)", alias: "-o"),
-        .flag("--resume", "continue the run stored in --out"),
-        .value("--checkpoint-every", "k", "iterations between checkpoints (default 50)"),
-        .value("--log", "file", "CSV file for the loss curve (appended on --resume)"),
-        .value("--threads", "n", "worker threads (default: all cores)"),
-        .value("--position-weight", "w", "weight of the position term in the task loss, 0.5·MSE(ω) + 0.5·w·MSE(xyz) (default 1, the paper's)"),
-        .value("--after-disturbance-weight", "a", "with --closed-loop: the position term counts a times at the steps after a disturbance window ends (default 1)"),
-        .value("--learning-rate", "lr", "Adam's base learning rate (default 1.5e-3, the paper's; ×0.99 every 500 iterations either way)"),
-        .value("--average-every", "k", "also keep a running mean of the weights, folded in every k iterations (stochastic weight averaging; kept in --out across --resume; another k restarts it)"),
-        .value("--average-from", "i", "with --average-every: the mean covers iterations from i on; an older mean is restarted (default 0)"),
-        .value("--export", "file", "instead of training: write the weights of --out (no Adam state; a third of the size) to this file, to ship"),
-        .value("--export-average", "file", "instead of training: write the running mean of the weights kept in --out (see --average-every) to this file"),
-        .flag("--json", "print the final summary as one JSON object"),
+        task.spec, robot.spec, iterations.spec, batch.spec, pcm.spec, quantize.spec, initial.spec, wholeArm.spec, segmentSteps.spec,
+        innerLearningRate.spec, closedLoop.spec, disturbances.spec, seed.spec, out.spec, resume.spec, checkpointEvery.spec, log.spec,
+        threads.spec, positionWeight.spec, afterDisturbanceWeight.spec, learningRate.spec, averageEvery.spec, averageFrom.spec,
+        export.spec, exportAverage.spec, json.spec,
+    ]
+
+    static let modes = [
+        CommandMode(option: "--export", takes: ["--out"], requires: ["--out"]),
+        CommandMode(option: "--export-average", takes: ["--out"], requires: ["--out"]),
+    ]
+
+    static let rules: [OptionRule] = [
+        .oneOf(["--task", "--robot"], message: "missing --task <family> or --robot <name|dir>: what to train for; use --task scorbot (the paper's family) or --robot so101"),
+        .requires("--whole-arm", anyOf: ["--robot"], message: "--whole-arm needs --robot <name|dir>: the arm whose joints the controller drives"),
+        .requires("--closed-loop", anyOf: ["--robot"], message: "--closed-loop needs --robot <name|dir>: the arm whose simulated servos are in the loop (e.g. --robot scorbot-er7)"),
+        .exclusive(["--whole-arm", "--closed-loop"], message: "--whole-arm and --closed-loop: a whole-arm controller is open-loop; choose one"),
+        .requires("--segment-steps", anyOf: ["--whole-arm"], message: "--segment-steps sets a whole-arm controller's trial; it needs --whole-arm"),
+        .requires("--inner-learning-rate", anyOf: ["--whole-arm"], message: "--inner-learning-rate sets a whole-arm controller's update; it needs --whole-arm"),
+        .requires("--after-disturbance-weight", anyOf: ["--closed-loop"], message: "--after-disturbance-weight weighs recovery from the arm's disturbances; it needs --closed-loop"),
+        .requires("--average-from", anyOf: ["--average-every"], message: "--average-from sets where the weight average starts; it needs --average-every <k>"),
     ]
 
     static func run(_ arguments: ParsedArguments) throws -> Int32 {
-        if let export = arguments.string("--export") {
-            // A shipping copy: the six weight tensors and the metadata (architecture, training command,
-            // iteration), without the Adam moments and RNG state that only --resume needs.
-            let source = try arguments.required("--out")
-            var checkpoint = try loadController(try loadFile(source))
-            checkpoint.metadata[MetaTrainer.Key.averageSpan] = nil  // the span of a mean this copy does not hold
-            do { try checkpoint.write(toFile: export) } catch {
-                throw RuntimeError("\(export): cannot write the checkpoint (\(error)); check the folder exists and is writable")
+        if let ship = arguments[Self.export] { return try exportWeights(of: try arguments.required(Self.out), to: ship) }
+        if let ship = arguments[Self.exportAverage] { return try exportAverage(of: try arguments.required(Self.out), to: ship) }
+        let request = try Request(arguments)
+        var family = try TrainingFamily(request)
+        var configuration = configuration(request, family: family)
+        let (initial, state) = try startingPoint(request, family: family, configuration: &configuration)
+        try family.fit(configuration.architecture, request: request)
+        if configuration.architecture.proprioception != nil {
+            guard let arm = family.closedLoopArm else {
+                throw UsageError("this is a closed-loop controller: give --robot <dir>, the arm whose simulated servos are in the loop")
             }
-            print("meta-train: wrote the weights of \(source) to \(export)")
-            return 0
+            configuration.options.closedLoop = arm
+            for i in configuration.mixedOptions.indices { configuration.mixedOptions[i].closedLoop = arm }
         }
-        if let export = arguments.string("--export-average") {
-            let source = try arguments.required("--out")
-            let averaged: ControllerCheckpoint?
-            do { averaged = try MetaTrainer.averagedController(in: try loadFile(source)) } catch let e as CheckpointError { throw RuntimeError(e.description) }
-            guard let averaged else {
-                throw RuntimeError("\(source): the run keeps no weight average; resume it with --average-every <k> to start one, or ship its weights with --export")
-            }
-            do { try averaged.write(toFile: export) } catch {
-                throw RuntimeError("\(export): cannot write the checkpoint (\(error)); check the folder exists and is writable")
-            }
-            print("meta-train: wrote the \(averaged.metadata[MetaTrainer.Key.averaged] ?? "weight average") of \(source) to \(export)")
-            return 0
-        }
-        if arguments.has("--robot") && arguments.has("--task") {
-            throw UsageError("give --task scorbot or --robot <dir>, not both")
-        }
-        guard arguments.has("--task") || arguments.has("--robot") else {
-            throw UsageError("missing --task <family> or --robot <dir>: what to train for; use --task scorbot (the paper's family) or --robot Robots/so101")
-        }
-        let iterations = try arguments.int("--iterations", in: 1...10_000_000)
-        guard let iterations else { throw UsageError("missing --iterations <n>: total meta-iterations of the run") }
-        let batch = try arguments.int("--batch", default: 90, in: 1...100_000)!
-        let threads = try arguments.int("--threads", default: ProcessInfo.processInfo.activeProcessorCount, in: 1...256)!
-        let every = try arguments.int("--checkpoint-every", default: 50, in: 1...10_000_000)!
-        let seed = try arguments.seed()
-        let out = try arguments.required("--out")
-        let directory = (out as NSString).deletingLastPathComponent
-        var isDirectory: ObjCBool = false
-        if !directory.isEmpty, !(FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) && isDirectory.boolValue) {
-            throw UsageError("--out <file>: the directory '\(directory)' does not exist; create it or choose another path")
-        }
-        let pcmNames = (arguments.string("--pcm") ?? "off").split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-        var pcmModes: [MetaPCMMode] = []
-        for name in pcmNames {
-            guard let mode = MetaPCMMode(rawValue: name) else {
-                throw UsageError("--pcm: '\(name)' is not a PCM model; use off, paper or physical, or a comma-separated list of them such as off,paper")
-            }
-            pcmModes.append(mode)
-        }
-        guard pcmModes.count <= batch else {
-            throw UsageError("--pcm: \(pcmModes.count) models for a batch of \(batch) tasks; give at most --batch models")
-        }
-        let quantizeChoice = arguments.string("--quantize")
+        let trainer = MetaTrainer(configuration: configuration, sampler: family.sampler, initial: initial, state: state)
+        return try train(trainer, request)
+    }
 
-        // The paper's Scorbot family, or the same family (Brownian velocities, Hann smoothing, limits) on
-        // the driven joints of any robot description, through its forward kinematics.
-        var family: any MetaTaskSampler = TaskFamily<ScorbotKinematics>.paperScorbot
-        var familySteps = 0, familyOutputs = 0
-        var familyName = "scorbot"
+    // MARK: Modes
+
+    /// `--export`: a shipping copy, the six weight tensors and the metadata (architecture, training
+    /// command, iteration), without the Adam moments and RNG state that only --resume needs.
+    static func exportWeights(of source: String, to export: String) throws -> Int32 {
+        var checkpoint = try loadController(try loadFile(source))
+        checkpoint.metadata[MetaTrainer.Key.averageSpan] = nil  // the span of a mean this copy does not hold
+        do { try checkpoint.write(toFile: export) } catch {
+            throw RuntimeError("\(export): cannot write the checkpoint (\(error)); check the folder exists and is writable")
+        }
+        print("meta-train: wrote the weights of \(source) to \(export)")
+        return 0
+    }
+
+    /// `--export-average`: the running mean of the weights kept in the run's checkpoint.
+    static func exportAverage(of source: String, to export: String) throws -> Int32 {
+        let averaged: ControllerCheckpoint?
+        do { averaged = try MetaTrainer.averagedController(in: try loadFile(source)) } catch let e as CheckpointError { throw RuntimeError(e.description) }
+        guard let averaged else {
+            throw RuntimeError("\(source): the run keeps no weight average; resume it with --average-every <k> to start one, or ship its weights with --export")
+        }
+        do { try averaged.write(toFile: export) } catch {
+            throw RuntimeError("\(export): cannot write the checkpoint (\(error)); check the folder exists and is writable")
+        }
+        print("meta-train: wrote the \(averaged.metadata[MetaTrainer.Key.averaged] ?? "weight average") of \(source) to \(export)")
+        return 0
+    }
+
+    // MARK: Step 1, the request: typed values checked together, before any file is read
+
+    /// What a training run was asked for, checked as a whole (usage errors only; nothing is loaded).
+    struct Request {
+        var robot: RobotReference?
+        var iterations: Int
+        var batch: Int
+        var threads: Int
+        var checkpointEvery: Int
+        var seed: UInt64
+        var out: String
+        var pcmModes: [MetaPCMMode]
+        var quantize: Switch?
+        var wholeArm: Bool
+        var closedLoop: Bool
+        var resume: Bool
+        var initPath: String?
+        var disturbances: [ArmDisturbance.Kind]
+        var segmentSteps: Int?
+        var innerLearningRate: Double
+        var positionWeight: Double?
+        var afterDisturbanceWeight: Double?
+        var learningRate: Double?
+        var averageEvery: Int?
+        var averageFrom: Int?
+        var log: String?
+        var json: Bool
+        var arguments: ParsedArguments
+
+        init(_ arguments: ParsedArguments) throws {
+            self.arguments = arguments
+            robot = arguments[MetaTrainCommand.robot]
+            iterations = try arguments.required(MetaTrainCommand.iterations)
+            batch = arguments[MetaTrainCommand.batch]
+            threads = arguments[MetaTrainCommand.threads]
+            checkpointEvery = arguments[MetaTrainCommand.checkpointEvery]
+            seed = arguments[MetaTrainCommand.seed]
+            out = try arguments.required(MetaTrainCommand.out)
+            let directory = (out as NSString).deletingLastPathComponent
+            var isDirectory: ObjCBool = false
+            if !directory.isEmpty, !(FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) && isDirectory.boolValue) {
+                throw UsageError("--out <file>: the directory '\(directory)' does not exist; create it or choose another path")
+            }
+            pcmModes = arguments[MetaTrainCommand.pcm].elements
+            guard pcmModes.count <= batch else {
+                throw UsageError("--pcm: \(pcmModes.count) models for a batch of \(batch) tasks; give at most --batch models")
+            }
+            quantize = arguments[MetaTrainCommand.quantize]
+            wholeArm = arguments[MetaTrainCommand.wholeArm]
+            closedLoop = arguments[MetaTrainCommand.closedLoop]
+            resume = arguments[MetaTrainCommand.resume]
+            initPath = arguments[MetaTrainCommand.initial]
+            disturbances = arguments[MetaTrainCommand.disturbances].elements
+            segmentSteps = arguments[MetaTrainCommand.segmentSteps]
+            innerLearningRate = arguments[MetaTrainCommand.innerLearningRate]
+            positionWeight = arguments[MetaTrainCommand.positionWeight]
+            afterDisturbanceWeight = arguments[MetaTrainCommand.afterDisturbanceWeight]
+            learningRate = arguments[MetaTrainCommand.learningRate]
+            averageEvery = arguments[MetaTrainCommand.averageEvery]
+            averageFrom = arguments[MetaTrainCommand.averageFrom]
+            log = arguments[MetaTrainCommand.log]
+            json = arguments[MetaTrainCommand.json]
+        }
+
+        /// The words of `--pcm`, for the log's settings column.
+        var pcmNames: [String] { pcmModes.map(\.rawValue) }
+    }
+
+    // MARK: Step 2, the task family
+
+    /// The paper's Scorbot family, or the same family (Brownian velocities, Hann smoothing, limits) on
+    /// the driven joints of any robot description, through its forward kinematics; with the closed loop's
+    /// simulated arm or the whole-arm architecture when asked for.
+    struct TrainingFamily {
+        var sampler: any MetaTaskSampler
+        var steps: Int
+        var outputs: Int
+        var name: String
+        var robot: RobotDescription? = nil
         var closedLoopArm: ClosedLoopArm? = nil
         var proprioception: ProprioceptionSettings? = nil
         var wholeArm: ControllerArchitecture? = nil
-        if let robotPath = arguments.string("--robot") {
-            let dir = ResourceLocator.robotDirectory(robotPath) ?? robotPath
-            let robot = try RobotFiles.loadRobot(dir)
-            let f = RunSession.taskFamily(for: robot)
-            if arguments.has("--whole-arm") {
-                if arguments.has("--closed-loop") { throw UsageError("--whole-arm and --closed-loop: a whole-arm controller is open-loop; choose one") }
+
+        init(_ request: Request) throws {
+            guard let reference = request.robot else {
+                let f = TaskFamily<ScorbotKinematics>.paperScorbot
+                (sampler, steps, outputs, name) = (f, f.steps, f.drivenJoints.count, "scorbot")
+                return
+            }
+            let robot = try RobotFiles.loadRobot(reference.directory)
+            self.robot = robot
+            if request.wholeArm {
                 let w = WholeArm.taskFamily(for: robot)
                 wholeArm = WholeArm.architecture(for: robot)
-                family = w
-                familySteps = w.steps
-                familyOutputs = w.drivenJoints.count
-                familyName = robot.name + " whole-arm"
-            } else if arguments.has("--closed-loop") || arguments.has("--resume") {
-                var kinds: [ArmDisturbance.Kind] = []
-                for name in (arguments.string("--disturbances") ?? "none,push,payload,latency").split(separator: ",") {
-                    guard let kind = ArmDisturbance.Kind(rawValue: String(name)) else {
-                        throw UsageError("--disturbances: '\(name)' is not a disturbance; use a list of none, push, payload, latency")
-                    }
-                    kinds.append(kind)
-                }
-                closedLoopArm = SimulatedArmPlant.trainingArm(robot: robot, kinds: kinds, steps: f.steps)
+                (sampler, steps, outputs, name) = (w, w.steps, w.drivenJoints.count, robot.name + " whole-arm")
+                return
+            }
+            let f = RunSession.taskFamily(for: robot)
+            if request.closedLoop || request.resume {
+                closedLoopArm = SimulatedArmPlant.trainingArm(robot: robot, kinds: request.disturbances, steps: f.steps)
                 proprioception = ProprioceptionSettings(jointRanges: f.jointLimits)
             }
-            if wholeArm == nil {
-                family = f
-                familySteps = f.steps
-                familyOutputs = f.drivenJoints.count
-                familyName = robot.name
-            }
-        } else {
-            if arguments.has("--whole-arm") { throw UsageError("--whole-arm needs --robot <dir>: the arm whose joints the controller drives") }
-            if arguments.has("--closed-loop") {
-                throw UsageError("--closed-loop needs --robot <dir>: the arm whose simulated servos are in the loop (e.g. --robot Robots/scorbot-er7)")
-            }
-            guard arguments.string("--task") == "scorbot" else {
-                throw UsageError("--task <family>: '\(arguments.string("--task") ?? "")' is not a task family; use scorbot, or --robot <dir> for another arm")
-            }
-            let f = TaskFamily<ScorbotKinematics>.paperScorbot
-            family = f
-            familySteps = f.steps
-            familyOutputs = f.drivenJoints.count
+            (sampler, steps, outputs, name) = (f, f.steps, f.drivenJoints.count, robot.name)
         }
+
+        /// The robot's name as the checkpoint records it.
+        var robotName: String { robot?.name ?? "scorbot-er7" }
+
+        /// A whole-arm run trains on segments as long as its controller's trial (--segment-steps, or the
+        /// checkpoint's); any other family must match the controller's steps and outputs as it is.
+        mutating func fit(_ architecture: MetaArchitecture, request: Request) throws {
+            if wholeArm != nil, architecture.steps != steps, let robot {
+                sampler = WholeArm.taskFamily(for: robot, steps: architecture.steps)
+                steps = architecture.steps
+            }
+            guard steps == architecture.steps, outputs == architecture.outputs else {
+                throw RuntimeError("the controller runs \(architecture.steps) steps with \(architecture.outputs) outputs; the \(name) task family needs \(steps) and \(outputs)")
+            }
+        }
+    }
+
+    // MARK: Step 3, the configuration
+
+    /// The trainer's configuration from the request: batch, threads, seed, the inner loop's PCM models,
+    /// the loss weights, Adam's learning rate and the weight average.
+    static func configuration(_ request: Request, family: TrainingFamily) -> MetaTrainingConfiguration {
         var configuration = MetaTrainingConfiguration()
-        configuration.batchSize = batch
-        configuration.threads = threads
-        configuration.seed = seed
-        let optionSets = pcmModes.map { mode -> MetaGradientOptions in
+        configuration.batchSize = request.batch
+        configuration.threads = request.threads
+        configuration.seed = request.seed
+        let optionSets = request.pcmModes.map { mode -> MetaGradientOptions in
             var o = MetaGradientOptions()
             o.pcm = mode
-            o.quantizeUpdate = (quantizeChoice ?? (mode == .off ? "off" : "on")) == "on"
+            o.quantizeUpdate = (request.quantize ?? (mode == .off ? .off : .on)).isOn
             return o
         }
         configuration.options = optionSets[0]
         configuration.mixedOptions = Array(optionSets.dropFirst())
-        configuration.group = arguments.group
-        configuration.command = ([arguments.program] + CommandLine.arguments.dropFirst()).joined(separator: " ")
-        configuration.robot = familyName == "scorbot" ? "scorbot-er7" : familyName.replacingOccurrences(of: " whole-arm", with: "")
-        if wholeArm != nil {
-            // Joint errors in rad² are small against velocity errors in (rad/s)²: weigh positions up.
-            configuration.options.positionWeight = 20
-            for i in configuration.mixedOptions.indices { configuration.mixedOptions[i].positionWeight = 20 }
+        configuration.group = request.arguments.group
+        configuration.command = ([request.arguments.program] + CommandLine.arguments.dropFirst()).joined(separator: " ")
+        configuration.robot = family.robotName
+        func setAll(_ change: (inout MetaGradientOptions) -> Void) {
+            change(&configuration.options)
+            for i in configuration.mixedOptions.indices { change(&configuration.mixedOptions[i]) }
         }
-        if let text = arguments.string("--position-weight") {
-            guard let w = Double(text), w > 0, w.isFinite else {
-                throw UsageError("--position-weight: '\(text)' is not a weight; give a positive number, e.g. 10")
-            }
-            configuration.options.positionWeight = w
-            for i in configuration.mixedOptions.indices { configuration.mixedOptions[i].positionWeight = w }
-        }
-        if let text = arguments.string("--after-disturbance-weight") {
-            guard arguments.has("--closed-loop") else {
-                throw UsageError("--after-disturbance-weight weighs recovery from the arm's disturbances; it needs --closed-loop")
-            }
-            guard let a = Double(text), a >= 1, a.isFinite else {
-                throw UsageError("--after-disturbance-weight: '\(text)' is not a weight; give a number of at least 1, e.g. 3")
-            }
-            configuration.options.afterDisturbanceWeight = a
-            for i in configuration.mixedOptions.indices { configuration.mixedOptions[i].afterDisturbanceWeight = a }
-        }
-        if let text = arguments.string("--learning-rate") {
-            guard let lr = Double(text), lr > 0, lr < 1 else {
-                throw UsageError("--learning-rate: '\(text)' is not a learning rate; give a number between 0 and 1, e.g. 5e-4")
-            }
-            configuration.adam.learningRate = lr
-        }
-        configuration.averageEvery = try arguments.int("--average-every", in: 1...10_000_000)
-        if let from = try arguments.int("--average-from", in: 0...100_000_000) {
-            guard configuration.averageEvery != nil else {
-                throw UsageError("--average-from sets where the weight average starts; it needs --average-every <k>")
-            }
-            configuration.averageFrom = from
-        }
+        // Joint errors in rad² are small against velocity errors in (rad/s)²: weigh positions up.
+        if family.wholeArm != nil { setAll { $0.positionWeight = 20 } }
+        if let w = request.positionWeight { setAll { $0.positionWeight = w } }
+        if let a = request.afterDisturbanceWeight { setAll { $0.afterDisturbanceWeight = a } }
+        if let lr = request.learningRate { configuration.adam.learningRate = lr }
+        configuration.averageEvery = request.averageEvery
+        if let from = request.averageFrom { configuration.averageFrom = from }
+        return configuration
+    }
 
-        var initial: MetaParameters<Float>
-        var state: MetaTrainingState? = nil
-        if arguments.has("--resume") {
+    // MARK: Step 4, the starting point
+
+    /// The weights (and, on --resume, the training state) the run starts from: the checkpoint in --out,
+    /// the weights of --init, or the paper's random initialisation. Sets the architecture (and history) in
+    /// `configuration` to the start's.
+    static func startingPoint(_ request: Request, family: TrainingFamily,
+                              configuration: inout MetaTrainingConfiguration) throws -> (MetaParameters<Float>, MetaTrainingState?) {
+        let out = request.out
+        if request.resume {
             guard FileManager.default.fileExists(atPath: out) else {
                 throw RuntimeError("\(out): no checkpoint to resume; run without --resume to start, or point --out at the run's checkpoint")
             }
@@ -231,79 +325,65 @@ enum MetaTrainCommand: EngramCommand {
             let checkpoint = try loadController(file)
             configuration.architecture = try architecture(of: checkpoint, path: out)
             configuration.history = MetaTrainer.history(in: checkpoint.metadata)
-            initial = MetaParameters(checkpoint.weights)
+            let initial = MetaParameters(checkpoint.weights)
+            let state: MetaTrainingState?
             do {
                 state = try MetaTrainer.trainingState(in: file, parameterCount: initial.count)
             } catch let e as CheckpointError { throw RuntimeError(e.description) }
-            guard let s = state else {
+            guard let state else {
                 throw RuntimeError("\(out): has weights but no training state (not written by meta-train); use --init \(out) to start a new run from it")
             }
-            configuration.seed = s.seed
-            if let b = file.metadata[MetaTrainer.Key.batch], b != String(batch) {
-                FileHandle.standardError.write(Data("meta-train: note: the run was started with --batch \(b), continuing with \(batch)\n".utf8))
+            configuration.seed = state.seed
+            if let b = file.metadata[MetaTrainer.Key.batch], b != String(request.batch) {
+                FileHandle.standardError.write(Data("meta-train: note: the run was started with --batch \(b), continuing with \(request.batch)\n".utf8))
             }
-        } else if let initPath = arguments.string("--init") {
+            return (initial, state)
+        }
+        if let initPath = request.initPath {
             let checkpoint = try loadController(try loadFile(initPath))
             configuration.architecture = try architecture(of: checkpoint, path: initPath)
             configuration.history = MetaTrainer.history(in: checkpoint.metadata)
-            initial = MetaParameters(checkpoint.weights)
-            if arguments.has("--closed-loop") {
+            var initial = MetaParameters(checkpoint.weights)
+            if request.closedLoop, let proprioception = family.proprioception {
                 if let had = configuration.architecture.proprioception {
                     guard had == proprioception else {
-                        throw RuntimeError("\(initPath): its proprioceptive inputs (\(had.jointRanges)) differ from this robot's driven joints (\(proprioception!.jointRanges)); start from an open-loop controller or one of this robot")
+                        throw RuntimeError("\(initPath): its proprioceptive inputs (\(had.jointRanges)) differ from this robot's driven joints (\(proprioception.jointRanges)); start from an open-loop controller or one of this robot")
                     }
                 } else {
                     // Warm start from an open-loop controller: the proprioceptive rows of W_in start at zero.
                     let clockWeights = initial[.traineeInput]
                     configuration.architecture.proprioception = proprioception
                     initial.tensors[MetaParameterName.traineeInput.index] = clockWeights
-                        + [Float](repeating: 0, count: proprioception!.rowCount * configuration.architecture.traineeNeurons)
+                        + [Float](repeating: 0, count: proprioception.rowCount * configuration.architecture.traineeNeurons)
                 }
             }
-        } else {
-            configuration.architecture.proprioception = arguments.has("--closed-loop") ? proprioception : nil
-            if var wholeArm {
-                wholeArm.innerLearningRate = 1e-3
-                if let n = try arguments.int("--segment-steps", in: 10...1000) {
-                    wholeArm = .wholeArm(jointLimits: wholeArm.jointTarget!.jointRanges.map { $0[0]...$0[1] }, steps: n, handOverSteps: n / 5)
-                    wholeArm.innerLearningRate = 1e-3
-                }
-                if let text = arguments.string("--inner-learning-rate") {
-                    guard let eta = Double(text), eta > 0, eta < 1 else {
-                        throw UsageError("--inner-learning-rate: '\(text)' is not a learning rate; give a number between 0 and 1, e.g. 1e-3")
-                    }
-                    wholeArm.innerLearningRate = eta
-                }
-                configuration.architecture = MetaArchitecture(wholeArm)
+            return (initial, nil)
+        }
+        configuration.architecture.proprioception = request.closedLoop ? family.proprioception : nil
+        if var wholeArm = family.wholeArm {
+            if let n = request.segmentSteps, let jointTarget = wholeArm.jointTarget {
+                wholeArm = .wholeArm(jointLimits: jointTarget.jointRanges.map { $0[0]...$0[1] }, steps: n, handOverSteps: n / 5)
             }
-            var rng = RandomSource(seed: seed).derived(0x1417)
-            initial = MetaParameters(randomFor: configuration.architecture, rng: &rng)
+            wholeArm.innerLearningRate = request.innerLearningRate
+            configuration.architecture = MetaArchitecture(wholeArm)
         }
-        if wholeArm != nil, configuration.architecture.steps != familySteps, let robotPath = arguments.string("--robot") {
-            // A whole-arm run trains on segments as long as its controller's trial (--segment-steps, or the checkpoint's).
-            let robot = try RobotFiles.loadRobot(ResourceLocator.robotDirectory(robotPath) ?? robotPath)
-            family = WholeArm.taskFamily(for: robot, steps: configuration.architecture.steps)
-            familySteps = configuration.architecture.steps
-        }
-        guard familySteps == configuration.architecture.steps, familyOutputs == configuration.architecture.outputs else {
-            throw RuntimeError("the controller runs \(configuration.architecture.steps) steps with \(configuration.architecture.outputs) outputs; the \(familyName) task family needs \(familySteps) and \(familyOutputs)")
-        }
+        var rng = RandomSource(seed: request.seed).derived(0x1417)
+        return (MetaParameters(randomFor: configuration.architecture, rng: &rng), nil)
+    }
 
-        if configuration.architecture.proprioception != nil {
-            guard let arm = closedLoopArm else {
-                throw UsageError("this is a closed-loop controller: give --robot <dir>, the arm whose simulated servos are in the loop")
-            }
-            configuration.options.closedLoop = arm
-            for i in configuration.mixedOptions.indices { configuration.mixedOptions[i].closedLoop = arm }
-        }
-        let trainer = MetaTrainer(configuration: configuration, sampler: family, initial: initial, state: state)
+    // MARK: Step 5, the loop
+
+    /// Steps `trainer` to `--iterations`, writing the log and checkpoints, stopping cleanly on a signal;
+    /// prints the summary.
+    static func train(_ trainer: MetaTrainer, _ request: Request) throws -> Int32 {
+        let (out, iterations, arguments) = (request.out, request.iterations, request.arguments)
         if trainer.state.iteration >= iterations {
             print("meta-train: \(out) is already at iteration \(trainer.state.iteration) ≥ --iterations \(iterations); nothing to do")
             return 0
         }
         let log: MetaTrainingLog?
         do {
-            log = try (arguments.isRoot ? arguments.string("--log") : nil).map { try MetaTrainingLog(path: $0, append: arguments.has("--resume"), resumedAt: trainer.state.iteration, settings: pcmNames) }
+            log = try (arguments.isRoot ? request.log : nil).map { try MetaTrainingLog(path: $0, append: request.resume, resumedAt: trainer.state.iteration, settings: request.pcmNames) }
         } catch let e as CheckpointError { throw RuntimeError(e.description) }
 
         var progress = MetaTrainingProgress(total: iterations)
@@ -351,10 +431,10 @@ enum MetaTrainCommand: EngramCommand {
             log?.append(report)
             progress.update(report)
             last = report
-            if report.iteration % every == 0 || report.iteration == iterations { try save() }
+            if report.iteration % request.checkpointEvery == 0 || report.iteration == iterations { try save() }
         }
         progress.finish()
-        if let last, arguments.has("--json") {
+        if let last, request.json {
             let b = last.batch
             var object: [String: Any] = [
                 "iteration": last.iteration, "loss": b.loss, "task_loss": b.taskLoss,
