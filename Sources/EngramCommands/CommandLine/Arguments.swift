@@ -23,60 +23,6 @@ struct ParsedArguments {
 
     /// Whether the flag or option was given.
     func has(_ name: String) -> Bool { values[name] != nil }
-
-    /// The option's (last) value, or nil when absent.
-    func string(_ name: String) -> String? { values[name]?.last }
-
-    /// Every value the option was given.
-    func strings(_ name: String) -> [String] { values[name] ?? [] }
-
-    /// The option's value, or a usage error naming it.
-    func required(_ name: String) throws -> String {
-        guard let v = string(name) else {
-            let spec = specs.first { $0.name == name }
-            let ph = spec?.placeholder.map { " <\($0)>" } ?? ""
-            throw UsageError("missing \(name)\(ph): \(spec?.abstract ?? "required"); see 'engram help \(commandPath)'")
-        }
-        return v
-    }
-
-    /// The option as an integer within `range`, or `default` when absent.
-    func int(_ name: String, default value: Int? = nil, in range: ClosedRange<Int>? = nil) throws -> Int? {
-        guard let s = string(name) else { return value }
-        guard let v = Int(s.replacingOccurrences(of: "_", with: "")) else {
-            throw UsageError("\(name) \(placeholder(name)): '\(s)' is not a whole number")
-        }
-        if let range, !range.contains(v) {
-            throw UsageError("\(name) \(placeholder(name)): \(v) is out of range; use \(range.lowerBound)...\(range.upperBound)")
-        }
-        return v
-    }
-
-    /// The option as a number within `range`, or `default` when absent.
-    func double(_ name: String, default value: Double? = nil, in range: ClosedRange<Double>? = nil) throws -> Double? {
-        guard let s = string(name) else { return value }
-        guard let v = Double(s), v.isFinite else {
-            throw UsageError("\(name) \(placeholder(name)): '\(s)' is not a number")
-        }
-        if let range, !range.contains(v) {
-            throw UsageError("\(name) \(placeholder(name)): \(v) is out of range; use \(range.lowerBound)...\(range.upperBound)")
-        }
-        return v
-    }
-
-    /// The option's value, which parsing already checked against its choices.
-    func choice(_ name: String, default value: String) -> String { string(name) ?? value }
-
-    /// A UInt64 seed (default 0).
-    func seed(_ name: String = "--seed", default value: UInt64 = 0) throws -> UInt64 {
-        guard let s = string(name) else { return value }
-        guard let v = UInt64(s) else { throw UsageError("\(name) <seed>: '\(s)' is not a non-negative whole number") }
-        return v
-    }
-
-    private func placeholder(_ name: String) -> String {
-        specs.first { $0.name == name }?.placeholder.map { "<\($0)>" } ?? ""
-    }
 }
 
 /// Splits and checks argv against a command's specs.
@@ -146,11 +92,7 @@ enum Arguments {
             }
             var typed: [Any] = []
             for v in given {
-                if let convert = spec.convert {
-                    do { typed.append(try convert(v)) } catch let e as InvalidValue { throw UsageError("\(spec.synopsis): \(e.reason)") }
-                } else if let choices = spec.choices, !choices.contains(v) {
-                    throw UsageError("\(spec.synopsis): '\(v)' is not one of \(choices.joined(separator: ", "))")
-                }
+                do { typed.append(try spec.convert?(v) ?? v) } catch let e as InvalidValue { throw UsageError("\(spec.synopsis): \(e.reason)") }
             }
             if spec.repeating {
                 parsed.values[spec.name, default: []] += given
@@ -185,6 +127,7 @@ enum Arguments {
         if let mode = modes.first {
             let allowed = Set(mode.takes + [mode.option])
             for spec in command.options where parsed.has(spec.name) && !allowed.contains(spec.name) {
+                if let why = mode.refusals[spec.name] { throw UsageError(why) }
                 let takes = mode.takes.map(synopsis).joined(separator: ", ")
                 throw UsageError("\(synopsis(mode.option)) takes only \(takes); drop \(spec.name)")
             }

@@ -38,7 +38,9 @@ extension EngramCommand {
     static func spec(_ name: String) -> OptionSpec? { options.first { $0.name == name } }
 }
 
-/// An option: `--name <placeholder>` takes a value, `--name` alone is a flag.
+/// An option as help and parsing see it: `--name <placeholder>` takes a value, `--name` alone is a flag.
+/// Commands declare options with a type (`Option<Value>`, `DefaultedOption<Value>`, `Flag`) and list
+/// their `spec`s; the type's parser, choices and default end up here.
 struct OptionSpec: Sendable {
     /// The spelling with dashes, e.g. `--rate`.
     var name: String
@@ -67,12 +69,9 @@ struct OptionSpec: Sendable {
     /// Whether `word` names this option.
     func isSpelled(_ word: String) -> Bool { word == name || word == alias || hiddenAliases.contains(word) }
 
+    /// A flag's spec (typed declarations use `Flag`).
     static func flag(_ name: String, _ abstract: String) -> OptionSpec {
         OptionSpec(name: name, placeholder: nil, abstract: abstract)
-    }
-
-    static func value(_ name: String, _ placeholder: String, _ abstract: String, choices: [String]? = nil, repeating: Bool = false, alias: String? = nil) -> OptionSpec {
-        OptionSpec(name: name, placeholder: placeholder, abstract: abstract, choices: choices, repeating: repeating, alias: alias)
     }
 }
 
@@ -96,6 +95,8 @@ struct CommandMode: Sendable {
     var takes: [String]
     /// Those of `takes` it cannot do without.
     var requires: [String] = []
+    /// Why the mode refuses an option it does not take, where a reason says more than the list of `takes`.
+    var refusals: [String: String] = [:]
 }
 
 /// A positional argument.

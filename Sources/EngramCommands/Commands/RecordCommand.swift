@@ -31,7 +31,7 @@ enum RecordCommand: EngramCommand {
     static let fast = Flag("--fast", "With --sim: run in simulated time, as fast as possible")
 
     static let options: [OptionSpec] = ArmConnection.options + [out.spec, rate.spec, duration.spec, torque.spec, seed.spec, fast.spec]
-    static let rules = ArmConnection.rules
+    static let rules = ArmConnection.rules + [.requires("--fast", anyOf: ["--sim"], message: "--fast runs the simulated arm in simulated time; it needs --sim")]
 
     static func run(_ arguments: ParsedArguments) throws -> Int32 {
         let out = try arguments.required(Self.out)

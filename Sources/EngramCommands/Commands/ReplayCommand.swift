@@ -31,7 +31,7 @@ enum ReplayCommand: EngramCommand {
 
     static let options: [OptionSpec] = ArmConnection.options
         + [speed.spec, easeIn.spec, loop.spec, lead.spec, rate.spec, record.spec, json.spec, fast.spec]
-    static let rules = ArmConnection.rules
+    static let rules = ArmConnection.rules + [.requires("--fast", anyOf: ["--sim"], message: "--fast runs the simulated arm in simulated time; it needs --sim")]
     static let positionals = [PositionalSpec(name: "file.csv", abstract: "The trajectory to replay")]
 
     static func run(_ arguments: ParsedArguments) throws -> Int32 {

@@ -44,7 +44,7 @@ enum RunCommand: EngramCommand {
     static let disturbance = Option<ArmDisturbance.Kind>("--disturbance", "kind",
         "With --task: the disturbance kind; --sim disturbs the simulated arm, --port expects 'engram sim-serial --disturbance <kind> --seed <s> --task <i>'")
     static let adapt = Option<Switch>("--adapt", "on|off", "With --target: adapt once before running; off tracks the unadapted controller").defaulting(to: .on)
-    static let pcm = Option<SynapseMode>("--pcm", "model", "Trainee synapses: ideal (off), paper or physical PCM",
+    static let pcm = Option<SynapseMode>("--pcm", "model", "Trainee synapses: ideal weights (off) or a PCM model",
                                          defaultNote: "the model the controller was meta-trained with, else physical")
     static let quantize = Option<Switch>("--quantize", "on|off", "Round the update to 1/16 of w_max", defaultNote: "on with PCM")
     static let rate = Option<Double>("--rate", "hz", "Loop rate", in: 1...10_000, defaultNote: "the robot's, 100")

@@ -82,6 +82,8 @@ enum SimSerialCommand: EngramCommand {
         .oneOf(["--robot", "--ids"], message: "missing --ids <list> (or --robot <name|dir>): which servos to serve, e.g. --ids 1,2,3,4,5,6 --model sts3215"),
         .exclusive(["--robot", "--model"], message: "--robot <name|dir> names the servos; drop --ids, --model and --protocol"),
         .exclusive(["--robot", "--protocol"], message: "--robot <name|dir> names the servos; drop --ids, --model and --protocol"),
+        .exclusive(["--robot", "--time-constant-ms"], message: "--time-constant-ms sets the plant of --ids servos; with --robot they move as the robot's simulated arm, so drop it"),
+        .requires("--calibration", anyOf: ["--robot"], message: "--calibration calibrates the servos of a robot; it needs --robot <name|dir>"),
         .requires("--disturbance", anyOf: ["--robot"], message: "--disturbance, --task and --window-offset-ticks need --robot <name|dir> (the disturbance acts on the robot's driven joints)"),
         .requires("--task", anyOf: ["--disturbance"], message: "--task and --window-offset-ticks go with --disturbance <kind> (push, payload, latency or none)"),
         .requires("--window-offset-ticks", anyOf: ["--disturbance"], message: "--task and --window-offset-ticks go with --disturbance <kind> (push, payload, latency or none)"),
