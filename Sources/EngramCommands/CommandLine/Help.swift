@@ -34,13 +34,18 @@ enum Help {
     /// The usage lines of a command: its main form (required options and `oneOf` groups shown, the rest
     /// as `[options]`), then one line per mode.
     static func usage(_ c: any EngramCommand.Type, path: String) -> [String] {
+        usageWords(c, path: path).map { $0.joined(separator: " ") }
+    }
+
+    /// The usage lines as words (an `(a | b)` group is one word), for wrapping.
+    static func usageWords(_ c: any EngramCommand.Type, path: String) -> [[String]] {
         let modeOptions = Set(c.modes.map(\.option))
         var words = ["engram \(path)"]
         if !c.subcommands.isEmpty { words.append("<subcommand>") }
         var shown = Set<String>()
         for o in c.options where !modeOptions.contains(o.name) {
             if o.required {
-                words.append(o.synopsis); shown.insert(o.name)
+                words.append(o.synopsis + (o.repeating ? " ..." : "")); shown.insert(o.name)
             } else if let group = oneOfGroup(o.name, in: c), group.first == o.name {
                 words.append("(" + group.map { c.spec($0)?.synopsis ?? $0 }.joined(separator: " | ") + ")")
                 shown.formUnion(group)
@@ -52,12 +57,12 @@ enum Help {
             words.append(s)
         }
         if c.options.contains(where: { !shown.contains($0.name) && !modeOptions.contains($0.name) }) { words.append("[options]") }
-        var lines = [words.joined(separator: " ")]
+        var lines = [words]
         for mode in c.modes {
             var line = ["engram \(path)", c.spec(mode.option)?.synopsis ?? mode.option]
             line += mode.requires.map { c.spec($0)?.synopsis ?? $0 }
             if mode.takes.contains(where: { !mode.requires.contains($0) }) { line.append("[options]") }
-            lines.append(line.joined(separator: " "))
+            lines.append(line)
         }
         return lines
     }
@@ -71,8 +76,25 @@ enum Help {
 
     /// The help for one command (or subcommand), with its usage lines and options.
     static func command(_ c: any EngramCommand.Type, path: String) -> String {
-        let usage = usage(c, path: path)
-        var out = "\(capitalised(c.abstract))\n\nUSAGE: " + usage.joined(separator: "\n       ") + "\n"
+        // Each usage line wrapped to the width, continuing under the first word after the command.
+        let prefix = "USAGE: "
+        var usageLines: [String] = []
+        for words in usageWords(c, path: path) {
+            let hanging = String(repeating: " ", count: words[0].count)
+            var line = words[0]
+            var onLine = 0
+            for word in words.dropFirst() {
+                if onLine > 0 && prefix.count + line.count + 1 + word.count > width {
+                    usageLines.append(line)
+                    line = hanging
+                    onLine = 0
+                }
+                line += " " + word
+                onLine += 1
+            }
+            usageLines.append(line)
+        }
+        var out = "\(capitalised(c.abstract))\n\n" + prefix + usageLines.joined(separator: "\n" + String(repeating: " ", count: prefix.count)) + "\n"
         if !c.discussion.isEmpty { out += "\n" + wrap(c.discussion, width: width) + "\n" }
         if !c.positionals.isEmpty {
             out += "\nARGUMENTS:\n"
