@@ -265,3 +265,37 @@ struct RobotNamingTests {
         #expect(unknown.status == 2 && unknown.stderr.contains("known robots: koch, scorbot-er7, so101"), "\(unknown.stderr)")
     }
 }
+
+/// The rules of the real commands, checked at parse time (before any robot, checkpoint or port is opened).
+struct CommandRulesTests {
+    func message(_ c: any EngramCommand.Type, _ path: String, _ words: [String]) -> String? {
+        usageMessage { try Arguments.parse(words, for: c, path: path) }
+    }
+
+    @Test func exclusivePairsAndDependencies() {
+        #expect(message(RunCommand.self, "run", ["--robot", "so101"])?.hasPrefix("missing --port <path> or --sim: where the arm is") == true)
+        #expect(message(RunCommand.self, "run", ["--robot", "so101", "--sim", "--port", "/dev/null"]) == "give --port or --sim, not both")
+        #expect(message(RunCommand.self, "run", ["--robot", "so101", "--sim", "--open-loop", "--closed-loop"]) == "give --closed-loop or --open-loop, not both")
+        #expect(message(RunCommand.self, "run", ["--robot", "so101", "--sim", "--task", "3"]) == "--task <i> goes with --disturbance <kind> (none, push, payload or latency)")
+        #expect(message(RecordCommand.self, "record", ["--port", "/dev/null", "--fast", "-o", "x.csv"]) == "--fast runs the simulated arm in simulated time; it needs --sim")
+        #expect(message(SimSerialCommand.self, "sim-serial", ["--robot", "so101", "--time-constant-ms", "3"])?.hasPrefix("--time-constant-ms sets the plant of --ids servos") == true)
+        #expect(message(CalibrateCommand.self, "calibrate", ["--robot", "so101", "--port", "p", "--import-lerobot", "j.json"]) == "--import-lerobot <json> converts a file; drop --port")
+        #expect(message(MetaTrainCommand.self, "meta-train", ["--task", "scorbot", "--robot", "so101", "--iterations", "1", "-o", "x"]) == "give --task or --robot, not both")
+        #expect(message(MetaTrainCommand.self, "meta-train", ["--robot", "so101", "--whole-arm", "--closed-loop", "--iterations", "1", "-o", "x"])
+                == "--whole-arm and --closed-loop: a whole-arm controller is open-loop; choose one")
+        #expect(message(MetaTrainCommand.self, "meta-train", ["--robot", "so101", "--segment-steps", "50", "--iterations", "1", "-o", "x"])
+                == "--segment-steps sets a whole-arm controller's trial; it needs --whole-arm")
+        #expect(message(MetaTrainCommand.self, "meta-train", ["--task", "scorbot", "-o", "x"]) == "missing --iterations <n>: Total meta-iterations of the run; see 'engram help meta-train'")
+    }
+
+    @Test func modesOfTheRealCommands() {
+        #expect(message(MetaTrainCommand.self, "meta-train", ["--export", "a", "--export-average", "b", "-o", "x"])
+                == "give --export <file> or --export-average <file>, not both: each is a mode of 'engram meta-train'")
+        #expect(message(MetaTrainCommand.self, "meta-train", ["--export", "a", "-o", "x", "--robot", "so101"]) == "--export <file> takes only --out <file>; drop --robot")
+        #expect(message(EvaluateCommand.self, "evaluate", ["--disturbance", "push", "--baseline", "b.safetensors"])
+                == "--baseline compares one-shot adaptations; with --disturbance the open-loop controller is the baseline already")
+        #expect(message(EvaluateCommand.self, "evaluate", ["--whole-arm", "--drift", "off"])?.hasPrefix("--whole-arm takes only --robot <name|dir>, ") == true)
+        #expect(message(EvaluateCommand.self, "evaluate", []) == "missing --checkpoint <file>: Controller checkpoint (safetensors); see 'engram help evaluate'")
+        #expect(message(FewShotCommand.self, "fewshot", ["--runs", "r.zip", "--data", "d.zip"]) == "--data and --runs exclude each other; use one")
+    }
+}

@@ -1,8 +1,11 @@
 /// One `engram` command: its static description (rendered by `help`) and how it runs.
 ///
 /// Each command lives in its own file under Sources/EngramCommands/Commands and is listed once in
-/// `Registry.commands`. Parsing, validation and running are separate: `Arguments.parse` turns argv
-/// into `ParsedArguments` (throwing `UsageError`), then `run` does the work (throwing `RuntimeError`).
+/// `Registry.commands`. It declares its options with their types (`Option<Value>`, `DefaultedOption`,
+/// `Flag`: default, choices and range in one place), how they go together (`rules`) and any other modes
+/// (`modes`). Parsing, validation and running are separate: `Arguments.parse` turns argv into typed
+/// `ParsedArguments` and checks them before anything is loaded (throwing `UsageError`), then `run` does
+/// the work (throwing `RuntimeError`); `Dispatch` maps both to exit statuses in one place.
 protocol EngramCommand: Sendable {
     /// The word after `engram` (for a subcommand, the word after its parent).
     static var name: String { get }
