@@ -7,6 +7,8 @@ struct ParsedArguments {
     var commandPath: String
     /// Option values by option name (with dashes); flags map to an empty list.
     var values: [String: [String]] = [:]
+    /// The typed values of options declared with a type (`Option<Value>`), by option name.
+    var typed: [String: [Any]] = [:]
     /// Positional arguments, in order.
     var positionals: [String] = []
     /// The specs the arguments were parsed against.
@@ -21,70 +23,34 @@ struct ParsedArguments {
 
     /// Whether the flag or option was given.
     func has(_ name: String) -> Bool { values[name] != nil }
-
-    /// The option's (last) value, or nil when absent.
-    func string(_ name: String) -> String? { values[name]?.last }
-
-    /// Every value the option was given.
-    func strings(_ name: String) -> [String] { values[name] ?? [] }
-
-    /// The option's value, or a usage error naming it.
-    func required(_ name: String) throws -> String {
-        guard let v = string(name) else {
-            let spec = specs.first { $0.name == name }
-            let ph = spec?.placeholder.map { " <\($0)>" } ?? ""
-            throw UsageError("missing \(name)\(ph): \(spec?.abstract ?? "required"); see 'engram help \(commandPath)'")
-        }
-        return v
-    }
-
-    /// The option as an integer within `range`, or `default` when absent.
-    func int(_ name: String, default value: Int? = nil, in range: ClosedRange<Int>? = nil) throws -> Int? {
-        guard let s = string(name) else { return value }
-        guard let v = Int(s.replacingOccurrences(of: "_", with: "")) else {
-            throw UsageError("\(name) \(placeholder(name)): '\(s)' is not a whole number")
-        }
-        if let range, !range.contains(v) {
-            throw UsageError("\(name) \(placeholder(name)): \(v) is out of range; use \(range.lowerBound)...\(range.upperBound)")
-        }
-        return v
-    }
-
-    /// The option as a number within `range`, or `default` when absent.
-    func double(_ name: String, default value: Double? = nil, in range: ClosedRange<Double>? = nil) throws -> Double? {
-        guard let s = string(name) else { return value }
-        guard let v = Double(s), v.isFinite else {
-            throw UsageError("\(name) \(placeholder(name)): '\(s)' is not a number")
-        }
-        if let range, !range.contains(v) {
-            throw UsageError("\(name) \(placeholder(name)): \(v) is out of range; use \(range.lowerBound)...\(range.upperBound)")
-        }
-        return v
-    }
-
-    /// The option's value, which parsing already checked against its choices.
-    func choice(_ name: String, default value: String) -> String { string(name) ?? value }
-
-    /// A UInt64 seed (default 0).
-    func seed(_ name: String = "--seed", default value: UInt64 = 0) throws -> UInt64 {
-        guard let s = string(name) else { return value }
-        guard let v = UInt64(s) else { throw UsageError("\(name) <seed>: '\(s)' is not a non-negative whole number") }
-        return v
-    }
-
-    private func placeholder(_ name: String) -> String {
-        specs.first { $0.name == name }?.placeholder.map { "<\($0)>" } ?? ""
-    }
 }
 
 /// Splits and checks argv against a command's specs.
 enum Arguments {
-    /// Parses `tokens` (the words after the command) for `command`.
+    /// Parses `tokens` (the words after the command) for `command`, then validates them: typed values,
+    /// required options, the command's rules and modes. Nothing is loaded; every mistake is a `UsageError`.
     ///
     /// Accepts `--name value`, `--name=value`, repeated options, several values after a repeating
     /// option (`--target a.csv b.csv`), short aliases, and `--` to end options. `--help` and `-h` are
     /// handled by the caller before this is reached.
     static func parse(_ tokens: [String], for command: any EngramCommand.Type, path: String) throws -> ParsedArguments {
+        var parsed = try split(tokens, for: command, path: path)
+        try validate(parsed, for: command, path: path)
+        parsed.specs = command.options
+        return parsed
+    }
+
+    /// Whether `tokens` ask for help: `--help` or `-h` before any `--`.
+    static func asksForHelp(_ tokens: [String]) -> Bool {
+        for token in tokens {
+            if token == "--" { return false }
+            if token == "--help" || token == "-h" { return true }
+        }
+        return false
+    }
+
+    /// The first stage: words to option values (typed where the spec says how) and positionals.
+    static func split(_ tokens: [String], for command: any EngramCommand.Type, path: String) throws -> ParsedArguments {
         var parsed = ParsedArguments(commandPath: path, specs: command.options)
         var i = 0
         var optionsEnded = false
@@ -102,7 +68,7 @@ enum Arguments {
                 name = String(token[..<eq])
                 inlineValue = String(token[token.index(after: eq)...])
             }
-            guard let spec = command.options.first(where: { $0.name == name || $0.alias == name }) else {
+            guard let spec = command.options.first(where: { $0.isSpelled(name) }) else {
                 var message = "unknown option '\(name)' for 'engram \(path)'"
                 if let near = nearest(name, among: command.options.map { $0.name }) { message += "; did you mean '\(near)'?" } else { message += "; see 'engram help \(path)'" }
                 throw UsageError(message)
@@ -116,7 +82,7 @@ enum Arguments {
             if let inlineValue {
                 given.append(inlineValue)
             } else {
-                guard i < tokens.count, !tokens[i].hasPrefix("--") || isNegativeNumber(tokens[i]) else {
+                guard i < tokens.count, tokens[i] != "--", !tokens[i].hasPrefix("--") || isNegativeNumber(tokens[i]) else {
                     throw UsageError("\(spec.name) <\(placeholder)> needs a value: \(spec.abstract)")
                 }
                 given.append(tokens[i]); i += 1
@@ -124,15 +90,16 @@ enum Arguments {
                     while i < tokens.count, !tokens[i].hasPrefix("-") { given.append(tokens[i]); i += 1 }
                 }
             }
-            if let choices = spec.choices {
-                for v in given where !choices.contains(v) {
-                    throw UsageError("\(spec.name) <\(placeholder)>: '\(v)' is not one of \(choices.joined(separator: ", "))")
-                }
+            var typed: [Any] = []
+            for v in given {
+                do { typed.append(try spec.convert?(v) ?? v) } catch let e as InvalidValue { throw UsageError("\(spec.synopsis): \(e.reason)") }
             }
             if spec.repeating {
                 parsed.values[spec.name, default: []] += given
+                parsed.typed[spec.name, default: []] += typed
             } else {
                 parsed.values[spec.name] = given
+                parsed.typed[spec.name] = typed
             }
         }
         let required = command.positionals.filter { !$0.optional }.count
@@ -145,6 +112,50 @@ enum Arguments {
             throw UsageError("unexpected argument '\(parsed.positionals[command.positionals.count])' for 'engram \(path)'; see 'engram help \(path)'")
         }
         return parsed
+    }
+
+    /// The second stage: the command's mode, required options and rules.
+    static func validate(_ parsed: ParsedArguments, for command: any EngramCommand.Type, path: String) throws {
+        func synopsis(_ name: String) -> String { command.spec(name)?.synopsis ?? name }
+        func missing(_ name: String) -> UsageError {
+            UsageError("missing \(synopsis(name)): \(command.spec(name)?.abstract ?? "required"); see 'engram help \(path)'")
+        }
+        let modes = command.modes.filter { parsed.has($0.option) }
+        if modes.count > 1 {
+            throw UsageError("give \(modes.map { synopsis($0.option) }.joined(separator: " or ")), not both: each is a mode of 'engram \(path)'")
+        }
+        if let mode = modes.first {
+            let allowed = Set(mode.takes + [mode.option])
+            for spec in command.options where parsed.has(spec.name) && !allowed.contains(spec.name) {
+                if let why = mode.refusals[spec.name] { throw UsageError(why) }
+                let takes = mode.takes.map(synopsis).joined(separator: ", ")
+                throw UsageError("\(synopsis(mode.option)) takes only \(takes); drop \(spec.name)")
+            }
+            for name in mode.requires where !parsed.has(name) { throw missing(name) }
+            return
+        }
+        for spec in command.options where spec.required && !parsed.has(spec.name) { throw missing(spec.name) }
+        for rule in command.rules {
+            switch rule {
+            case let .exclusive(names, message):
+                let given = names.filter { parsed.has($0) }
+                if given.count > 1 {
+                    throw UsageError(message ?? "give \(given.joined(separator: " or ")), not both")
+                }
+            case let .oneOf(names, message):
+                let given = names.filter { parsed.has($0) }
+                if given.count > 1 {
+                    throw UsageError("give \(given.joined(separator: " or ")), not both")
+                }
+                if given.isEmpty {
+                    throw UsageError(message ?? "missing \(names.map(synopsis).joined(separator: " or ")); see 'engram help \(path)'")
+                }
+            case let .requires(name, others, message):
+                if parsed.has(name), !others.contains(where: { parsed.has($0) }) {
+                    throw UsageError(message ?? "\(synopsis(name)) needs \(others.map(synopsis).joined(separator: " or "))")
+                }
+            }
+        }
     }
 
     static func isNegativeNumber(_ s: String) -> Bool {

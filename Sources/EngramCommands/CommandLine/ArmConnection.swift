@@ -14,43 +14,33 @@ struct ArmConnection {
     /// "sim" or the port path, for metadata.
     var source: String
 
-    /// Options every arm-driving command accepts.
-    static let options: [OptionSpec] = [
-        .value("--robot", "dir", "Robot directory (Robots/<robot>) or name (default scorbot-er7)"),
-        .value("--port", "path", "Serial port of a real arm (or of 'engram sim-serial')"),
-        .flag("--sim", "Use the simulated arm in-process"),
-        .value("--calibration", "file", "Calibration file (default Calibration/<robot>.yaml when present)"),
-    ]
+    /// `--robot`, default the Scorbot.
+    static let robot = CommonOptions.robot(default: "scorbot-er7")
 
-    /// Loads the robot description named by `--robot`.
+    /// Options every arm-driving command accepts.
+    static let options: [OptionSpec] = [robot.spec, CommonOptions.port.spec, CommonOptions.sim.spec, CommonOptions.calibration.spec]
+
+    /// Exactly one of `--port` and `--sim`.
+    static let rules: [OptionRule] = [CommonOptions.portOrSim]
+
+    /// Loads the robot description named by `--robot` (resolved when the arguments were parsed).
     static func loadRobot(_ arguments: ParsedArguments) throws -> (RobotDescription, String) {
-        let name = arguments.string("--robot") ?? "scorbot-er7"
-        guard let dir = ResourceLocator.robotDirectory(name) else {
-            throw UsageError("--robot <dir>: no robot '\(name)'; give a folder with a robot.yaml, or one of scorbot-er7, so101, koch")
-        }
-        do {
-            return (try RobotDescription.load(fromFileAt: dir), dir)
-        } catch {
-            throw RuntimeError("\(error)")
-        }
+        let dir = arguments[robot].directory
+        return (try RobotFiles.loadRobot(dir), dir)
     }
 
     /// Opens the arm: `--sim` gives a `SimulatedArm`, `--port` a servo-bus arm.
     static func open(_ arguments: ParsedArguments, simulatedSeed: UInt64 = 0) throws -> ArmConnection {
         let (robot, dir) = try loadRobot(arguments)
-        let sim = arguments.has("--sim")
-        let port = arguments.string("--port")
-        if sim == (port != nil) {
-            throw UsageError("give exactly one of --port <path> (a real arm or 'engram sim-serial') or --sim (the simulated arm)")
-        }
-        let calibrationPath = arguments.string("--calibration") ?? ResourceLocator.find("Calibration/\(robot.name).yaml")
+        let port = arguments[CommonOptions.port]
+        let calibrationPath = arguments[CommonOptions.calibration] ?? ResourceLocator.find("Calibration/\(robot.name).yaml")
         let calibration = try RobotFiles.loadCalibration(calibrationPath, robotPath: dir, robot: robot, required: port != nil)
-        if sim {
+        guard let port else {
             var configuration = SimulatedArm.Configuration()
             configuration.seed = simulatedSeed
             return ArmConnection(robot: robot, robotDirectory: dir, calibration: calibration, calibrationPath: calibrationPath,
                                  arm: SimulatedArm(robot: robot, configuration: configuration), source: "sim")
         }
-        return try openBus(robot: robot, directory: dir, calibration: calibration, calibrationPath: calibrationPath, port: port!)
+        return try openBus(robot: robot, directory: dir, calibration: calibration, calibrationPath: calibrationPath, port: port)
     }
 }

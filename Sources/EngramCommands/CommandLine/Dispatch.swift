@@ -57,7 +57,7 @@ public enum Dispatch {
             }
             return run(s, path: path + " " + sub, Array(tokens.dropFirst()), program: program, group: group)
         }
-        if tokens.contains("--help") || tokens.contains("-h") {
+        if Arguments.asksForHelp(tokens) {
             print(Help.command(command, path: path))
             return 0
         }

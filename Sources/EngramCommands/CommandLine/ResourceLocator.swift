@@ -16,9 +16,16 @@ enum ResourceLocator {
         return nil
     }
 
-    /// A robot directory given as a path or as a bare name (`so101` → Robots/so101).
+    /// A robot directory given as a path or as a bare name (`so101` → Robots/so101). Every command
+    /// names robots this way, through `RobotReference` (the `--robot` option's type).
     static func robotDirectory(_ nameOrPath: String) -> String? {
         if FileManager.default.fileExists(atPath: nameOrPath) { return nameOrPath }
         return find("Robots/" + nameOrPath)
+    }
+
+    /// The names of the robots that ship in Robots/ (folders with a robot.yaml), sorted.
+    static func knownRobots() -> [String] {
+        guard let dir = find("Robots"), let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return [] }
+        return names.filter { FileManager.default.fileExists(atPath: (dir as NSString).appendingPathComponent("\($0)/robot.yaml")) }.sorted()
     }
 }

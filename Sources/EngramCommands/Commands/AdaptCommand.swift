@@ -14,7 +14,7 @@ enum AdaptCommand: EngramCommand {
     static let name = "adapt"
     static let abstract = "Adapt a controller to target trajectories (CSV) with one e-prop update"
     static let discussion = """
-        Each --target CSV (format: # metadata lines, header, rows; see ../shared/DESIGN.md) carries time_s, \
+        Each --target CSV (format: # metadata lines, a header, then rows) carries time_s, \
         base.pos and shoulder.pos (rad), optionally base.vel and shoulder.vel (rad/s; derived by finite \
         difference when absent) and ee.x, ee.y, ee.z (m; derived by Scorbot forward kinematics when absent). \
         A file with another number of rows than the controller's steps (249 at 10 ms), such as a recorded demonstration, is resampled onto the trial (its whole duration mapped onto 2.49 s; the command says by how much). For each target the command runs \
@@ -22,44 +22,46 @@ enum AdaptCommand: EngramCommand {
         default: on with PCM, off without), writes it (to the PCM crossbar's changed devices with --pcm), runs \
         trial 2 and reports the loss 0.5·MSE(ω) + 0.5·MSE(xyz) before and after. With --pcm off and \
         --quantize off the result is deterministic. --out writes the adapted controller (one --target only).
+
         Example: engram adapt --checkpoint controller.safetensors --target reach.csv --json
         """
-    static let options: [OptionSpec] = [
-        .value("--checkpoint", "file", "controller checkpoint (safetensors)"),
-        .value("--target", "csv", "target trajectory file(s)", repeating: true),
-        .value("--robot", "dir", "targets are for this robot (its joints, kinematics and task family; default: the paper's Scorbot)"),
-        .value("--pcm", "model", "trainee synapses: off (ideal), paper or physical PCM", choices: ["off", "paper", "physical"]),
-        .value("--quantize", "on|off", "round the update to 1/16 of w_max", choices: ["on", "off"]),
-        .value("--drift", "on|off", "PCM conductance drift (default on; with --pcm only)", choices: ["on", "off"]),
-        .value("--seed", "s", "seed of the device noise (default 0)"),
-        .value("--out", "file", "write the adapted controller here (safetensors)"),
-        .flag("--json", "print one JSON object"),
-    ]
+    static let checkpoint = Option<String>("--checkpoint", "file", "Controller checkpoint (safetensors)", required: true)
+    static let target = Option<String>("--target", "csv", "Target trajectory file(s)", required: true, repeating: true)
+    static let robot = CommonOptions.robot("Targets are for this robot (its joints, kinematics and task family): a name from Robots/ or a folder with robot.yaml",
+                                           defaultNote: "the paper's Scorbot")
+    static let pcm = Option<SynapseMode>("--pcm", "model", "Trainee synapses: ideal weights (off) or a PCM model").defaulting(to: .off)
+    static let quantize = Option<Switch>("--quantize", "on|off", "Round the update to 1/16 of w_max", defaultNote: "on with PCM, off without")
+    static let drift = Option<Switch>("--drift", "on|off", "PCM conductance drift (with --pcm only)").defaulting(to: .on)
+    static let seed = CommonOptions.seed("Seed of the device noise")
+    static let out = CommonOptions.out("file", "Write the adapted controller here (safetensors; one --target only)")
+    static let json = CommonOptions.json
+
+    static let options: [OptionSpec] = [checkpoint.spec, target.spec, robot.spec, pcm.spec, quantize.spec, drift.spec, seed.spec, out.spec, json.spec]
 
     static func run(_ arguments: ParsedArguments) throws -> Int32 {
-        let checkpointPath = try arguments.required("--checkpoint")
-        let checkpoint = try AdaptationSetup.loadCheckpoint(checkpointPath)
-        let paths = arguments.strings("--target")
+        let checkpointPath = try arguments.required(Self.checkpoint)
+        let paths = arguments.all(Self.target)
         guard !paths.isEmpty else { throw UsageError("missing --target <csv>: target trajectory file(s); see 'engram help adapt'") }
-        let out = arguments.string("--out")
+        let out = arguments[Self.out]
         if out != nil && paths.count != 1 { throw UsageError("--out <file> writes one adapted controller; give exactly one --target") }
-        let seed = try arguments.seed()
-        let pcm = arguments.choice("--pcm", default: "off")
-        let quantize = arguments.choice("--quantize", default: pcm == "off" ? "off" : "on") == "on"
-        let json = arguments.has("--json")
+        let checkpoint = try AdaptationSetup.loadCheckpoint(checkpointPath)
+        let seed = arguments[Self.seed]
+        let pcm = arguments[Self.pcm].rawValue
+        let quantize = (arguments[Self.quantize] ?? (pcm == "off" ? .off : .on)).isOn
+        let json = arguments[Self.json]
         var targets: [TargetTrajectory] = []
         let results: [(AdaptationResult, ControllerWeights?)]
         func adaptAll<K: ForwardKinematics>(_ family: TaskFamily<K>) throws -> [(AdaptationResult, ControllerWeights?)] {
             let base = RandomSource(seed: seed)
             let captured = targets
-            let drift = arguments.choice("--drift", default: "on") == "on"
+            let drift = arguments[Self.drift].isOn
             return try AdaptationSetup.runKeeping(checkpoint: checkpoint, pcm: pcm, quantize: quantize, drift: drift, family: family,
                                                   count: targets.count, threads: ProcessInfo.processInfo.activeProcessorCount,
                                                   keepAdapted: out != nil) { i in (captured[i], base.derived(UInt64(i))) }
         }
-        if let robotPath = arguments.string("--robot") {
+        if let robotPath = arguments[Self.robot]?.directory {
             // Any robot: its description names the joints; recordings are resampled onto the trial.
-            let robot = try RobotFiles.loadRobot(ResourceLocator.robotDirectory(robotPath) ?? robotPath)
+            let robot = try RobotFiles.loadRobot(robotPath)
             if let trained = MetaTrainer.trainedRobot(in: checkpoint.metadata), trained != robot.name {
                 throw RuntimeError("\(checkpointPath): this controller was meta-trained for \(trained), not \(robot.name); give \(robot.name)'s own controller (Robots/\(robot.name)/) or train one with 'engram meta-train --robot \(robotPath)'")
             }

@@ -12,29 +12,32 @@ enum CalibrateCommand: EngramCommand {
         angle 0), writes each offset into its servo's Homing_Offset register as LeRobot does (the servo then \
         reports calibrated ticks, so no joint's range crosses the encoder's 4095 → 0 wrap), then asks you to move each joint through its whole range and press Enter (range_min/max = the extreme \
         calibrated ticks seen). Drive directions are kept from an existing --out file, otherwise normal. Writes \
-        the calibration (default Calibration/<robot>.yaml beside the Robots folder) and prints it.
+        the calibration (to --out, or Calibration/<robot>.yaml beside the Robots folder) and prints it.
 
         Import (--import-lerobot FILE.json): converts a LeRobot calibration file (its Dynamixel offsets are \
         negated, drive_mode 1 becomes direction: reversed) for the robot; no port needed.
 
-        Example: engram calibrate --robot Robots/so101 --port /dev/ttyACM0
-        Example: engram calibrate --robot Robots/koch --import-lerobot ~/.cache/huggingface/lerobot/calibration/robots/koch_follower/my_koch.json
+        Example: engram calibrate --robot so101 --port /dev/ttyACM0
+        Example: engram calibrate --robot koch --import-lerobot ~/.cache/huggingface/lerobot/calibration/robots/koch_follower/my_koch.json
         """
-    static let options: [OptionSpec] = [
-        .value("--robot", "dir", "robot folder with robot.yaml"),
-        .value("--port", "path", "serial port of the arm"),
-        .value("--out", "file", "where to write the calibration (default Calibration/<robot>.yaml)"),
-        .value("--import-lerobot", "json", "convert a LeRobot calibration file instead of calibrating"),
+    static let robot = CommonOptions.robot(required: true)
+    static let port = Option<String>("--port", "path", "Serial port of the arm")
+    static let out = CommonOptions.out("file", "Where to write the calibration", defaultNote: "Calibration/<robot>.yaml")
+    static let importLeRobot = Option<String>("--import-lerobot", "json", "Convert a LeRobot calibration file instead of calibrating")
+
+    static let options: [OptionSpec] = [robot.spec, port.spec, out.spec, importLeRobot.spec]
+    static let rules: [OptionRule] = [
+        .exclusive(["--import-lerobot", "--port"], message: "--import-lerobot <json> converts a file; drop --port"),
+        .oneOf(["--port", "--import-lerobot"], message: "missing --port <path> (or --import-lerobot <json>): the arm's serial port, e.g. /dev/ttyACM0; 'engram ports' lists them"),
     ]
 
     static func run(_ arguments: ParsedArguments) throws -> Int32 {
-        let robotPath = try arguments.required("--robot")
+        let robotPath = try arguments.required(Self.robot).directory
         let robot = try RobotFiles.loadRobot(robotPath)
-        let out = arguments.string("--out") ?? defaultOutput(robotPath: robotPath, robot: robot)
+        let out = arguments[Self.out] ?? defaultOutput(robotPath: robotPath, robot: robot)
         let calibration: Calibration
         let comment: String
-        if let json = arguments.string("--import-lerobot") {
-            if arguments.has("--port") { throw UsageError("--import-lerobot <json> converts a file; drop --port") }
+        if let json = arguments[Self.importLeRobot] {
             do {
                 calibration = try Calibration(importingLeRobotFileAt: json, for: robot)
             } catch {
@@ -42,9 +45,7 @@ enum CalibrateCommand: EngramCommand {
             }
             comment = "\(robot.name) calibration imported from LeRobot file \(json) by engram calibrate"
         } else {
-            guard let port = arguments.string("--port") else {
-                throw UsageError("missing --port <path> (or --import-lerobot <json>): the arm's serial port, e.g. /dev/ttyACM0; 'engram ports' lists them")
-            }
+            let port = try arguments.required(Self.port)
             guard let busDescription = robot.bus else {
                 throw RuntimeError("\(robotPath): robot '\(robot.name)' has no bus in its robot.yaml (simulation only); there is nothing to calibrate")
             }

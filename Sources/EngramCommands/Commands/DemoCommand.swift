@@ -21,35 +21,35 @@ enum DemoCommand: EngramCommand {
         written to the changed devices of the PCM crossbar, runs it again through the same serial stack
         and measures again. It prints both errors, the PCM programming and writes a plot.
 
-        Example: engram demo --seed 3 --plot demo.svg
+        Example: engram demo --robot so101 --seed 3 --plot demo.svg
         """
-    static let options: [OptionSpec] = [
-        .value("--robot", "dir", "Robot directory or name (default scorbot-er7)"),
-        .value("--checkpoint", "file", "Controller (default Robots/<robot>/controller.safetensors)"),
-    ] + RobotFiles.loopOptions + [
-        .value("--target", "csv", "Target trajectory (default: a fresh task-family sample)"),
-        .value("--pcm", "model", "Trainee synapses (default: the model the controller was meta-trained with, else physical)", choices: SynapseMode.allCases.map(\.rawValue)),
-        .value("--seed", "s", "Seed of the target and the device noise (default 1)"),
-        .value("--plot", "svg", "Where to write the plot (default engram-demo.svg)"),
-        .flag("--json", "Print one JSON object"),
-    ]
+    static let checkpoint = Option<String>("--checkpoint", "file", "Controller", defaultNote: "Robots/<robot>/controller.safetensors")
+    static let target = Option<String>("--target", "csv", "Target trajectory", defaultNote: "a fresh task-family sample")
+    static let pcm = Option<SynapseMode>("--pcm", "model", "Trainee synapses: ideal weights (off) or a PCM model",
+                                         defaultNote: "the model the controller was meta-trained with, else physical")
+    static let seed = CommonOptions.seed("Seed of the target and the device noise", default: 1)
+    static let plot = Option<String>("--plot", "svg", "Where to write the plot").defaulting(to: "engram-demo.svg")
+    static let json = CommonOptions.json
+
+    static let options: [OptionSpec] = [ArmConnection.robot.spec, checkpoint.spec] + RobotFiles.loopOptions
+        + [target.spec, pcm.spec, seed.spec, plot.spec, json.spec]
+    static let rules = RobotFiles.loopRules
 
     static func run(_ arguments: ParsedArguments) throws -> Int32 {
-        let seed = try arguments.seed(default: 1)
-        let json = arguments.has("--json")
+        let seed = arguments[Self.seed]
+        let json = arguments[Self.json]
         let (robot, robotDir) = try ArmConnection.loadRobot(arguments)
-        let loop = try RobotFiles.controllerLoop(arguments)
-        if arguments.string("--checkpoint") == nil, loop == nil, robot.controller.wholeArm != nil,
-           arguments.string("--target").map({ WholeArm.coversEveryJoint(fileAt: $0, robot: robot) }) ?? true {
-            return try runWholeArm(arguments, robot: robot, robotDir: robotDir, seed: seed, json: json)
+        let loop = RobotFiles.controllerLoop(arguments)
+        if arguments[Self.checkpoint] == nil, loop == nil, let wholeArm = robot.controller.wholeArm,
+           arguments[Self.target].map({ WholeArm.coversEveryJoint(fileAt: $0, robot: robot) }) ?? true {
+            return try runWholeArm(arguments, robot: robot, robotDir: robotDir, controller: wholeArm, seed: seed, json: json)
         }
-        let checkpointPath = try controllerPath(arguments.string("--checkpoint"), robot: robot, robotDir: robotDir,
-                                                loop: try RobotFiles.controllerLoop(arguments))
+        let checkpointPath = try controllerPath(arguments[Self.checkpoint], robot: robot, robotDir: robotDir, loop: loop)
         let checkpoint = try AdaptationSetup.loadCheckpoint(checkpointPath)
         let steps = checkpoint.architecture.steps
         let target: TargetTrajectory
         var targetText: String
-        if let path = arguments.string("--target") {
+        if let path = arguments[Self.target] {
             do { target = try RunSession.loadTarget(fromFileAt: path, robot: robot, steps: steps) } catch { throw RuntimeError("\(error)") }
             targetText = path
         } else {
@@ -58,7 +58,7 @@ enum DemoCommand: EngramCommand {
             targetText = "a fresh sample of the task family (seed \(seed))"
         }
         let settings = demoSettings(arguments, robot: robot, checkpoint: checkpoint, seed: seed)
-        let plotPath = arguments.string("--plot") ?? "engram-demo.svg"
+        let plotPath = arguments[Self.plot]
         let say: (String) -> Void = { if !json { print($0) } }
 
         let bus = try EmulatedArm(robot: robot, robotDir: robotDir, seed: seed)
@@ -145,7 +145,7 @@ enum DemoCommand: EngramCommand {
     static func demoSettings(_ arguments: ParsedArguments, robot: RobotDescription, checkpoint: ControllerCheckpoint, seed: UInt64) -> RunSettings {
         var settings = RunSettings()
         settings.rateHz = robot.controller.rateHz
-        settings.pcm = arguments.string("--pcm").flatMap(SynapseMode.init(rawValue:)) ?? SynapseMode.trainedFor(checkpoint)
+        settings.pcm = arguments[Self.pcm] ?? SynapseMode.trainedFor(checkpoint)
         settings.seed = seed
         settings.pacing = .realTime
         // The emulator is a thread of this process: on a busy machine it can miss a few ticks in a row.
@@ -187,7 +187,7 @@ enum DemoCommand: EngramCommand {
     }
 
     /// The controller to use: --checkpoint, else the robot's shipped one; for the Scorbot without a
-    /// shipped one, the paper's official weights when ../shared/reference has them (said in the output).
+    /// shipped one, an error that says where the paper's official weights are.
     static func controllerPath(_ given: String?, robot: RobotDescription, robotDir: String, loop: ControllerLoop? = nil) throws -> String {
         if let given { return given }
         let shipped = RobotFiles.shippedControllerPath(robotPath: robotDir, robot: robot, loop: loop)

@@ -11,9 +11,10 @@ extension DemoCommand {
 
     /// The demo of a robot with a whole-arm controller: a demonstration of every joint and the gripper (the
     /// evaluation generator's, or --target), run through the emulated bus without and with one update per
-    /// segment, with a plot of one panel per joint.
-    static func runWholeArm(_ arguments: ParsedArguments, robot: RobotDescription, robotDir: String, seed: UInt64, json: Bool) throws -> Int32 {
-        let checkpointPath = (robotDir as NSString).appendingPathComponent(robot.controller.wholeArm!)
+    /// segment, with a plot of one panel per joint. `controller` is robot.yaml's `controller.whole_arm`.
+    static func runWholeArm(_ arguments: ParsedArguments, robot: RobotDescription, robotDir: String, controller: String, seed: UInt64,
+                            json: Bool) throws -> Int32 {
+        let checkpointPath = (robotDir as NSString).appendingPathComponent(controller)
         let checkpoint = try RobotFiles.loadController(checkpointPath, robotPath: robotDir, robot: robot)
         guard checkpoint.architecture.jointTarget != nil else {
             throw RuntimeError("\(checkpointPath): robot.yaml names it as the whole-arm controller, but it is not one (no jointTarget in its architecture); replace it with one from 'engram meta-train --robot \(robotDir) --whole-arm'")
@@ -23,7 +24,7 @@ extension DemoCommand {
         defer { bus.close() }
         let target: TargetTrajectory
         let targetText: String
-        if let path = arguments.string("--target") {
+        if let path = arguments[Self.target] {
             do { target = try WholeArm.loadTarget(fromFileAt: path, robot: robot, calibration: bus.calibration, rateHz: robot.controller.rateHz).trajectory } catch {
                 throw RuntimeError(error.description)
             }
@@ -33,7 +34,7 @@ extension DemoCommand {
             targetText = "a simulated demonstration (seed \(seed))"
         }
         let settings = demoSettings(arguments, robot: robot, checkpoint: checkpoint, seed: seed)
-        let plotPath = arguments.string("--plot") ?? "engram-demo.svg"
+        let plotPath = arguments[Self.plot]
         say("Engram demo: whole-arm one-shot learning on \(robot.name)")
         say("  arm         emulated \(robot.bus.map { $0.protocol.rawValue } ?? "") bus on \(bus.pty.path) (\(robot.joints.count) joints), driven through BusArm")
         say("  controller  \(checkpointPath) (whole arm: one readout per joint)")

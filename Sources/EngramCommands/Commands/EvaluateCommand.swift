@@ -24,10 +24,13 @@ enum EvaluateCommand: EngramCommand {
         with their spread. --pcm off runs ideal float weights; paper and physical run the trainee on an emulated \
         PCM crossbar. --quantize rounds the update to 1/16 (default: on with PCM, off without). Tasks run on \
         --threads threads; results do not depend on the thread count.
-        Example: engram evaluate --checkpoint ../shared/reference/robot-l2l-official.safetensors --tasks 360
+
+        Example: engram evaluate --checkpoint Robots/scorbot-er7/controller.safetensors --tasks 360
+
         With --baseline FILE the same tasks, with the same device noise, also run on that controller, and the \
         paired difference of the after-update losses is printed with its standard error: per-task losses are \
         very skewed, so two controllers are best compared on identical tasks.
+
         Example: engram evaluate --checkpoint mine.safetensors --baseline official.safetensors --tasks 2000 --seed 1
 
         With --disturbance none|push|payload|latency, each task runs through the real control path instead (one-shot \
@@ -41,6 +44,7 @@ enum EvaluateCommand: EngramCommand {
         and without the disturbance, how far the disturbed path was from the undisturbed one, and the mean \
         after-update loss. --pcm defaults to the model the controller \
         was trained with.
+
         Example: engram evaluate --disturbance push --robot scorbot-er7 --pcm paper --tasks 180
 
         With --whole-arm, the robot's whole-arm controller (controller.whole_arm in robot.yaml, or --checkpoint) \
@@ -48,52 +52,70 @@ enum EvaluateCommand: EngramCommand {
         evaluation generator, whose seeds meta-training never draws) through the control path on the simulated \
         arm, once without the update and once with one update per segment; it reports the mean joint RMS error \
         over all joints before and after, per joint, and the PCM devices and adaptation time per second of motion.
+
         Example: engram evaluate --whole-arm --robot so101 --pcm paper
         """
-    static let options: [OptionSpec] = [
-        .value("--checkpoint", "file", "controller checkpoint (safetensors; with --disturbance default <robot dir>/controller.safetensors)"),
-    ] + RobotFiles.loopOptions + [
-        .value("--disturbance", "kind", "run the control loop on a disturbed simulated arm and report tracking with and without", choices: ArmDisturbance.Kind.allCases.map(\.rawValue)),
-        .value("--robot", "dir", "sample the task family on this robot's driven joints (default: the paper's Scorbot)"),
-        .value("--tasks", "n", "number of tasks to sample (default 360; 180 with --disturbance)"),
-        .value("--pcm", "model", "trainee synapses: off (ideal), paper or physical PCM", choices: ["off", "paper", "physical"]),
-        .value("--quantize", "on|off", "round the update to 1/16 of w_max", choices: ["on", "off"]),
-        .value("--drift", "on|off", "PCM conductance drift (default on; with --pcm only)", choices: ["on", "off"]),
-        .value("--seed", "s", "seed for tasks and device noise (default 0)"),
-        .value("--threads", "n", "worker threads (default: all cores)"),
-        .value("--baseline", "file", "also run this controller on the same tasks and print the paired difference (without --disturbance)"),
-        .flag("--whole-arm", "evaluate the robot's whole-arm controller (default --robot so101) on --tasks demonstration-like motions of every joint, 4-20 s (default 20), each run on the simulated arm without and with the one-shot updates"),
-        .value("--write-demos", "dir", "with --whole-arm: write the demonstrations as CSV files to this folder instead (for 'engram run --port')"),
-        .flag("--json", "print one JSON object"),
+    static let checkpoint = Option<String>("--checkpoint", "file", "Controller checkpoint (safetensors)", required: true,
+                                           defaultNote: "with --disturbance <robot dir>/controller.safetensors")
+    static let disturbance = Option<ArmDisturbance.Kind>("--disturbance", "kind", "Run the control loop on a disturbed simulated arm and report tracking with and without")
+    static let robot = CommonOptions.robot("Sample the task family on this robot's driven joints: a name from Robots/ or a folder with robot.yaml",
+                                           defaultNote: "the paper's Scorbot; so101 with --whole-arm")
+    static let tasks = Option<Int>("--tasks", "n", "Number of tasks to sample", in: 1...1_000_000, defaultNote: "360; 180 with --disturbance; 20 with --whole-arm")
+    static let pcm = Option<SynapseMode>("--pcm", "model", "Trainee synapses: ideal weights (off) or a PCM model",
+                                         defaultNote: "off; with --disturbance or --whole-arm the model the controller was trained with")
+    static let quantize = Option<Switch>("--quantize", "on|off", "Round the update to 1/16 of w_max", defaultNote: "on with PCM")
+    static let drift = Option<Switch>("--drift", "on|off", "PCM conductance drift (with --pcm only)").defaulting(to: .on)
+    static let seed = CommonOptions.seed("Seed for tasks and device noise")
+    static let threads = CommonOptions.threads
+    static let baseline = Option<String>("--baseline", "file", "Also run this controller on the same tasks and print the paired difference")
+    static let wholeArm = Flag("--whole-arm", "Evaluate the robot's whole-arm controller on --tasks demonstration-like motions of every joint, 4-20 s, each run on the simulated arm without and with the one-shot updates")
+    static let writeDemos = Option<String>("--write-demos", "dir", "With --whole-arm: write the demonstrations as CSV files to this folder instead (for 'engram run --port')")
+    static let json = CommonOptions.json
+
+    static let options: [OptionSpec] = [checkpoint.spec] + RobotFiles.loopOptions
+        + [disturbance.spec, robot.spec, tasks.spec, pcm.spec, quantize.spec, drift.spec, seed.spec, threads.spec, baseline.spec,
+           wholeArm.spec, writeDemos.spec, json.spec]
+
+    /// `--disturbance` and `--whole-arm` evaluate something else than the one-shot adaptation, with options of their own.
+    static let modes = [
+        CommandMode(option: "--disturbance", takes: ["--robot", "--checkpoint", "--closed-loop", "--open-loop", "--tasks", "--pcm", "--quantize",
+                                                     "--seed", "--threads", "--json"],
+                    refusals: ["--drift": "--drift applies to the adaptation-only evaluation; with --disturbance the PCM model drifts as in engram run",
+                               "--baseline": "--baseline compares one-shot adaptations; with --disturbance the open-loop controller is the baseline already"]),
+        CommandMode(option: "--whole-arm", takes: ["--robot", "--checkpoint", "--tasks", "--pcm", "--seed", "--threads", "--write-demos", "--json"]),
+    ]
+
+    static let rules: [OptionRule] = [
+        .requires("--closed-loop", anyOf: ["--disturbance"], message: "--closed-loop and --open-loop pick a robot's shipped controller for --disturbance; without it give --checkpoint <file>"),
+        .requires("--open-loop", anyOf: ["--disturbance"], message: "--closed-loop and --open-loop pick a robot's shipped controller for --disturbance; without it give --checkpoint <file>"),
+        .requires("--write-demos", anyOf: ["--whole-arm"], message: "--write-demos writes the demonstrations of --whole-arm; it needs --whole-arm"),
     ]
 
     static func run(_ arguments: ParsedArguments) throws -> Int32 {
-        if arguments.has("--whole-arm") { return try runWholeArm(arguments) }
-        if let kind = arguments.string("--disturbance") {
+        if arguments[Self.wholeArm] { return try runWholeArm(arguments) }
+        if let kind = arguments[Self.disturbance] {
             if arguments.group != nil {
                 throw UsageError("--disturbance runs the control loop on one machine; use engram evaluate --disturbance (engram-cluster evaluate shares the one-shot evaluation)")
             }
-            if arguments.has("--baseline") { throw UsageError("--baseline compares one-shot adaptations; with --disturbance the open-loop controller is the baseline already") }
             return try runDisturbance(kind, arguments)
         }
-        if arguments.has("--closed-loop") || arguments.has("--open-loop") {
-            throw UsageError("--closed-loop and --open-loop pick a robot's shipped controller for --disturbance; without it give --checkpoint <file>")
-        }
-        let checkpoint = try AdaptationSetup.loadCheckpoint(try arguments.required("--checkpoint"))
-        let tasks = try arguments.int("--tasks", default: 360, in: 1...1_000_000)!
-        let seed = try arguments.seed()
-        let threads = try arguments.int("--threads", default: ProcessInfo.processInfo.activeProcessorCount, in: 1...256)!
-        let pcm = arguments.choice("--pcm", default: "off")
-        let quantize = arguments.choice("--quantize", default: pcm == "off" ? "off" : "on") == "on"
+        let checkpointPath = try arguments.required(Self.checkpoint)
+        let checkpoint = try AdaptationSetup.loadCheckpoint(checkpointPath)
+        let tasks = arguments[Self.tasks] ?? 360
+        let seed = arguments[Self.seed]
+        let threads = arguments[Self.threads]
+        let pcm = arguments[Self.pcm]?.rawValue ?? "off"
+        let quantize = (arguments[Self.quantize] ?? (pcm == "off" ? .off : .on)).isOn
         let base = RandomSource(seed: seed)
-        let drift = arguments.choice("--drift", default: "on") == "on"
-        let checkpointPath = try arguments.required("--checkpoint")
-        let baselinePath = arguments.string("--baseline")
+        let drift = arguments[Self.drift].isOn
+        let baselinePath = arguments[Self.baseline]
         let baseline = try baselinePath.map { try AdaptationSetup.loadCheckpoint($0) }
         let share = arguments.group?.share(of: tasks) ?? 0..<tasks
         let progress = ProgressLine(total: baseline == nil ? share.count : 2 * share.count, label: "tasks")
         func evaluate<K: ForwardKinematics>(_ family: TaskFamily<K>, name: String) throws -> ([AdaptationResult], [AdaptationResult]?) {
-            for (path, c) in [(checkpointPath, checkpoint)] + (baseline.map { [(baselinePath!, $0)] } ?? []) {
+            var controllers = [(checkpointPath, checkpoint)]
+            if let baselinePath, let baseline { controllers.append((baselinePath, baseline)) }
+            for (path, c) in controllers {
                 guard family.steps == c.architecture.steps, family.drivenJoints.count == c.architecture.outputs else {
                     throw RuntimeError("\(path): the controller runs \(c.architecture.steps) steps with \(c.architecture.outputs) outputs; the \(name) task family needs \(family.steps) steps and \(family.drivenJoints.count) outputs")
                 }
@@ -116,9 +138,9 @@ enum EvaluateCommand: EngramCommand {
                     reference.map { AdaptationSetup.gather($0, share: share, of: tasks, group: group) })
         }
         let results: [AdaptationResult], baselineResults: [AdaptationResult]?
-        if let robotPath = arguments.string("--robot") {
+        if let robotPath = arguments[Self.robot]?.directory {
             // The same task family on another robot's driven joints, limits and kinematics.
-            let robot = try RobotFiles.loadRobot(ResourceLocator.robotDirectory(robotPath) ?? robotPath)
+            let robot = try RobotFiles.loadRobot(robotPath)
             (results, baselineResults) = try evaluate(RunSession.taskFamily(for: robot, steps: checkpoint.architecture.steps), name: robot.name)
         } else {
             (results, baselineResults) = try evaluate(TaskFamily<ScorbotKinematics>.paperScorbot, name: "Scorbot")
@@ -126,7 +148,7 @@ enum EvaluateCommand: EngramCommand {
         progress.finish()
         let s = AdaptationSummary(results)
         let paired = baselineResults.map { PairedDifference(results.map(\.lossAfter.total), $0.map(\.lossAfter.total)) }
-        if arguments.has("--json") {
+        if arguments[Self.json] {
             let object: [String: Any] = [
                 "tasks": s.tasks, "pcm": pcm, "quantize": quantize, "drift": pcm == "off" ? false : drift, "seed": seed,
                 "mean_loss_before": s.meanLossBefore, "mean_loss_after": s.meanLossAfter,
@@ -180,29 +202,23 @@ enum EvaluateCommand: EngramCommand {
     }
 
     /// `--disturbance`: the control loop on a disturbed simulated arm, with and without the disturbance.
-    static func runDisturbance(_ kindName: String, _ arguments: ParsedArguments) throws -> Int32 {
-        guard let kind = ArmDisturbance.Kind(rawValue: kindName) else {
-            throw UsageError("--disturbance: '\(kindName)' is not one of \(ArmDisturbance.Kind.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        if arguments.has("--drift") {
-            throw UsageError("--drift applies to the adaptation-only evaluation; with --disturbance the PCM model drifts as in engram run")
-        }
-        let robotPath = ResourceLocator.robotDirectory(arguments.string("--robot") ?? "scorbot-er7") ?? (arguments.string("--robot") ?? "Robots/scorbot-er7")
+    static func runDisturbance(_ kind: ArmDisturbance.Kind, _ arguments: ParsedArguments) throws -> Int32 {
+        let robotPath = arguments[Self.robot]?.directory ?? ResourceLocator.robotDirectory("scorbot-er7") ?? "Robots/scorbot-er7"
         let robot = try RobotFiles.loadRobot(robotPath)
-        let checkpoint = try RobotFiles.loadController(arguments.string("--checkpoint"), robotPath: robotPath, robot: robot,
-                                                       loop: try RobotFiles.controllerLoop(arguments))
-        let tasks = try arguments.int("--tasks", default: 180, in: 1...1_000_000)!
-        let threads = try arguments.int("--threads", default: ProcessInfo.processInfo.activeProcessorCount, in: 1...256)!
+        let checkpoint = try RobotFiles.loadController(arguments[Self.checkpoint], robotPath: robotPath, robot: robot,
+                                                       loop: RobotFiles.controllerLoop(arguments))
+        let tasks = arguments[Self.tasks] ?? 180
+        let threads = arguments[Self.threads]
         var settings = RunSettings()
-        settings.pcm = arguments.string("--pcm").flatMap(SynapseMode.init(rawValue:)) ?? SynapseMode.trainedFor(checkpoint)
-        settings.quantize = arguments.string("--quantize").map { $0 == "on" }
-        settings.seed = try arguments.seed()
+        settings.pcm = arguments[Self.pcm] ?? SynapseMode.trainedFor(checkpoint)
+        settings.quantize = arguments[Self.quantize]?.isOn
+        settings.seed = arguments[Self.seed]
         settings.rateHz = robot.controller.rateHz
         let evaluation: DisturbanceEvaluation
         do {
             evaluation = try DisturbanceEvaluation(robot: robot, checkpoint: checkpoint, kind: kind, tasks: tasks, settings: settings)
         } catch {
-            throw RuntimeError("\(arguments.string("--checkpoint") ?? robotPath): \(error.description)")
+            throw RuntimeError("\(arguments[Self.checkpoint] ?? robotPath): \(error.description)")
         }
         let progress = ProgressLine(total: tasks, label: "tasks")
         let (s, _) = evaluation.run(threads: threads, progress: progress.report)
@@ -211,7 +227,7 @@ enum EvaluateCommand: EngramCommand {
             ["ee_whole_mm": w.wholeMillimetres, "ee_before_mm": w.beforeMillimetres, "ee_during_mm": w.duringMillimetres, "ee_after_mm": w.afterMillimetres,
              "ee_settling_mm": w.settlingMillimetres]
         }
-        if arguments.has("--json") {
+        if arguments[Self.json] {
             var object: [String: Any] = [
                 "disturbance": kind.rawValue, "tasks": s.tasks, "robot": robot.name, "pcm": settings.pcm.rawValue,
                 "quantize": settings.quantize ?? (settings.pcm != .off), "seed": settings.seed,

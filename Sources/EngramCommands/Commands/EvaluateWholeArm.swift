@@ -9,22 +9,23 @@ extension EvaluateCommand {
     /// `engram evaluate --whole-arm`: demonstration-like motions of every joint, each run on the simulated arm
     /// before and after the one-shot updates of a whole-arm controller.
     static func runWholeArm(_ arguments: ParsedArguments) throws -> Int32 {
-        let robotPath = ResourceLocator.robotDirectory(arguments.string("--robot") ?? "so101") ?? (arguments.string("--robot") ?? "so101")
+        let robotPath = arguments[Self.robot]?.directory ?? ResourceLocator.robotDirectory("so101") ?? "so101"
         let robot = try RobotFiles.loadRobot(robotPath)
-        guard let wholeArm = robot.controller.wholeArm ?? (arguments.has("--checkpoint") ? "" : nil) else {
+        guard let wholeArm = robot.controller.wholeArm ?? (arguments.has(Self.checkpoint) ? "" : nil) else {
             throw RuntimeError("robot \(robot.name) names no whole-arm controller (controller.whole_arm in robot.yaml); pass --checkpoint <file> or train one with 'engram meta-train --robot \(robotPath) --whole-arm'")
         }
-        let path = arguments.string("--checkpoint") ?? ((robotPath as NSString).appendingPathComponent(wholeArm))
+        let path = arguments[Self.checkpoint] ?? ((robotPath as NSString).appendingPathComponent(wholeArm))
         let checkpoint = try RobotFiles.loadController(path, robotPath: robotPath, robot: robot)
         guard checkpoint.architecture.jointTarget != nil else {
             throw RuntimeError("\(path): is not a whole-arm controller (its architecture has no jointTarget); use one from 'engram meta-train --robot \(robotPath) --whole-arm'")
         }
-        let count = try arguments.int("--tasks", default: 20, in: 1...10_000)!
-        let seed = try arguments.seed()
-        let threads = try arguments.int("--threads", default: ProcessInfo.processInfo.activeProcessorCount, in: 1...256)!
-        let pcm = arguments.string("--pcm").flatMap(SynapseMode.init(rawValue:)) ?? SynapseMode.trainedFor(checkpoint)
+        let count = arguments[Self.tasks] ?? 20
+        guard count <= 10_000 else { throw UsageError("--tasks <n>: \(count) is out of range for --whole-arm; use 1...10000") }
+        let seed = arguments[Self.seed]
+        let threads = arguments[Self.threads]
+        let pcm = arguments[Self.pcm] ?? SynapseMode.trainedFor(checkpoint)
         let range = 4.0...20.0
-        if let dir = arguments.string("--write-demos") {
+        if let dir = arguments[Self.writeDemos] {
             try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             for i in 0..<count {
                 let demo = WholeArmEvaluation.demonstration(i, count: count, range: range, robot: robot, seed: seed)
@@ -60,7 +61,7 @@ extension EvaluateCommand {
         let devicesPerSecond = Double(done.reduce(0) { $0 + $1.devicesProgrammed }) / seconds
         let adaptationPerSecond = done.reduce(0) { $0 + $1.adaptationSeconds } / seconds
         let ticksExact = done.allSatisfy { $0.ticksAfter == $0.rows && $0.ticksBefore == $0.rows }
-        if arguments.has("--json") {
+        if arguments[Self.json] {
             let object: [String: Any] = [
                 "robot": robot.name, "checkpoint": path, "pcm": pcm.rawValue, "seed": seed, "demonstrations": done.count,
                 "joint_rms_deg_before": before, "joint_rms_deg_after": after, "ratio": after / before,

@@ -32,39 +32,61 @@ enum FewShotCommand: EngramCommand {
     Examples: engram fewshot --data images_evaluation.zip --ways 5 --shots 5 --pcm paper
               engram fewshot --runs all_runs.zip --pcm paper --json
     """
+    static let data = Option<String>("--data", "dir|zip|prefix", "Omniglot folder or zip as published (a,b for several), or IDX prefix")
+    static let runs = Option<String>("--runs", "dir|zip", "Lake's one-shot runs (all_runs folder or all_runs.zip)")
+    static let synthetic = Flag("--synthetic", "Sample from synthetic stroke glyphs (8 alphabets × 20 characters × 20 drawers, --seed) instead of --data")
+    static let support = Option<String>("--support", "prefix", "Fixed IDX support set (with --query)")
+    static let query = Option<String>("--query", "prefix", "Fixed IDX query set (with --support)")
+    static let ways = Option<Int>("--ways", "n", "Classes per episode (N)", in: 2...1000, required: true)
+    static let shots = Option<Int>("--shots", "k", "Support images per class (K)", in: 1...1000, required: true)
+    static let queries = Option<Int>("--queries", "q", "Query images per class", in: 1...1000).defaulting(to: 5)
+    static let episodes = Option<Int>("--episodes", "e", "Episodes to average over; with --runs, repeats of every run", in: 1...10_000_000,
+                                      defaultNote: "1000; 1 with --support or --runs")
+    static let checkpoint = Option<String>("--checkpoint", "file", "Network weights",
+                                           defaultNote: "Models/omniglot-fewshot.safetensors; with --runs Models/omniglot-20way-1shot.safetensors")
+    static let pcm = Option<WeightMode>("--pcm", "mode", "Weights on PCM crossbars").defaulting(to: .off)
+    static let innerSteps = Option<Int>("--inner-steps", "k", "SGD steps on the readout", in: 0...1000).defaulting(to: 4)
+    static let innerLearningRate = Option<Double>("--inner-lr", "rate", "Inner learning rate", in: 0...100).defaulting(to: 0.1)
+    static let invert = Flag("--invert", "IDX data: use 1 − pixel (dark ink on white, as the official weights expect)")
+    static let alphabets = Option<String>("--alphabets", "a,b", "Only classes of these alphabets (PNG folders, or IDX with PREFIX-classes.tsv)")
+    static let seed = CommonOptions.seed("Random seed")
+    static let threads = Option<Int>("--threads", "t", "Worker threads", in: 1...64).defaulting(to: 2)
+    static let json = CommonOptions.json
+
     static let options: [OptionSpec] = [
-        .value("--data", "dir|zip|prefix", "Omniglot folder or zip as published (a,b for several), or IDX prefix"),
-        .value("--runs", "dir|zip", "Lake's one-shot runs (all_runs folder or all_runs.zip)"),
-        .flag("--synthetic", "sample from synthetic stroke glyphs (8 alphabets × 20 characters × 20 drawers, --seed) instead of --data"),
-        .value("--support", "prefix", "fixed IDX support set (with --query)"),
-        .value("--query", "prefix", "fixed IDX query set (with --support)"),
-        .value("--ways", "n", "classes per episode (N)"),
-        .value("--shots", "k", "support images per class (K)"),
-        .value("--queries", "q", "query images per class (default 5)"),
-        .value("--episodes", "e", "episodes to average over (default 1000; 1 with --support; with --runs, repeats of every run)"),
-        .value("--checkpoint", "file", "network weights (default Models/omniglot-fewshot.safetensors; with --runs Models/omniglot-20way-1shot.safetensors)"),
-        .value("--pcm", "mode", "weights on PCM crossbars (default off)", choices: WeightMode.allCases.map(\.rawValue)),
-        .value("--inner-steps", "k", "SGD steps on the readout (default 4)"),
-        .value("--inner-lr", "rate", "inner learning rate (default 0.1)"),
-        .flag("--invert", "IDX data: use 1 − pixel (dark ink on white, as the official weights expect)"),
-        .value("--alphabets", "a,b", "only classes of these alphabets (PNG folders, or IDX with PREFIX-classes.tsv)"),
-        .value("--seed", "s", "random seed (default 0)"),
-        .value("--threads", "t", "worker threads (default 2)"),
-        .flag("--json", "print one JSON object"),
+        data.spec, runs.spec, synthetic.spec, support.spec, query.spec, ways.spec, shots.spec, queries.spec, episodes.spec,
+        checkpoint.spec, pcm.spec, innerSteps.spec, innerLearningRate.spec, invert.spec, alphabets.spec, seed.spec, threads.spec, json.spec,
     ]
 
+    /// Lake's runs fix the classes and images: `--runs` takes none of the episode options.
+    static let modes: [CommandMode] = {
+        let why = "does not apply to --runs: Lake's runs fix the classes and images (and the ink follows the checkpoint)"
+        return [CommandMode(option: "--runs", takes: ["--episodes", "--checkpoint", "--pcm", "--inner-steps", "--inner-lr", "--seed", "--threads", "--json"],
+                            refusals: Dictionary(uniqueKeysWithValues: ["--ways", "--shots", "--queries", "--alphabets", "--invert"].map { ($0, "\($0) \(why)") })
+                                .merging(["--data", "--synthetic", "--support", "--query"].map { ($0, "\($0) and --runs exclude each other; use one") }) { a, _ in a })]
+    }()
+
+    static let rules: [OptionRule] = [
+        .oneOf(["--data", "--synthetic", "--support"], message: "missing --data <dir|zip|prefix> (or --runs <dir|zip>, --support/--query, --synthetic); see 'engram help fewshot'"),
+        .requires("--support", anyOf: ["--query"], message: "--support needs --query <prefix>"),
+        .requires("--query", anyOf: ["--support"], message: "--query needs --support <prefix>"),
+    ]
+
+    /// `--episodes`, at most `limit` here (the modes allow different counts), else `fallback`.
+    static func episodeCount(_ arguments: ParsedArguments, default fallback: Int, limit: Int) throws -> Int {
+        let n = arguments[Self.episodes] ?? fallback
+        guard n <= limit else { throw UsageError("--episodes <e>: \(n) is out of range; use 1...\(limit)") }
+        return n
+    }
+
     static func run(_ arguments: ParsedArguments) throws -> Int32 {
-        let sources = ["--data", "--runs", "--synthetic", "--support"].filter { arguments.has($0) }
-        guard sources.count <= 1 else {
-            throw UsageError("\(sources.joined(separator: " and ")) exclude each other; use one")
-        }
-        let steps = try arguments.int("--inner-steps", default: 4, in: 0...1000)!
-        let lr = try arguments.double("--inner-lr", default: 0.1, in: 0...100)!
-        let seed = try arguments.seed()
-        let threads = try arguments.int("--threads", default: 2, in: 1...64)!
-        let mode = WeightMode(rawValue: arguments.choice("--pcm", default: "off"))!
-        let runs = arguments.string("--runs")
-        let checkpoint = arguments.string("--checkpoint") ?? (runs == nil ? shippedCheckpoint() : shippedCheckpoint(oneShot: true))
+        let steps = arguments[Self.innerSteps]
+        let lr = arguments[Self.innerLearningRate]
+        let seed = arguments[Self.seed]
+        let threads = arguments[Self.threads]
+        let mode = arguments[Self.pcm]
+        let runs = arguments[Self.runs]
+        let checkpoint = arguments[Self.checkpoint] ?? (runs == nil ? shippedCheckpoint() : shippedCheckpoint(oneShot: true))
         guard FileManager.default.fileExists(atPath: checkpoint) else {
             throw RuntimeError("\(checkpoint): no such checkpoint; pass --checkpoint FILE (e.g. the official omniglot-maml-official.safetensors or one written by 'engram fewshot-train')")
         }
@@ -79,50 +101,46 @@ enum FewShotCommand: EngramCommand {
         let progress = TerminalProgress(label: "fewshot")
         do {
             if let runs {
-                for o in ["--ways", "--shots", "--queries", "--alphabets", "--invert"] where arguments.has(o) {
-                    throw UsageError("\(o) does not apply to --runs: Lake's runs fix the classes and images (and the ink follows the checkpoint)")
-                }
                 let set = try OneShotRun.read(runs, imageSize: model.architecture.imageSize, invert: brightInk)
-                let repeats = try arguments.int("--episodes", default: 1, in: 1...100_000)!
+                let repeats = try episodeCount(arguments, default: 1, limit: 100_000)
                 let total = set.count * repeats
                 let result = evaluator.evaluate(count: total, seed: seed, progress: { progress.update($0, of: total) }) { i, _ in
                     set[i % set.count].episode
                 }
                 progress.finish()
-                printRuns(set, result, repeats: repeats, mode: mode, json: arguments.has("--json"))
+                printRuns(set, result, repeats: repeats, mode: mode, json: arguments[Self.json])
                 return 0
             }
-            let ways = try arguments.int("--ways", in: 2...1000) ?? { throw UsageError("missing --ways <n>: classes per episode; see 'engram help fewshot'") }()
-            let shots = try arguments.int("--shots", in: 1...1000) ?? { throw UsageError("missing --shots <k>: support images per class; see 'engram help fewshot'") }()
-            let queries = try arguments.int("--queries", default: 5, in: 1...1000)!
+            let ways = try arguments.required(Self.ways)
+            let shots = try arguments.required(Self.shots)
+            let queries = arguments[Self.queries]
             let result: FewShotEvaluation
-            if let data = arguments.string("--data") ?? (arguments.has("--synthetic") ? "synthetic" : nil) {
+            if let data = arguments[Self.data] ?? (arguments[Self.synthetic] ? "synthetic" : nil) {
                 var set: FewShotDataset
-                if arguments.has("--synthetic") {
-                    set = syntheticGlyphs(seed: seed, invert: arguments.has("--invert"))
+                if arguments[Self.synthetic] {
+                    set = syntheticGlyphs(seed: seed, invert: arguments[Self.invert])
                 } else if isPublishedOmniglot(data) {
-                    guard !arguments.has("--invert") else {
+                    guard !arguments[Self.invert] else {
                         throw UsageError("--invert applies to IDX data; published PNGs get the ink polarity the checkpoint was trained on")
                     }
                     set = try readFewShotData(data, invert: brightInk, imageSize: model.architecture.imageSize)
                 } else {
-                    set = try readFewShotData(data, invert: arguments.has("--invert"))
+                    set = try readFewShotData(data, invert: arguments[Self.invert])
                 }
-                if let a = arguments.string("--alphabets") { set = try set.filtered(alphabets: splitList(a)) }
+                if let a = arguments[Self.alphabets] { set = try set.filtered(alphabets: splitList(a)) }
                 guard set.imageSize == model.architecture.imageSize else {
                     throw RuntimeError("\(data): images are \(set.imageSize)×\(set.imageSize), the network takes \(model.architecture.imageSize)×\(model.architecture.imageSize)")
                 }
                 let sampler = try EpisodeSampler(dataset: set, ways: ways, shots: shots, queries: queries)
-                let episodes = try arguments.int("--episodes", default: 1000, in: 1...10_000_000)!
+                let episodes = try episodeCount(arguments, default: 1000, limit: 10_000_000)
                 result = evaluator.evaluate(count: episodes, seed: seed, progress: { progress.update($0, of: episodes) }) { _, rng in
                     sampler.sample(rng: &rng)
                 }
-            } else if let s = arguments.string("--support") {
-                guard let q = arguments.string("--query") else { throw UsageError("--support needs --query <prefix>") }
-                let invert = arguments.has("--invert")
+            } else if let s = arguments[Self.support], let q = arguments[Self.query] {
+                let invert = arguments[Self.invert]
                 var support = try FewShotDataset(prefix: s, invert: invert)
                 var query = try FewShotDataset(prefix: q, invert: invert)
-                if let a = arguments.string("--alphabets") {
+                if let a = arguments[Self.alphabets] {
                     support = try support.filtered(alphabets: splitList(a))
                     query = try query.filtered(alphabets: splitList(a))
                 }
@@ -130,13 +148,13 @@ enum FewShotCommand: EngramCommand {
                 guard episode.ways == ways else {
                     throw UsageError("--ways \(ways): the fixed support set has \(episode.ways) classes; pass --ways \(episode.ways)")
                 }
-                let episodes = try arguments.int("--episodes", default: 1, in: 1...1_000_000)!
+                let episodes = try episodeCount(arguments, default: 1, limit: 1_000_000)
                 result = evaluator.evaluate(count: episodes, seed: seed, progress: { progress.update($0, of: episodes) }) { _, _ in episode }
             } else {
                 throw UsageError("missing --data <dir|zip|prefix> (or --runs <dir|zip>, --support/--query, --synthetic); see 'engram help fewshot'")
             }
             progress.finish()
-            if arguments.has("--json") {
+            if arguments[Self.json] {
                 print(result.json)
             } else {
                 print(String(format: "%d-way %d-shot, %d episodes, pcm %@: accuracy %.2f%% ± %.2f (95%% CI)",

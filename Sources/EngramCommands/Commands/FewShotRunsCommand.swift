@@ -18,22 +18,22 @@ enum FewShotRunsCommand: EngramCommand {
     Example: engram fewshot-runs --data images_background_small1.zip,images_background_small2.zip \
     --alphabets Korean,Balinese --runs 20 --out heldout_runs
     """
-    static let options: [OptionSpec] = [
-        .value("--data", "dir|zip", "Omniglot as published (a,b for several)"),
-        .value("--alphabets", "a,b", "alphabets to draw runs from (each needs --ways characters)"),
-        .value("--runs", "n", "number of runs (default 20)"),
-        .value("--ways", "n", "characters per run (default 20)"),
-        .value("--out", "dir|zip", "folder to create, or zip file"),
-        .value("--seed", "s", "random seed (default 0)"),
-    ]
+    static let data = Option<String>("--data", "dir|zip", "Omniglot as published (a,b for several)", required: true)
+    static let alphabets = Option<String>("--alphabets", "a,b", "Alphabets to draw runs from (each needs --ways characters)", required: true)
+    static let runs = Option<Int>("--runs", "n", "Number of runs", in: 1...99).defaulting(to: 20)
+    static let ways = Option<Int>("--ways", "n", "Characters per run", in: 2...99).defaulting(to: 20)
+    static let out = CommonOptions.out("dir|zip", "Folder to create, or zip file", required: true)
+    static let seed = CommonOptions.seed("Random seed")
+
+    static let options: [OptionSpec] = [data.spec, alphabets.spec, runs.spec, ways.spec, out.spec, seed.spec]
 
     static func run(_ arguments: ParsedArguments) throws -> Int32 {
-        let data = try arguments.required("--data")
-        let out = try arguments.required("--out")
-        let alphabets = try splitList(arguments.required("--alphabets"))
-        let count = try arguments.int("--runs", default: 20, in: 1...99)!
-        let ways = try arguments.int("--ways", default: 20, in: 2...99)!
-        var rng = RandomSource(seed: try arguments.seed())
+        let data = try arguments.required(Self.data)
+        let out = try arguments.required(Self.out)
+        let alphabets = splitList(try arguments.required(Self.alphabets))
+        let count = arguments[Self.runs]
+        let ways = arguments[Self.ways]
+        var rng = RandomSource(seed: arguments[Self.seed])
         guard !FileManager.default.fileExists(atPath: out) else {
             throw RuntimeError("\(out): already exists; remove it or choose another --out (runs are never overwritten)")
         }

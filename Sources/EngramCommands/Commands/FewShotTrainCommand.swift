@@ -27,68 +27,72 @@ enum FewShotTrainCommand: EngramCommand {
     Example (20-way 1-shot, Lake's task): engram fewshot-train --data images_background.zip --ways 20 \
     --shots 1 --queries 1 --meta-batch 16 --threads 1 --iterations 10000 --out my-20way-1shot.safetensors
     """
+    static let data = Option<String>("--data", "dir|zip|prefix", "Omniglot folder or zip as published (a,b for several), or IDX prefix")
+    static let synthetic = Flag("--synthetic", "Train on synthetic stroke glyphs (alphabets synthetic-0..7) instead of --data")
+    static let alphabets = Option<String>("--alphabets", "a,b", "Train on these alphabets only (PNG folders, or IDX with PREFIX-classes.tsv)")
+    static let validateAlphabets = Option<String>("--validate-alphabets", "a,b", "Held-out alphabets for validation", defaultNote: "the others")
+    static let iterations = Option<Int>("--iterations", "n", "Outer steps to reach", in: 1...10_000_000, required: true)
+    static let pcm = Option<WeightMode>("--pcm", "mode", "Weights mode for validation").defaulting(to: .off)
+    static let out = CommonOptions.out("file", "Checkpoint to write (safetensors)", required: true)
+    static let resume = Flag("--resume", "Continue from --out and --out.state")
+    static let metaBatch = Option<Int>("--meta-batch", "b", "Tasks per outer step", in: 1...4096).defaulting(to: 32)
+    static let ways = Option<Int>("--ways", "n", "Classes per task", in: 2...1000).defaulting(to: 5)
+    static let shots = Option<Int>("--shots", "k", "Support images per class", in: 1...1000).defaulting(to: 5)
+    static let queries = Option<Int>("--queries", "q", "Query images per class", in: 1...1000).defaulting(to: 5)
+    static let innerSteps = Option<Int>("--inner-steps", "k", "Inner SGD steps", in: 0...100).defaulting(to: 4)
+    static let learningRate = Option<Double>("--learning-rate", "rate", "Adam learning rate", in: 0...1).defaulting(to: 1e-3)
+    static let channels = Option<Int>("--channels", "c", "Conv channels of a new network", in: 1...1024).defaulting(to: 56)
+    static let invert = Flag("--invert", "Train on 1 − pixel (IDX: dark ink on white; PNG: bright ink on dark)")
+    static let noRotate = Flag("--no-rotate", "No 90° rotation augmentation")
+    static let checkpointEvery = Option<Int>("--checkpoint-every", "n", "Iterations between checkpoints", in: 1...1_000_000).defaulting(to: 100)
+    static let validateEvery = Option<Int>("--validate-every", "n", "Iterations between validations (0 = never)", in: 0...1_000_000).defaulting(to: 250)
+    static let validateEpisodes = Option<Int>("--validate-episodes", "e", "Episodes per validation", in: 1...1_000_000).defaulting(to: 200)
+    static let log = Option<String>("--log", "file", "Loss log", defaultNote: "OUT without .safetensors + -loss.tsv")
+    static let seed = CommonOptions.seed("Random seed")
+    static let threads = Option<Int>("--threads", "t", "Worker threads", in: 1...64).defaulting(to: 2)
+
     static let options: [OptionSpec] = [
-        .value("--data", "dir|zip|prefix", "Omniglot folder or zip as published (a,b for several), or IDX prefix"),
-        .flag("--synthetic", "train on synthetic stroke glyphs (alphabets synthetic-0..7) instead of --data"),
-        .value("--alphabets", "a,b", "train on these alphabets only (PNG folders, or IDX with PREFIX-classes.tsv)"),
-        .value("--validate-alphabets", "a,b", "held-out alphabets for validation (default: the others)"),
-        .value("--iterations", "n", "outer steps to reach"),
-        .value("--pcm", "mode", "weights mode for validation (default off)", choices: WeightMode.allCases.map(\.rawValue)),
-        .value("--out", "file", "checkpoint to write (safetensors)"),
-        .flag("--resume", "continue from --out and --out.state"),
-        .value("--meta-batch", "b", "tasks per outer step (default 32)"),
-        .value("--ways", "n", "classes per task (default 5)"),
-        .value("--shots", "k", "support images per class (default 5)"),
-        .value("--queries", "q", "query images per class (default 5)"),
-        .value("--inner-steps", "k", "inner SGD steps (default 4)"),
-        .value("--learning-rate", "rate", "Adam learning rate (default 0.001)"),
-        .value("--channels", "c", "conv channels of a new network (default 56)"),
-        .flag("--invert", "train on 1 − pixel (IDX: dark ink on white; PNG: bright ink on dark)"),
-        .flag("--no-rotate", "no 90° rotation augmentation"),
-        .value("--checkpoint-every", "n", "iterations between checkpoints (default 100)"),
-        .value("--validate-every", "n", "iterations between validations (default 250; 0 = never)"),
-        .value("--validate-episodes", "e", "episodes per validation (default 200)"),
-        .value("--log", "file", "loss log (default OUT without .safetensors + -loss.tsv)"),
-        .value("--seed", "s", "random seed (default 0)"),
-        .value("--threads", "t", "worker threads (default 2)"),
+        data.spec, synthetic.spec, alphabets.spec, validateAlphabets.spec, iterations.spec, pcm.spec, out.spec, resume.spec,
+        metaBatch.spec, ways.spec, shots.spec, queries.spec, innerSteps.spec, learningRate.spec, channels.spec, invert.spec,
+        noRotate.spec, checkpointEvery.spec, validateEvery.spec, validateEpisodes.spec, log.spec, seed.spec, threads.spec,
+    ]
+    static let rules: [OptionRule] = [
+        .oneOf(["--data", "--synthetic"], message: "give one of --data <prefix> or --synthetic; see 'engram help fewshot-train'"),
     ]
 
     static func run(_ arguments: ParsedArguments) throws -> Int32 {
-        guard arguments.has("--data") != arguments.has("--synthetic") else {
-            throw UsageError("give one of --data <prefix> or --synthetic; see 'engram help fewshot-train'")
-        }
-        let out = try arguments.required("--out")
-        let iterations = try arguments.int("--iterations", in: 1...10_000_000) ?? { throw UsageError("missing --iterations <n>: outer steps to reach; see 'engram help fewshot-train'") }()
+        let out = try arguments.required(Self.out)
+        let iterations = try arguments.required(Self.iterations)
         var settings = MetaTrainingSettings()
-        settings.metaBatch = try arguments.int("--meta-batch", default: 32, in: 1...4096)!
-        settings.ways = try arguments.int("--ways", default: 5, in: 2...1000)!
-        settings.shots = try arguments.int("--shots", default: 5, in: 1...1000)!
-        settings.queries = try arguments.int("--queries", default: 5, in: 1...1000)!
-        settings.inner.steps = try arguments.int("--inner-steps", default: 4, in: 0...100)!
-        settings.outerLearningRate = Float(try arguments.double("--learning-rate", default: 1e-3, in: 0...1)!)
-        settings.rotate = !arguments.has("--no-rotate")
-        settings.threads = try arguments.int("--threads", default: 2, in: 1...64)!
-        let channels = try arguments.int("--channels", default: 56, in: 1...1024)!
-        let checkpointEvery = try arguments.int("--checkpoint-every", default: 100, in: 1...1_000_000)!
-        let validateEvery = try arguments.int("--validate-every", default: 250, in: 0...1_000_000)!
-        let validateEpisodes = try arguments.int("--validate-episodes", default: 200, in: 1...1_000_000)!
-        let seed = try arguments.seed()
-        let mode = WeightMode(rawValue: arguments.choice("--pcm", default: "off"))!
-        let invert = arguments.has("--invert")
-        let logPath = arguments.string("--log") ?? (out.hasSuffix(".safetensors") ? String(out.dropLast(12)) : out) + "-loss.tsv"
+        settings.metaBatch = arguments[Self.metaBatch]
+        settings.ways = arguments[Self.ways]
+        settings.shots = arguments[Self.shots]
+        settings.queries = arguments[Self.queries]
+        settings.inner.steps = arguments[Self.innerSteps]
+        settings.outerLearningRate = Float(arguments[Self.learningRate])
+        settings.rotate = !arguments[Self.noRotate]
+        settings.threads = arguments[Self.threads]
+        let channels = arguments[Self.channels]
+        let checkpointEvery = arguments[Self.checkpointEvery]
+        let validateEvery = arguments[Self.validateEvery]
+        let validateEpisodes = arguments[Self.validateEpisodes]
+        let seed = arguments[Self.seed]
+        let mode = arguments[Self.pcm]
+        let invert = arguments[Self.invert]
+        let logPath = arguments[Self.log] ?? (out.hasSuffix(".safetensors") ? String(out.dropLast(12)) : out) + "-loss.tsv"
         let statePath = out + ".state"
 
         var train: FewShotDataset
         var validation: FewShotDataset?
         var brightInk = true
-        let trainAlphabets = arguments.string("--alphabets").map(splitList) ?? []
+        let trainAlphabets = arguments[Self.alphabets].map(splitList) ?? []
         do {
-            let all = try arguments.string("--data").map { try readFewShotData($0, invert: invert) }
+            let all = try arguments[Self.data].map { try readFewShotData($0, invert: invert) }
                 ?? syntheticGlyphs(seed: seed, invert: invert)
             // The IDX export and the synthetic glyphs have bright ink on dark; the paper's pipeline dark ink on white.
-            brightInk = isPublishedOmniglot(arguments.string("--data") ?? "") ? invert : !invert
+            brightInk = isPublishedOmniglot(arguments[Self.data] ?? "") ? invert : !invert
             train = trainAlphabets.isEmpty ? all : try all.filtered(alphabets: trainAlphabets)
-            if let v = arguments.string("--validate-alphabets") {
+            if let v = arguments[Self.validateAlphabets] {
                 validation = try all.filtered(alphabets: splitList(v))
             } else if !trainAlphabets.isEmpty {
                 validation = try all.filtered(alphabets: trainAlphabets, keep: false)
@@ -103,7 +107,7 @@ enum FewShotTrainCommand: EngramCommand {
         do { trainer = try MetaTrainer(model: model, dataset: train, settings: settings, seed: seed &+ 1, group: arguments.group) } catch let e as IDXError {
             throw RuntimeError(e.description)
         }
-        if arguments.has("--resume") {
+        if arguments[Self.resume] {
             guard FileManager.default.fileExists(atPath: statePath) else {
                 throw RuntimeError("\(statePath): no training state to resume; run once without --resume")
             }
@@ -120,7 +124,7 @@ enum FewShotTrainCommand: EngramCommand {
 
         let metadata: [String: String] = [
             "alphabets": trainAlphabets.joined(separator: ","), "ink": brightInk ? "bright" : "dark",
-            "data": arguments.string("--data").map { splitList($0).map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: ",") } ?? "synthetic",
+            "data": arguments[Self.data].map { splitList($0).map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: ",") } ?? "synthetic",
             "seed": String(seed), "meta_batch": String(settings.metaBatch),
         ]
         func save() throws {

@@ -11,15 +11,17 @@ enum PCMCommand: EngramCommand {
     static let abstract = "Characterise the emulated phase-change-memory devices"
     static let discussion = """
         Two device models are available.
-          paper     The model of the official code of Ortner, Petschenig et al. (2025): ±25 µS differential pairs,
-                    programming noise σ_prog(ĝ) on re-programming, and a drift exponent ν redrawn at every
-                    programming with drift evaluated once at the fixed ratio t/t0 = 32.
-                    Read noise uses the un-normalised Q_s and is drawn afresh at every read, and the first
-                    programming reproduces the code's init quirk (uniform ±0.01 instead of programming noise).
-          physical  IBM aihwkit's PCMLikeNoiseModel (the default): each device drifts as (t/t0)^(−ν) with t0 = 20 s
-                    counted from its own programming, so devices programmed at different times drift differently.
-                    Read noise is 1/f noise with the normalised Q_s that grows as sqrt(ln((t + t_r)/(2 t_r))), and
-                    conductances are clipped at 0; programming uses program-and-verify.
+          paper     The model of the official code of Ortner, Petschenig et al. (2025): ±25 µS
+                    differential pairs, programming noise σ_prog(ĝ) on re-programming, and a drift
+                    exponent ν redrawn at every programming with drift evaluated once at the fixed ratio
+                    t/t0 = 32. Read noise uses the un-normalised Q_s and is drawn afresh at every read,
+                    and the first programming reproduces the code's init quirk (uniform ±0.01 instead of
+                    programming noise).
+          physical  IBM aihwkit's PCMLikeNoiseModel (the default): each device drifts as (t/t0)^(−ν) with
+                    t0 = 20 s counted from its own programming, so devices programmed at different times
+                    drift differently. Read noise is 1/f noise with the normalised Q_s that grows as
+                    sqrt(ln((t + t_r)/(2 t_r))), and conductances are clipped at 0; programming uses
+                    program-and-verify.
         """
     static let subcommands: [any EngramCommand.Type] = [PCMCharacterizeCommand.self]
 
@@ -37,28 +39,29 @@ enum PCMCharacterizeCommand: EngramCommand {
         at --t seconds after programming. Prints the mean and standard deviation (µS) right after programming
         (programming noise only), at t (drift and one read-noise draw per device), and of the drift exponent ν.
         The paper model bakes its drift in at t/t0 = 32 and ignores --t. With --json the output is one line:
-        {"g_target_uS": x, "after_programming": {"mean": m, "std": s}, "at_t": {"mean": m, "std": s}, "nu": {"mean": m, "std": s}}
+
+          {"g_target_uS": x, "after_programming": {"mean": m, "std": s},
+           "at_t": {"mean": m, "std": s}, "nu": {"mean": m, "std": s}}
         """
-    static let options: [OptionSpec] = [
-        .value("--model", "model", "Device model (default physical)", choices: PCMModelKind.allCases.map(\.rawValue)),
-        .value("--g", "fraction", "Target conductance as a fraction of g_max, 0...1"),
-        .value("--devices", "n", "Number of devices (default 100000)"),
-        .value("--t", "seconds", "Read time after programming, seconds (default 0)"),
-        .value("--seed", "s", "Random seed (default 0)"),
-        .flag("--json", "Print one line of JSON"),
-    ]
+    static let model = Option<PCMModelKind>("--model", "model", "Device model").defaulting(to: .physical)
+    static let g = Option<Double>("--g", "fraction", "Target conductance as a fraction of g_max, 0...1", in: 0...1, required: true)
+    static let devices = Option<Int>("--devices", "n", "Number of devices", in: 2...50_000_000).defaulting(to: 100_000)
+    static let t = Option<Double>("--t", "seconds", "Read time after programming, seconds", in: 0...1e12).defaulting(to: 0)
+    static let seed = CommonOptions.seed("Random seed")
+    static let json = Flag("--json", "Print one line of JSON")
+
+    static let options: [OptionSpec] = [model.spec, g.spec, devices.spec, t.spec, seed.spec, json.spec]
 
     static func run(_ arguments: ParsedArguments) throws -> Int32 {
-        let kind = PCMModelKind(rawValue: arguments.choice("--model", default: "physical"))!
-        _ = try arguments.required("--g")
-        let fraction = try arguments.double("--g", in: 0...1)!
-        let devices = try arguments.int("--devices", default: 100_000, in: 2...50_000_000)!
-        let time = try arguments.double("--t", default: 0, in: 0...1e12)!
-        let seed = try arguments.seed()
+        let kind = arguments[Self.model]
+        let fraction = try arguments.required(Self.g)
+        let devices = arguments[Self.devices]
+        let time = arguments[Self.t]
+        let seed = arguments[Self.seed]
         var rng = RandomSource(seed: seed)
         let result = DeviceCharacterization.run(parameters: PCMParameters(kind: kind), fraction: fraction,
                                                 devices: devices, time: time, rng: &rng)
-        if arguments.has("--json") {
+        if arguments[Self.json] {
             print(result.json)
         } else {
             func line(_ label: String, _ m: SampleMoments, _ unit: String) -> String {

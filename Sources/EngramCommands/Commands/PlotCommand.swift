@@ -19,23 +19,25 @@ enum PlotCommand: EngramCommand {
 
         Example: engram plot target.csv run.csv -o run.svg
         """
-    static let options: [OptionSpec] = [
-        .value("--output", "svg", "Where to write the SVG (required)", alias: "-o"),
-        .value("--robot", "dir", "Robot directory or name, for the end-effector path by forward kinematics"),
-        .value("--title", "text", "Title at the top (default: the file names)"),
-    ]
+    static let out = CommonOptions.out("svg", "Where to write the SVG", required: true).alsoSpelled("--output")
+    static let robot = CommonOptions.robot("Robot for the end-effector path by forward kinematics: a name from Robots/ or a folder with robot.yaml",
+                                           defaultNote: "the file's '# robot:' line")
+    static let title = Option<String>("--title", "text", "Title at the top", defaultNote: "the file names")
+
+    static let options: [OptionSpec] = [out.spec, robot.spec, title.spec]
     static let positionals = [PositionalSpec(name: "file.csv", abstract: "Trajectory files to plot", repeating: true)]
 
     static func run(_ arguments: ParsedArguments) throws -> Int32 {
-        let output = try arguments.required("--output")
+        let output = try arguments.required(Self.out)
         var series: [PlotSeries] = []
         for (run, path) in arguments.positionals.enumerated() {
             let file: TrajectoryFile
             do { file = try TrajectoryFile(contentsOfFile: path) } catch { throw RuntimeError("\(error)") }
             for note in file.notes { printError("note: \(path): \(note)") }
-            let robotName = arguments.string("--robot") ?? file.metadata.first { $0.key == "robot" }?.value
+            let robotDirectory = arguments[Self.robot]?.directory
+                ?? file.metadata.first { $0.key == "robot" }.flatMap { ResourceLocator.robotDirectory($0.value) }
             var kinematics: (any ForwardKinematics, RobotDescription)? = nil
-            if let robotName, let dir = ResourceLocator.robotDirectory(robotName) {
+            if let dir = robotDirectory {
                 do {
                     let robot = try RobotDescription.load(fromFileAt: dir)
                     kinematics = (robot.forwardKinematics, robot)
@@ -47,7 +49,7 @@ enum PlotCommand: EngramCommand {
                 series.append(PlotCommand.series(file, values: goals, label: label + " (goal)", kinematics: kinematics, role: .goal, run: run))
             }
         }
-        let title = arguments.string("--title") ?? arguments.positionals.map { ($0 as NSString).lastPathComponent }.joined(separator: " vs ")
+        let title = arguments[Self.title] ?? arguments.positionals.map { ($0 as NSString).lastPathComponent }.joined(separator: " vs ")
         let svg = TrajectoryPlot.svg(series, title: title)
         do { try svg.write(toFile: output, atomically: true, encoding: .utf8) } catch {
             throw RuntimeError("\(output): cannot write the SVG (\(error.localizedDescription)); check the folder exists")

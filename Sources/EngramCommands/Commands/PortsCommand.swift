@@ -10,9 +10,8 @@ enum PortsCommand: EngramCommand {
         Waveshare bus-servo boards usually as 1a86:7523 or 1a86:55d3 (CH340/CH343). Pass the port's name to
         'engram run --port' or 'engram calibrate --port'. Pseudo-terminals from 'engram sim-serial' are not listed.
         """
-    static let options: [OptionSpec] = [
-        .flag("--json", "Print a JSON array instead of a table"),
-    ]
+    static let json = Flag("--json", "Print a JSON array instead of a table")
+    static let options: [OptionSpec] = [json.spec]
 
     static func run(_ arguments: ParsedArguments) throws -> Int32 {
         let ports: [SerialPortInfo]
@@ -21,7 +20,7 @@ enum PortsCommand: EngramCommand {
         } catch {
             throw RuntimeError("could not list serial ports: \(error)")
         }
-        if arguments.has("--json") {
+        if arguments[Self.json] {
             let objects: [[String: Any]] = ports.map { p in
                 var o: [String: Any] = ["name": p.name, "description": p.description, "transport": p.transport]
                 if let v = p.vendorID { o["vendor_id"] = Int(v) }

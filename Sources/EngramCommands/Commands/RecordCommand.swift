@@ -22,23 +22,25 @@ enum RecordCommand: EngramCommand {
 
         Example: engram record --robot Robots/so101 --port /dev/ttyACM0 --out wave.csv --duration 5
         """
-    static let options: [OptionSpec] = ArmConnection.options + [
-        .value("--out", "csv", "Trajectory file to write (required)"),
-        .value("--rate", "hz", "Sampling rate (default: the robot's control rate)"),
-        .value("--duration", "s", "Stop after this many seconds (default: until Ctrl-C; with --sim, one task motion)"),
-        .value("--torque", "on|off", "Hold the pose (on) or let the arm be moved by hand (off, default)", choices: ["on", "off"]),
-        .value("--seed", "n", "Seed of the simulated hand's motion (with --sim)"),
-        .flag("--fast", "With --sim: run in simulated time, as fast as possible"),
-    ]
+    static let out = CommonOptions.out("csv", "Trajectory file to write", required: true)
+    static let rate = Option<Double>("--rate", "hz", "Sampling rate", in: 1...5000, defaultNote: "the robot's control rate")
+    static let duration = Option<Double>("--duration", "s", "Stop after this many seconds", in: 0.01...86_400,
+                                         defaultNote: "until Ctrl-C; with --sim, one task motion")
+    static let torque = Option<Switch>("--torque", "on|off", "Hold the pose (on) or let the arm be moved by hand (off)").defaulting(to: .off)
+    static let seed = CommonOptions.seed("Seed of the simulated hand's motion (with --sim)")
+    static let fast = Flag("--fast", "With --sim: run in simulated time, as fast as possible")
+
+    static let options: [OptionSpec] = ArmConnection.options + [out.spec, rate.spec, duration.spec, torque.spec, seed.spec, fast.spec]
+    static let rules = ArmConnection.rules + [.requires("--fast", anyOf: ["--sim"], message: "--fast runs the simulated arm in simulated time; it needs --sim")]
 
     static func run(_ arguments: ParsedArguments) throws -> Int32 {
-        let out = try arguments.required("--out")
-        let seed = try arguments.seed()
+        let out = try arguments.required(Self.out)
+        let seed = arguments[Self.seed]
         let connection = try ArmConnection.open(arguments, simulatedSeed: seed)
         let robot = connection.robot
-        let rate = try arguments.double("--rate", default: robot.controller.rateHz, in: 1...5000)!
-        let torqueOn = arguments.choice("--torque", default: "off") == "on"
-        var duration = try arguments.double("--duration", in: 0.01...86_400)
+        let rate = arguments[Self.rate] ?? robot.controller.rateHz
+        let torqueOn = arguments[Self.torque].isOn
+        var duration = arguments[Self.duration]
         let arm = connection.arm
 
         // The simulated hand: a task-family motion of the driven joints (10 ms of robot time per step).
@@ -66,7 +68,7 @@ enum RecordCommand: EngramCommand {
 
         var state = JointState(jointCount: robot.joints.count)
         var pacer = LoopPacer(rateHz: rate)
-        let simulatedTime = connection.source == "sim" && arguments.has("--fast")
+        let simulatedTime = connection.source == "sim" && arguments[Self.fast]
         let period = 1 / rate
         let maxTicks = duration.map { Int(($0 * rate).rounded()) } ?? Int.max
         var tick = 0, failures = 0

@@ -19,29 +19,32 @@ enum ReplayCommand: EngramCommand {
 
         Example: engram replay wave.csv --robot Robots/so101 --port /dev/ttyACM0 --speed 0.5
         """
-    static let options: [OptionSpec] = ArmConnection.options + [
-        .value("--speed", "factor", "Playback speed (default 1; 0.5 = half speed)"),
-        .value("--ease-in", "s", "Seconds to move from the current pose to the first pose (default 1)"),
-        .flag("--loop", "Play again from the start after the end (until Ctrl-C)"),
-        .value("--lead", "s", "Send each goal this much ahead of its time, to cancel the servos' lag (default 0.025)"),
-        .value("--rate", "hz", "Loop rate (default: the robot's control rate)"),
-        .value("--record", "csv", "Also record what the arm did (positions and goals)"),
-        .flag("--json", "Print the result as JSON"),
-        .flag("--fast", "With --sim: run in simulated time, as fast as possible"),
-    ]
+    static let speed = Option<Double>("--speed", "factor", "Playback speed (0.5 = half speed)", in: 0.01...100).defaulting(to: 1)
+    static let easeIn = Option<Double>("--ease-in", "s", "Seconds to move from the current pose to the first pose", in: 0...60).defaulting(to: 1)
+    static let loop = Flag("--loop", "Play again from the start after the end (until Ctrl-C)")
+    static let lead = Option<Double>("--lead", "s", "Send each goal this much ahead of its time, to cancel the servos' lag", in: 0...1)
+        .defaulting(to: 0.025)
+    static let rate = Option<Double>("--rate", "hz", "Loop rate", in: 1...5000, defaultNote: "the robot's control rate")
+    static let record = Option<String>("--record", "csv", "Also record what the arm did (positions and goals)")
+    static let json = Flag("--json", "Print the result as JSON")
+    static let fast = Flag("--fast", "With --sim: run in simulated time, as fast as possible")
+
+    static let options: [OptionSpec] = ArmConnection.options
+        + [speed.spec, easeIn.spec, loop.spec, lead.spec, rate.spec, record.spec, json.spec, fast.spec]
+    static let rules = ArmConnection.rules + [.requires("--fast", anyOf: ["--sim"], message: "--fast runs the simulated arm in simulated time; it needs --sim")]
     static let positionals = [PositionalSpec(name: "file.csv", abstract: "The trajectory to replay")]
 
     static func run(_ arguments: ParsedArguments) throws -> Int32 {
         let path = arguments.positionals[0]
-        let speed = try arguments.double("--speed", default: 1, in: 0.01...100)!
-        let easeIn = try arguments.double("--ease-in", default: 1, in: 0...60)!
+        let speed = arguments[Self.speed]
+        let easeIn = arguments[Self.easeIn]
         let file: TrajectoryFile
         do { file = try TrajectoryFile(contentsOfFile: path) } catch { throw RuntimeError("\(error)") }
         let (robot, _) = try ArmConnection.loadRobot(arguments)
         let positions = try matchedPositions(file, robot: robot, path: path)
-        let rate = try arguments.double("--rate", default: robot.controller.rateHz, in: 1...5000)!
-        let lead = try arguments.double("--lead", default: 0.025, in: 0...1)!
-        let replay = ReplayPolicy(times: file.time, positions: positions, speed: speed, loops: arguments.has("--loop"), lead: lead)
+        let rate = arguments[Self.rate] ?? robot.controller.rateHz
+        let lead = arguments[Self.lead]
+        let replay = ReplayPolicy(times: file.time, positions: positions, speed: speed, loops: arguments[Self.loop], lead: lead)
         // The run's log grows by one row a tick; the file's time span sets how many, so bound it (before
         // the port opens).
         let expected = ((replay.duration + easeIn) * rate).rounded(.up)
@@ -52,7 +55,7 @@ enum ReplayCommand: EngramCommand {
 
         SignalMonitor.block()
         var recorder: TrajectoryRecorder? = nil
-        if let out = arguments.string("--record") {
+        if let out = arguments[Self.record] {
             let columns = robot.joints.map { "\($0.name).pos" } + robot.joints.map { "\($0.name).goal" }
             do {
                 recorder = try TrajectoryRecorder(path: out, columns: columns, metadata: [
@@ -63,7 +66,7 @@ enum ReplayCommand: EngramCommand {
         }
         var policy = EaseInPolicy(replay, seconds: easeIn)
         var envelope = SafetyEnvelope(limits: safetyLimits(robot, calibration: connection.calibration, rate: rate), period: 1 / rate, easeInSeconds: 0)
-        let pacing: LoopPacing = connection.source == "sim" && arguments.has("--fast") ? .simulated : .realTime
+        let pacing: LoopPacing = connection.source == "sim" && arguments[Self.fast] ? .simulated : .realTime
         let loop = ControlLoop(rateHz: rate, pacing: pacing, recorder: recorder)
         let result = loop.run(arm: connection.arm, policy: &policy, envelope: &envelope, expectedTicks: Int(expected) + 10)
         recorder?.close()
@@ -72,7 +75,7 @@ enum ReplayCommand: EngramCommand {
         var se = 0.0, count = 0
         let easeTicks = Int((easeIn * rate).rounded())
         if result.log.count > easeTicks {
-            var q = ReplayPolicy(times: file.time, positions: positions, speed: speed, loops: arguments.has("--loop"))
+            var q = ReplayPolicy(times: file.time, positions: positions, speed: speed, loops: arguments[Self.loop])
             var goal = [Double](repeating: 0, count: robot.joints.count)
             q.start(from: robot.homeRadians)
             for k in easeTicks..<result.log.count {
@@ -84,7 +87,7 @@ enum ReplayCommand: EngramCommand {
             }
         }
         let rms = count > 0 ? (se / Double(count)).squareRoot() * 180 / .pi : 0
-        if arguments.has("--json") {
+        if arguments[Self.json] {
             // Overruns mean something only against a real clock.
             var object: [String: Any] = ["ticks": result.ticks, "clock": pacing == .simulated ? "simulated" : "real",
                                          "rms_error_deg": rms, "stop": result.stopReason, "safety": result.safetyJSON]

@@ -16,11 +16,11 @@ enum RunCommand: EngramCommand {
     static let name = "run"
     static let abstract = "Run the spiking controller on an arm (serial port or --sim), adapting once to --target"
     static let discussion = """
-        Loads the robot (--robot DIR with robot.yaml), its calibration (--calibration, default \
+        Loads the robot (--robot: a name such as so101, or a folder DIR with robot.yaml), its calibration (--calibration, default \
         Calibration/<robot>.yaml) and its controller (--checkpoint, default DIR/controller.safetensors, or with \
         --closed-loop, or 'loop: closed-loop' under controller: in robot.yaml, DIR/controller-closed-loop.safetensors: \
         a controller that also hears each driven joint's measured angle and tracking error). With \
-        --target CSV (249 rows of the driven joints' angles; see ../shared/DESIGN.md) the controller first adapts \
+        --target CSV (249 rows of the driven joints' angles; the format is in 'engram help adapt') the controller first adapts \
         in one shot: trial, learning signals, one natural e-prop update written to the PCM crossbar's changed \
         devices. Then each tick of the loop reads the arm, steps the trainee once on its clock input, integrates \
         its ω outputs as 10 ms of robot time into goals of the driven joints, passes them through the safety \
@@ -33,48 +33,52 @@ enum RunCommand: EngramCommand {
         against the target (joint RMS in degrees over the driven joints, end-effector mean in mm by the robot's \
         kinematics); without --target, against the controller's own goals.
 
-        Example: engram run --robot Robots/scorbot-er7 --sim --checkpoint ../shared/reference/robot-l2l-official.safetensors --target reach.csv --json
+        Example: engram run --robot scorbot-er7 --sim --target reach.csv --json
         """
-    static let options: [OptionSpec] = [
-        .value("--robot", "dir", "robot folder with robot.yaml"),
-        .value("--port", "path", "serial port of the arm (or of engram sim-serial)"),
-        .flag("--sim", "run the simulated arm instead of a port"),
-        .value("--calibration", "file", "calibration YAML (default Calibration/<robot>.yaml)"),
-        .value("--checkpoint", "file", "controller checkpoint (default <robot dir>/controller.safetensors)"),
-    ] + RobotFiles.loopOptions + [
-        .value("--target", "csv", "target trajectory to adapt to once and to track"),
-        .value("--task", "i", "instead of --target: task i of 'engram evaluate --disturbance KIND --seed S' (its target, device seed and window)"),
-        .value("--disturbance", "kind", "with --task: the disturbance kind; --sim disturbs the simulated arm, --port expects 'engram sim-serial --disturbance KIND --seed S --task i'", choices: ArmDisturbance.Kind.allCases.map(\.rawValue)),
-        .value("--adapt", "on|off", "with --target: adapt once before running (default on); off tracks the unadapted controller", choices: ["on", "off"]),
-        .value("--pcm", "model", "trainee synapses: off (ideal), paper or physical PCM (default: the model the controller was meta-trained with, else physical)", choices: SynapseMode.allCases.map(\.rawValue)),
-        .value("--quantize", "on|off", "round the update to 1/16 of w_max (default: on with PCM)", choices: ["on", "off"]),
-        .value("--rate", "hz", "loop rate (default: the robot's, 100)"),
-        .value("--duration", "s", "stop after this many seconds (default: the whole trial)"),
-        .value("--record", "csv", "write measured positions and goals per tick"),
-        .value("--plot", "svg", "write target against actual as SVG"),
-        .value("--watchdog", "action", "after repeated failed reads: hold or torque-off (default hold)", choices: WatchdogAction.allCases.map(\.rawValue)),
-        .flag("--realtime", "ask for SCHED_FIFO priority and locked memory (warns when not permitted)"),
-        .value("--seed", "s", "seed of the device noise (default 0)"),
-        .flag("--json", "print one JSON object"),
-    ]
+    static let robot = CommonOptions.robot(required: true)
+    static let calibration = Option<String>("--calibration", "file", "Calibration YAML", defaultNote: "Calibration/<robot>.yaml")
+    static let checkpoint = RobotFiles.checkpoint
+    static let target = Option<String>("--target", "csv", "Target trajectory to adapt to once and to track")
+    static let task = Option<Int>("--task", "i", "Instead of --target: task i of 'engram evaluate --disturbance <kind> --seed <s>' (its target, device seed and window)",
+                                  in: 0...1_000_000)
+    static let disturbance = Option<ArmDisturbance.Kind>("--disturbance", "kind",
+        "With --task: the disturbance kind; --sim disturbs the simulated arm, --port expects 'engram sim-serial --disturbance <kind> --seed <s> --task <i>'")
+    static let adapt = Option<Switch>("--adapt", "on|off", "With --target: adapt once before running; off tracks the unadapted controller").defaulting(to: .on)
+    static let pcm = Option<SynapseMode>("--pcm", "model", "Trainee synapses: ideal weights (off) or a PCM model",
+                                         defaultNote: "the model the controller was meta-trained with, else physical")
+    static let quantize = Option<Switch>("--quantize", "on|off", "Round the update to 1/16 of w_max", defaultNote: "on with PCM")
+    static let rate = Option<Double>("--rate", "hz", "Loop rate", in: 1...10_000, defaultNote: "the robot's, 100")
+    static let duration = Option<Double>("--duration", "s", "Stop after this many seconds", in: 0.001...86_400, defaultNote: "the whole trial")
+    static let record = Option<String>("--record", "csv", "Write measured positions and goals per tick")
+    static let plot = Option<String>("--plot", "svg", "Write target against actual as SVG")
+    static let watchdog = Option<WatchdogAction>("--watchdog", "action", "What to do after repeated failed reads").defaulting(to: .hold)
+    static let realtime = Flag("--realtime", "Ask for SCHED_FIFO priority and locked memory (warns when not permitted)")
+    static let seed = CommonOptions.seed("Seed of the device noise")
+    static let json = CommonOptions.json
+
+    static let options: [OptionSpec] = [robot.spec, CommonOptions.port.spec, CommonOptions.sim.spec, calibration.spec, checkpoint.spec]
+        + RobotFiles.loopOptions + [target.spec, task.spec, disturbance.spec, adapt.spec, pcm.spec, quantize.spec, rate.spec,
+                                    duration.spec, record.spec, plot.spec, watchdog.spec, realtime.spec, seed.spec, json.spec]
+    static let rules: [OptionRule] = [
+        .oneOf(["--port", "--sim"], message: "missing --port <path> or --sim: where the arm is (a serial port, e.g. from 'engram sim-serial --robot <robot>', or the simulated arm)"),
+        .exclusive(["--task", "--target"], message: "--task <i> brings its own target; drop --target"),
+        .requires("--disturbance", anyOf: ["--task"], message: "--disturbance <kind> goes with --task <i>: which task of 'engram evaluate --disturbance <kind>' to reproduce"),
+        .requires("--task", anyOf: ["--disturbance"], message: "--task <i> goes with --disturbance <kind> (none, push, payload or latency)"),
+    ] + RobotFiles.loopRules
 
     static func run(_ arguments: ParsedArguments) throws -> Int32 {
-        let robotPath = try arguments.required("--robot")
+        let robotPath = try arguments.required(Self.robot).directory
         let robot = try RobotFiles.loadRobot(robotPath)
-        let port = arguments.string("--port")
-        let simulated = arguments.has("--sim")
-        guard (port != nil) != simulated else {
-            throw UsageError(simulated ? "give either --port <path> or --sim, not both" : "missing --port <path> or --sim: where the arm is (a serial port, e.g. from 'engram sim-serial --robot \(robotPath)', or the simulated arm)")
-        }
-        let calibration = try RobotFiles.loadCalibration(arguments.string("--calibration"), robotPath: robotPath, robot: robot, required: port != nil)
-        let rate = try arguments.double("--rate", default: robot.controller.rateHz, in: 1...10_000)!
-        let loop = try RobotFiles.controllerLoop(arguments)
-        let checkpoint = try RobotFiles.loadController(arguments.string("--checkpoint"), robotPath: robotPath, robot: robot, loop: loop,
-                                                       wholeArmTarget: loop == nil ? arguments.string("--target") : nil)
+        let port = arguments[CommonOptions.port]
+        let simulated = arguments[CommonOptions.sim]
+        let calibration = try RobotFiles.loadCalibration(arguments[Self.calibration], robotPath: robotPath, robot: robot, required: port != nil)
+        let rate = arguments[Self.rate] ?? robot.controller.rateHz
+        let loop = RobotFiles.controllerLoop(arguments)
+        let checkpoint = try RobotFiles.loadController(arguments[Self.checkpoint], robotPath: robotPath, robot: robot, loop: loop,
+                                                       wholeArmTarget: loop == nil ? arguments[Self.target] : nil)
         let steps = checkpoint.architecture.steps
-        if arguments.has("--task") && arguments.has("--target") { throw UsageError("--task <i> brings its own target; drop --target") }
         var target: TargetTrajectory? = nil
-        if let path = arguments.string("--target") {
+        if let path = arguments[Self.target] {
             do {
                 if checkpoint.architecture.jointTarget != nil {
                     target = try WholeArm.loadTarget(fromFileAt: path, robot: robot, calibration: calibration, rateHz: rate).trajectory
@@ -86,32 +90,23 @@ enum RunCommand: EngramCommand {
         // --task: reproduce one task of `engram evaluate --disturbance` (same target, device seed and window).
         var evaluationTask: (index: Int, kind: ArmDisturbance.Kind, disturbance: ArmDisturbance)? = nil
         var taskSeed: UInt64? = nil
-        if let kindName = arguments.string("--disturbance") {
-            guard let kind = ArmDisturbance.Kind(rawValue: kindName) else {
-                throw UsageError("--disturbance: '\(kindName)' is not one of \(ArmDisturbance.Kind.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            guard let index = try arguments.int("--task", in: 0...1_000_000) else {
-                throw UsageError("--disturbance <kind> goes with --task <i>: which task of 'engram evaluate --disturbance \(kindName)' to reproduce")
-            }
-            if target != nil { throw UsageError("--task <i> brings its own target; drop --target") }
-            let task = DisturbanceEvaluation.task(index, kind: kind, robot: robot, steps: steps, seed: try arguments.seed())
+        if let kind = arguments[Self.disturbance], let index = arguments[Self.task] {
+            let task = DisturbanceEvaluation.task(index, kind: kind, robot: robot, steps: steps, seed: arguments[Self.seed])
             target = task.target
             taskSeed = task.seed
             evaluationTask = (index, kind, task.disturbance)
-        } else if arguments.has("--task") {
-            throw UsageError("--task <i> goes with --disturbance <kind> (none, push, payload or latency)")
         }
         var settings = RunSettings()
         settings.rateHz = rate
-        settings.duration = try arguments.double("--duration", in: 0.001...86_400)
-        settings.pcm = arguments.string("--pcm").flatMap(SynapseMode.init(rawValue:)) ?? SynapseMode.trainedFor(checkpoint)
-        settings.quantize = arguments.string("--quantize").map { $0 == "on" }
-        settings.seed = try taskSeed ?? arguments.seed()
-        settings.adapt = arguments.choice("--adapt", default: "on") == "on"
+        settings.duration = arguments[Self.duration]
+        settings.pcm = arguments[Self.pcm] ?? SynapseMode.trainedFor(checkpoint)
+        settings.quantize = arguments[Self.quantize]?.isOn
+        settings.seed = taskSeed ?? arguments[Self.seed]
+        settings.adapt = arguments[Self.adapt].isOn
         settings.pacing = simulated ? .simulated : .realTime
-        settings.watchdogAction = WatchdogAction(rawValue: arguments.choice("--watchdog", default: "hold")) ?? .hold
-        settings.requestRealTime = arguments.has("--realtime")
-        let json = arguments.has("--json")
+        settings.watchdogAction = arguments[Self.watchdog]
+        settings.requestRealTime = arguments[Self.realtime]
+        let json = arguments[Self.json]
         let session: RunSession
         do {
             session = try RunSession(robot: robot, calibration: calibration, checkpoint: checkpoint, target: target, settings: settings)
@@ -124,12 +119,14 @@ enum RunCommand: EngramCommand {
         let arm: any Arm
         var busArm: BusArm? = nil
         if let port, let calibration {
+            let bus: BusArm
             do {
-                busArm = try BusArm.open(robot: robot, calibration: calibration, port: port)
+                bus = try BusArm.open(robot: robot, calibration: calibration, port: port)
             } catch {
                 throw RuntimeError(error.description)
             }
-            arm = busArm!
+            busArm = bus
+            arm = bus
         } else {
             let simulated = SimulatedArm(robot: robot)
             if let evaluationTask {
@@ -140,10 +137,10 @@ enum RunCommand: EngramCommand {
             arm = simulated
         }
         var recorder: TrajectoryRecorder? = nil
-        if let path = arguments.string("--record") {
+        if let path = arguments[Self.record] {
             let names = robot.joints.map(\.name)
             let metadata: [(String, String)] = [
-                ("robot", robot.name), ("calibration", arguments.string("--calibration") ?? (calibration == nil ? "none" : "default")),
+                ("robot", robot.name), ("calibration", arguments[Self.calibration] ?? (calibration == nil ? "none" : "default")),
                 ("rate_hz", RobotFiles.number(settings.rateHz)), ("start", ISO8601DateFormatter().string(from: Date())),
                 ("source", port.map { "engram run --port \($0)" } ?? "engram run --sim"),
             ]
@@ -160,7 +157,7 @@ enum RunCommand: EngramCommand {
         busArm?.disconnect(keepingTorque: arm.isTorqueEnabled)
         let rss = RealTimeScheduling.peakResidentBytes()
 
-        if let plotPath = arguments.string("--plot") {
+        if let plotPath = arguments[Self.plot] {
             let svg = TrajectoryPlot.svg(plotSeries(outcome: outcome, robot: robot, target: target), title: "engram run: \(robot.name)")
             do { try svg.write(toFile: plotPath, atomically: true, encoding: .utf8) } catch {
                 throw RuntimeError("\(plotPath): cannot write the plot (\(error.localizedDescription)); check the folder exists")
@@ -303,110 +300,4 @@ enum RunCommand: EngramCommand {
         series.append(PlotSeries(label: "goal (commanded, after the safety envelope)", time: time, joints: goals, endEffector: goalPath, role: .goal))
         return series
     }
-}
-
-/// Loading what `run` and `calibrate` need, with one-line errors that name the file and the fix.
-enum RobotFiles {
-    static func loadRobot(_ path: String) throws -> RobotDescription {
-        do {
-            return try RobotDescription.load(fromFileAt: path)
-        } catch {
-            throw RuntimeError("\(error)")
-        }
-    }
-
-    /// The calibration at `path`, or Calibration/<robot>.yaml beside the robot folder's parent (the
-    /// repository layout) or in the current folder; nil when absent and not `required`.
-    static func loadCalibration(_ path: String?, robotPath: String, robot: RobotDescription, required: Bool) throws -> Calibration? {
-        var file = path
-        if file == nil {
-            let dir = robotPath.hasSuffix(".yaml") ? (robotPath as NSString).deletingLastPathComponent : robotPath
-            let candidates = [((dir as NSString).appendingPathComponent("../../Calibration/\(robot.name).yaml") as NSString).standardizingPath,
-                              "Calibration/\(robot.name).yaml"]
-            file = candidates.first { FileManager.default.fileExists(atPath: $0) }
-        }
-        guard let file else {
-            if required {
-                throw RuntimeError("no calibration for \(robot.name): Calibration/\(robot.name).yaml not found; run 'engram calibrate --robot \(robotPath) --port <path>' or pass --calibration <file>")
-            }
-            return nil
-        }
-        let calibration: Calibration
-        do {
-            calibration = try Calibration.load(fromFileAt: file)
-        } catch {
-            throw RuntimeError("\(error)")
-        }
-        if let mismatch = calibration.mismatch(with: robot) { throw RuntimeError("\(file): \(mismatch)") }
-        return calibration
-    }
-
-    /// The options that pick one of the robot's shipped controllers.
-    static let loopOptions: [OptionSpec] = [
-        .flag("--closed-loop", "use <robot dir>/controller-closed-loop.safetensors (hears the measured joint state)"),
-        .flag("--open-loop", "use <robot dir>/controller.safetensors (the paper's; default unless robot.yaml says controller.loop: closed-loop)"),
-    ]
-
-    /// `--closed-loop` / `--open-loop` (nil: neither, the robot's default); neither goes with `--checkpoint`.
-    static func controllerLoop(_ arguments: ParsedArguments) throws -> ControllerLoop? {
-        let closed = arguments.has("--closed-loop"), open = arguments.has("--open-loop")
-        if closed && open { throw UsageError("give --closed-loop or --open-loop, not both") }
-        guard closed || open else { return nil }
-        if arguments.has("--checkpoint") {
-            throw UsageError("--checkpoint <file> names the controller; drop \(closed ? "--closed-loop" : "--open-loop") (it picks one of the robot's shipped controllers)")
-        }
-        return closed ? .closedLoop : .openLoop
-    }
-
-    /// The file of the robot's shipped controller for `loop` (nil: the robot's default, `controller.loop`).
-    static func shippedControllerPath(robotPath: String, robot: RobotDescription, loop: ControllerLoop?) -> String {
-        let dir = robotPath.hasSuffix(".yaml") ? (robotPath as NSString).deletingLastPathComponent : robotPath
-        return (dir as NSString).appendingPathComponent((loop ?? robot.controller.loop).checkpointFileName)
-    }
-
-    /// Why the robot's shipped controller for `loop` cannot be used when `file` is missing: one line with the fix.
-    static func missingControllerMessage(_ file: String, robotPath: String, robot: RobotDescription, loop: ControllerLoop?) -> String {
-        if (loop ?? robot.controller.loop) == .closedLoop {
-            return "\(file): robot \(robot.name) has no closed-loop controller yet; train one with 'engram meta-train --robot \(robotPath) --closed-loop --out \(file)', pass --checkpoint <file>, or use --open-loop"
-        }
-        let hint = robot.name == "scorbot-er7"
-            ? "pass --checkpoint ../shared/reference/robot-l2l-official.safetensors (the paper's meta-trained controller)"
-            : "meta-train one with 'engram meta-train --robot \(robotPath)' or pass --checkpoint <file>"
-        return "\(file): no shipped controller for \(robot.name) yet; \(hint)"
-    }
-
-    /// The controller at `path`, or the robot's shipped one for `loop` (nil: robot.yaml's `controller.loop`,
-    /// default open-loop): `<robot dir>/controller.safetensors` or `controller-closed-loop.safetensors`; or,
-    /// when `wholeArmTarget` is a file with every joint of the robot and robot.yaml names a whole-arm
-    /// controller (`controller.whole_arm`), that one. A checkpoint trained for another robot is refused.
-    static func loadController(_ path: String?, robotPath: String, robot: RobotDescription, loop: ControllerLoop? = nil,
-                               wholeArmTarget: String? = nil) throws -> ControllerCheckpoint {
-        var shipped = shippedControllerPath(robotPath: robotPath, robot: robot, loop: loop)
-        if path == nil, let wholeArm = robot.controller.wholeArm, let target = wholeArmTarget, WholeArm.coversEveryJoint(fileAt: target, robot: robot) {
-            let dir = robotPath.hasSuffix(".yaml") ? (robotPath as NSString).deletingLastPathComponent : robotPath
-            shipped = (dir as NSString).appendingPathComponent(wholeArm)
-            guard FileManager.default.fileExists(atPath: shipped) else {
-                throw RuntimeError("\(shipped): robot.yaml names it as \(robot.name)'s whole-arm controller (controller.whole_arm) but it is missing; train one with 'engram meta-train --robot \(robotPath) --whole-arm' or pass --checkpoint <file>")
-            }
-        }
-        let file = path ?? shipped
-        let checkpoint = try loadCheckpoint(file, path: path, robotPath: robotPath, robot: robot, loop: loop)
-        if let trained = MetaTrainer.trainedRobot(in: checkpoint.metadata), trained != robot.name {
-            throw RuntimeError("\(file): this controller was meta-trained for \(trained), not \(robot.name); use \(robot.name)'s own controller (its robot folder) or train one with 'engram meta-train --robot \(robotPath)'")
-        }
-        return checkpoint
-    }
-
-    private static func loadCheckpoint(_ file: String, path: String?, robotPath: String, robot: RobotDescription, loop: ControllerLoop?) throws -> ControllerCheckpoint {
-        if path == nil && !FileManager.default.fileExists(atPath: file) {
-            throw RuntimeError(missingControllerMessage(file, robotPath: robotPath, robot: robot, loop: loop))
-        }
-        let checkpoint = try AdaptationSetup.loadCheckpoint(file)
-        if path == nil, (loop ?? robot.controller.loop) == .closedLoop, checkpoint.architecture.proprioception == nil {
-            throw RuntimeError("\(file): is an open-loop controller (its architecture has no proprioception); replace it with one from 'engram meta-train --robot \(robotPath) --closed-loop'")
-        }
-        return checkpoint
-    }
-
-    static func number(_ x: Double) -> String { x == x.rounded() && abs(x) < 1e15 ? String(Int(x)) : String(x) }
 }

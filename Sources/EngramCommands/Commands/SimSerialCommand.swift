@@ -26,6 +26,7 @@ enum SimSerialCommand: EngramCommand {
         4096-tick encoder), starting at the robot's home pose.
 
         Example: engram sim-serial --ids 1,2,3,4,5,6 --model sts3215 --faults drop=0.01 --seed 7
+
         With --robot and --disturbance push|payload|latency the servos are disturbed like the simulated arm of
         'engram evaluate --disturbance': the window of task --task (default 0) under --seed, a push holding a
         driven joint off its goal, a payload slowing it, or one tick of goal latency. The window counts the robot's loop
@@ -34,51 +35,67 @@ enum SimSerialCommand: EngramCommand {
         --disturbance KIND --task i --seed S', which then prints the same windowed figures as the in-process
         evaluation. Restart sim-serial for each run (the window arms once, at torque-on).
 
-        Example: engram sim-serial --robot Robots/scorbot-er7
-        Example: engram sim-serial --robot Robots/scorbot-er7 --disturbance push --task 3 --seed 0
+        Example: engram sim-serial --robot scorbot-er7
+        Example: engram sim-serial --robot scorbot-er7 --disturbance push --task 3 --seed 0
         """
-    static let options: [OptionSpec] = [
-        .value("--robot", "dir", "Robot description folder (servo IDs, models and protocol)"),
-        .value("--ids", "list", "Servo IDs to serve, e.g. 1,2,3,4,5,6 or 1-6 (when no --robot)"),
-        .value("--model", "model", "Servo model for --ids", choices: ServoModel.allCases.map(\.rawValue)),
-        .value("--protocol", "protocol", "Wire protocol (default: the model's)", choices: ServoProtocol.allCases.map(\.rawValue)),
-        .value("--faults", "spec", "Fault injection, e.g. drop=0.01,corrupt=0.01,delay_ms=2 or 3:silent", repeating: true),
-        .value("--seed", "seed", "Seed for fault injection (default 0)"),
-        .value("--return-delay-us", "us", "Override every servo's Return_Delay_Time, in microseconds (2 µs steps)"),
-        .value("--time-constant-ms", "ms", "Plant time constant: goal → present first-order lag (default 50; not with --robot)"),
-        .value("--calibration", "file", "With --robot: servos calibrated with this file (offsets in their Homing_Offset registers, resting at home; default: Calibration/<robot>.yaml if there is one, else identity)"),
-        .value("--disturbance", "kind", "With --robot: disturb the servos as task --task of 'engram evaluate --disturbance KIND --seed S'", choices: ArmDisturbance.Kind.allCases.map(\.rawValue)),
-        .value("--task", "i", "With --disturbance: which evaluation task's window (default 0)"),
-        .value("--window-offset-ticks", "n", "With --disturbance: emulator ticks since torque-on before trial tick 0 (default 20: engram run's approach settle)"),
-    ]
+    /// Servo IDs as `--ids` gives them: `1,2,3`, `1-6` or a mix.
+    struct ServoIDs: OptionValue {
+        var ids: [UInt8]
 
-    /// Parses `1,2,3`, `1-6` or a mix into servo IDs.
-    static func parseIDs(_ text: String) throws -> [UInt8] {
-        var ids: [UInt8] = []
-        for part in text.split(separator: ",") {
-            let bounds = part.split(separator: "-", maxSplits: 1)
-            guard let lo = Int(bounds[0]), let hi = Int(bounds.count == 2 ? bounds[1] : bounds[0]), lo <= hi, lo >= 0, hi <= 252 else {
-                throw UsageError("--ids <list>: '\(part)' is not an ID or range in 0...252; write e.g. 1,2,3 or 1-6")
+        static func parse(_ text: String) throws -> ServoIDs {
+            var ids: [UInt8] = []
+            for part in text.split(separator: ",") {
+                let bounds = part.split(separator: "-", maxSplits: 1)
+                guard let lo = Int(bounds[0]), let hi = Int(bounds.count == 2 ? bounds[1] : bounds[0]), lo <= hi, lo >= 0, hi <= 252 else {
+                    throw InvalidValue("'\(part)' is not an ID or range in 0...252; write e.g. 1,2,3 or 1-6")
+                }
+                for id in lo...hi {
+                    guard !ids.contains(UInt8(id)) else { throw InvalidValue("ID \(id) appears twice") }
+                    ids.append(UInt8(id))
+                }
             }
-            for id in lo...hi {
-                guard !ids.contains(UInt8(id)) else { throw UsageError("--ids <list>: ID \(id) appears twice") }
-                ids.append(UInt8(id))
-            }
+            guard !ids.isEmpty else { throw InvalidValue("no IDs given; write e.g. 1,2,3,4,5,6") }
+            return ServoIDs(ids: ids)
         }
-        guard !ids.isEmpty else { throw UsageError("--ids <list>: no IDs given; write e.g. 1,2,3,4,5,6") }
-        return ids
+        var helpDescription: String { ids.map(String.init).joined(separator: ",") }
     }
+
+    static let robot = CommonOptions.robot("Robot whose servos to serve (IDs, models and protocol): a name from Robots/ or a folder with robot.yaml")
+    static let ids = Option<ServoIDs>("--ids", "list", "Servo IDs to serve, e.g. 1,2,3,4,5,6 or 1-6 (instead of --robot)")
+    static let model = Option<ServoModel>("--model", "model", "Servo model for --ids", defaultNote: "sts3215; xl330-m288 with --protocol dynamixel2")
+    static let wire = Option<ServoProtocol>("--protocol", "protocol", "Wire protocol", defaultNote: "the model's")
+    static let faults = Option<String>("--faults", "spec", "Fault injection, e.g. drop=0.01,corrupt=0.01,delay_ms=2 or 3:silent", repeating: true)
+    static let seed = CommonOptions.seed("Seed for fault injection")
+    static let returnDelay = Option<Int>("--return-delay-us", "us", "Override every servo's Return_Delay_Time, in microseconds (2 µs steps)", in: 0...510)
+    static let timeConstant = Option<Double>("--time-constant-ms", "ms", "Plant time constant: goal → present first-order lag (not with --robot)",
+                                             in: 0.01...100_000).defaulting(to: 50)
+    static let calibration = Option<String>("--calibration", "file", "With --robot: servos calibrated with this file (offsets in their Homing_Offset registers, resting at home)",
+                                            defaultNote: "Calibration/<robot>.yaml if there is one, else identity")
+    static let disturbance = Option<ArmDisturbance.Kind>("--disturbance", "kind", "With --robot: disturb the servos as task --task of 'engram evaluate --disturbance <kind> --seed <s>'")
+    static let task = Option<Int>("--task", "i", "With --disturbance: which evaluation task's window", in: 0...1_000_000).defaulting(to: 0)
+    static let windowOffset = Option<Int>("--window-offset-ticks", "n", "With --disturbance: emulator ticks since torque-on before trial tick 0 (engram run's approach settle)",
+                                          in: 0...1_000_000).defaulting(to: 20)
+
+    static let options: [OptionSpec] = [robot.spec, ids.spec, model.spec, wire.spec, faults.spec, seed.spec, returnDelay.spec,
+                                        timeConstant.spec, calibration.spec, disturbance.spec, task.spec, windowOffset.spec]
+    static let rules: [OptionRule] = [
+        .oneOf(["--robot", "--ids"], message: "missing --ids <list> (or --robot <name|dir>): which servos to serve, e.g. --ids 1,2,3,4,5,6 --model sts3215"),
+        .exclusive(["--robot", "--model"], message: "--robot <name|dir> names the servos; drop --ids, --model and --protocol"),
+        .exclusive(["--robot", "--protocol"], message: "--robot <name|dir> names the servos; drop --ids, --model and --protocol"),
+        .exclusive(["--robot", "--time-constant-ms"], message: "--time-constant-ms sets the plant of --ids servos; with --robot they move as the robot's simulated arm, so drop it"),
+        .requires("--calibration", anyOf: ["--robot"], message: "--calibration calibrates the servos of a robot; it needs --robot <name|dir>"),
+        .requires("--disturbance", anyOf: ["--robot"], message: "--disturbance, --task and --window-offset-ticks need --robot <name|dir> (the disturbance acts on the robot's driven joints)"),
+        .requires("--task", anyOf: ["--disturbance"], message: "--task and --window-offset-ticks go with --disturbance <kind> (push, payload, latency or none)"),
+        .requires("--window-offset-ticks", anyOf: ["--disturbance"], message: "--task and --window-offset-ticks go with --disturbance <kind> (push, payload, latency or none)"),
+    ]
 
     /// The servos and protocol the arguments describe.
     static func configuration(_ arguments: ParsedArguments) throws -> (servos: [(id: UInt8, model: ServoModel)], wire: ServoProtocol) {
-        let wireOption = arguments.string("--protocol").flatMap(ServoProtocol.init(rawValue:))
-        if let path = arguments.string("--robot") {
+        let wireOption = arguments[Self.wire]
+        if let path = arguments[Self.robot]?.directory {
             let robot = try RobotFiles.loadRobot(path)
             guard let bus = robot.bus else {
                 throw RuntimeError("\(path): robot '\(robot.name)' has no bus in its robot.yaml (simulation only); use 'engram run --sim'")
-            }
-            if arguments.has("--ids") || arguments.has("--model") || arguments.has("--protocol") {
-                throw UsageError("--robot <dir> names the servos; drop --ids, --model and --protocol")
             }
             let servos = robot.joints.compactMap { j -> (id: UInt8, model: ServoModel)? in
                 guard let id = j.servoID, let model = j.servoModel else { return nil }
@@ -86,12 +103,9 @@ enum SimSerialCommand: EngramCommand {
             }
             return (servos, bus.protocol)
         }
-        guard let idText = arguments.string("--ids") else {
-            throw UsageError("missing --ids <list> (or --robot <dir>): which servos to serve, e.g. --ids 1,2,3,4,5,6 --model sts3215")
-        }
-        let ids = try parseIDs(idText)
+        let ids = try arguments.required(Self.ids).ids
         let model: ServoModel
-        if let m = arguments.string("--model").flatMap(ServoModel.init(rawValue:)) {
+        if let m = arguments[Self.model] {
             model = m
         } else {
             model = wireOption == .dynamixel2 ? .xl330M288 : .sts3215
@@ -104,35 +118,29 @@ enum SimSerialCommand: EngramCommand {
     }
 
     static func run(_ arguments: ParsedArguments) throws -> Int32 {
-        if arguments.string("--robot") == nil, ["--disturbance", "--task", "--window-offset-ticks"].contains(where: arguments.has) {
-            throw UsageError("--disturbance, --task and --window-offset-ticks need --robot <dir> (the disturbance acts on the robot's driven joints)")
-        }
-        if !arguments.has("--disturbance"), ["--task", "--window-offset-ticks"].contains(where: arguments.has) {
-            throw UsageError("--task and --window-offset-ticks go with --disturbance <kind> (push, payload, latency or none)")
-        }
         let (servos, wire) = try configuration(arguments)
         let faults: FaultPlan
         do {
-            faults = try FaultPlan(specs: arguments.strings("--faults"))
+            faults = try FaultPlan(specs: arguments.all(Self.faults))
         } catch {
             throw UsageError("--faults <spec>: \(error)")
         }
-        let seed = try arguments.seed()
-        let tau = try arguments.double("--time-constant-ms", default: 50, in: 0.01...100_000)! / 1000
-        let returnDelay = try arguments.int("--return-delay-us", in: 0...510)
+        let seed = arguments[Self.seed]
+        let tau = arguments[Self.timeConstant] / 1000
+        let returnDelay = arguments[Self.returnDelay]
         let emulator: ServoEmulator
         do {
-            if let path = arguments.string("--robot") {
+            if let path = arguments[Self.robot]?.directory {
                 // The robot's servos with the servo dynamics of `engram run --sim`, calibrated with the robot's
                 // calibration file (or --calibration; identity when there is none) and resting at home.
                 let robot = try RobotFiles.loadRobot(path)
-                let calibration = try RobotFiles.loadCalibration(arguments.string("--calibration"), robotPath: path, robot: robot, required: false)
+                let calibration = try RobotFiles.loadCalibration(arguments[Self.calibration], robotPath: path, robot: robot, required: false)
                 var disturbance = ArmDisturbance.none
-                if let kindName = arguments.string("--disturbance"), let kind = ArmDisturbance.Kind(rawValue: kindName), kind != .none {
-                    let index = try arguments.int("--task", default: 0, in: 0...1_000_000)!
+                if let kind = arguments[Self.disturbance], kind != .none {
+                    let index = arguments[Self.task]
                     disturbance = DisturbanceEvaluation.task(index, kind: kind, robot: robot, steps: ControllerArchitecture.paper.steps, seed: seed).disturbance
                 }
-                let offset = try arguments.int("--window-offset-ticks", default: 20, in: 0...1_000_000)!
+                let offset = arguments[Self.windowOffset]
                 if disturbance != .none {
                     printError("sim-serial: disturbance \(disturbance) (window ticks counted from torque-on minus \(offset))")
                 }
